@@ -1,0 +1,64 @@
+# ferry — build, tests, demo, benchmarks. `make help` lists the targets.
+CC ?= gcc
+VERSION := 0.1.0
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
+	  -DFERRY_VERSION=\"$(VERSION)\" -fno-strict-aliasing
+B := build
+
+SRC_DIRS := common inspect state mem restore postcopy net migrate cli
+LIB_SRC := $(filter-out src/cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
+MAIN_OBJ := $(B)/obj/cli/main.o
+
+WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
+WORKLOADS := $(WORKLOAD_SRC:tests/workloads/%.c=$(B)/workloads/%)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all test unit integration demo bench clean help
+all: $(B)/ferry $(WORKLOADS)
+
+help:
+	@echo "make            build build/ferry and the test workloads"
+	@echo "make test       unit tests (cmocka) + integration tests (needs root)"
+	@echo "make demo       migrate a running program between two local test hosts"
+	@echo "make bench      dump/restore benchmark table (bench/results/)"
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libferry.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/ferry: $(MAIN_OBJ) $(B)/libferry.a
+	$(CC) $(CFLAGS) -o $@ $^
+
+$(B)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -pthread $(if $(filter avx,$*),-mavx2) $< -o $@ -lm
+
+$(B)/tests/%: tests/unit/%.c $(B)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -lcmocka
+
+unit: $(UNITS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
+
+integration: all
+	bash tests/integration/run.sh
+
+test: all unit
+	bash tests/integration/run.sh
+
+demo: all
+	bash tests/demo.sh
+
+bench: all
+	bash bench/run.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,26 @@
+/* cli.h — the `ferry` command: subcommands, their --help, the progress bar
+ * and JSON statistics. Only the CLI prints to stdout or exits. */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+int cmd_check(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
+/* Prints "ferry: <cmd>: <msg>" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A progress bar on stderr when it is a terminal (arg: the label). */
+void cli_progress(uint64_t done, uint64_t total, void *label);
+void cli_progress_end(void);
+/* Opens the --stats file ("-" = stdout); NULL with an error printed on failure. */
+FILE *cli_open_stats(const char *cmd, const char *path);
+void cli_close_stats(FILE *f);
+/* Parses a positive pid; returns -1 if invalid. */
+int cli_parse_pid(const char *s);
+
+#define IMAGE_FILE "image.ferry"
+
+#endif

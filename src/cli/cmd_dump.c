@@ -1,0 +1,119 @@
+/* cmd_dump.c — `ferry dump --pid PID --dir DIR`: checkpoint into DIR/image.ferry. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "../migrate/dump.h"
+#include "cli.h"
+
+static const char help[] =
+	"Usage: ferry dump --pid PID --dir DIR [--leave-running] [--shell-job] [--stats FILE]\n"
+	"\n"
+	"Freezes every thread of process PID, writes its complete state (identity,\n"
+	"threads with registers and FPU/AVX state, signal state, memory layout and\n"
+	"contents, open files) to DIR/" IMAGE_FILE " as a checksummed ferry stream, then\n"
+	"kills it, as `criu dump` does. Nothing is changed if the dump fails: the process\n"
+	"resumes untouched and ferry says why. Fds or mappings ferry cannot restore yet\n"
+	"(sockets, pipes, shared memory with other processes, io_uring, ...) stop the dump\n"
+	"before anything is killed, naming the fd or address range.\n"
+	"\n"
+	"  -t, --pid PID        process to checkpoint (its threads come along)\n"
+	"  -D, --dir DIR        image directory (created if missing)\n"
+	"  -R, --leave-running  let the process run on after the dump\n"
+	"  -j, --shell-job      allow terminal fds (restore reattaches them to ferry's terminal)\n"
+	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
+	"  -h, --help           this text\n";
+
+static void write_stats(FILE *f, const struct dump_stats *st)
+{
+	double secs = st->t_pages_ms / 1e3;
+	fprintf(f,
+		"{\"command\":\"dump\",\"frozen_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,"
+		"\"threads\":%u,\"vmas\":%u,\"files\":%u,\"pages_present\":%llu,\"pages_sent\":%llu,"
+		"\"pages_zero\":%llu,\"page_records\":%llu,\"page_bytes\":%llu,\"stream_bytes\":%llu,"
+		"\"page_gbps\":%.3f}\n",
+		st->t_total_ms, st->t_freeze_ms, st->t_capture_ms, st->t_pages_ms, st->threads, st->vmas, st->files,
+		(unsigned long long)st->pages.pages_present, (unsigned long long)st->pages.pages_sent,
+		(unsigned long long)st->pages.pages_zero, (unsigned long long)st->pages.records,
+		(unsigned long long)st->pages.bytes, (unsigned long long)st->stream_bytes,
+		secs > 0 ? (double)st->pages.bytes / secs / 1e9 : 0.0);
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pid", required_argument, 0, 't'},   {"dir", required_argument, 0, 'D'},
+		{"leave-running", no_argument, 0, 'R'}, {"shell-job", no_argument, 0, 'j'},
+		{"stats", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
+		{0}};
+	struct dump_opts o = {.pid = -1, .progress = cli_progress, .progress_arg = "dump"};
+	const char *dir = NULL, *stats_path = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "t:D:Rjs:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if ((o.pid = cli_parse_pid(optarg)) < 0) {
+				cli_error("dump", "invalid pid '%s'", optarg);
+				return 1;
+			}
+			break;
+		case 'D': dir = optarg; break;
+		case 'R': o.leave_running = true; break;
+		case 'j': o.shell_job = true; break;
+		case 's': stats_path = optarg; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: fputs(help, stderr); return 1;
+		}
+	}
+	if (o.pid < 0 || !dir) {
+		cli_error("dump", "--pid and --dir are required (see ferry dump --help)");
+		return 1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		cli_error("dump", "cannot create %s: %m", dir);
+		return 1;
+	}
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, IMAGE_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.partial", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		cli_error("dump", "cannot create %s: %m", tmp);
+		return 1;
+	}
+	struct fr_stream s;
+	stream_init(&s, fd);
+	struct dump_stats st;
+	struct dump_session *session;
+	char err[512] = "";
+	int r = dump_to_stream(&o, &s, &st, &session, err, sizeof(err));
+	cli_progress_end();
+	if (r == 0 && close(fd) < 0) {
+		snprintf(err, sizeof(err), "cannot write %s: %m", tmp);
+		r = -EIO;
+	} else if (r < 0) {
+		close(fd);
+	}
+	if (r == 0 && rename(tmp, path) < 0) {
+		snprintf(err, sizeof(err), "cannot rename %s: %m", tmp);
+		r = -EIO;
+	}
+	if (r < 0) {
+		dump_finish(session, false); /* a no-op if dump_to_stream already thawed */
+		unlink(tmp);
+		cli_error("dump", "%s", err[0] ? err : strerror(-r));
+		return 1;
+	}
+	dump_finish(session, true);
+	FILE *sf = cli_open_stats("dump", stats_path);
+	if (sf) {
+		write_stats(sf, &st);
+		cli_close_stats(sf);
+	}
+	return 0;
+}

@@ -1,0 +1,127 @@
+/* main.c — `ferry` entry point: global options and subcommand dispatch. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: ferry [-v|-vv] COMMAND [OPTIONS]\n"
+	"\n"
+	"ferry checkpoints, restores and live-migrates running Linux processes.\n"
+	"\n"
+	"Commands:\n"
+	"  check     report which kernel features ferry can use on this machine\n"
+	"  dump      checkpoint a running process into an image directory\n"
+	"  restore   recreate a process from an image directory, with its pid\n"
+	"\n"
+	"Global options:\n"
+	"  -v, -vv   more detail on stderr (info, debug), with timestamps\n"
+	"  -h, --help  this text; `ferry COMMAND --help` explains a command\n"
+	"  --version   print the version\n"
+	"\n"
+	"Exit status: 0 on success, 1 on failure (one line `ferry: ...` on stderr);\n"
+	"`ferry restore` without --detach exits with the restored process's status.\n";
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+	cli_progress_end();
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "ferry: %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static bool progress_shown;
+
+void cli_progress(uint64_t done, uint64_t total, void *label)
+{
+	if (!isatty(STDERR_FILENO) || total == 0)
+		return;
+	enum { WIDTH = 40 };
+	int fill = (int)((double)done / (double)total * WIDTH);
+	char bar[WIDTH + 1];
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(WIDTH - fill));
+	bar[WIDTH] = '\0';
+	fprintf(stderr, "\r%s [%s] %5.1f%% of %llu MiB", (const char *)label, bar, 100.0 * (double)done / (double)total,
+		(unsigned long long)(total >> 20));
+	progress_shown = true;
+}
+
+void cli_progress_end(void)
+{
+	if (progress_shown)
+		fputc('\n', stderr);
+	progress_shown = false;
+}
+
+FILE *cli_open_stats(const char *cmd, const char *path)
+{
+	if (!path)
+		return NULL;
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	FILE *f = fopen(path, "we");
+	if (!f)
+		cli_error(cmd, "cannot write stats to %s: %m", path);
+	return f;
+}
+
+void cli_close_stats(FILE *f)
+{
+	if (f && f != stdout)
+		fclose(f);
+	else if (f)
+		fflush(f);
+}
+
+int cli_parse_pid(const char *s)
+{
+	char *e;
+	long v = strtol(s, &e, 10);
+	return (*s && !*e && v > 0 && v < (1 << 22)) ? (int)v : -1;
+}
+
+int main(int argc, char **argv)
+{
+	log_init();
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-v") == 0)
+			log_verbosity = LOG_INFO;
+		else if (strcmp(argv[i], "-vv") == 0)
+			log_verbosity = LOG_DEBUG;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ferry %s (stream format %d)\n", FERRY_VERSION, 1);
+			return 0;
+		} else {
+			fprintf(stderr, "ferry: unknown option %s\n%s", argv[i], usage);
+			return 1;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage, stderr);
+		return 1;
+	}
+	const char *cmd = argv[i];
+	int sub_argc = argc - i;
+	char **sub_argv = argv + i;
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(sub_argc, sub_argv);
+	if (strcmp(cmd, "dump") == 0)
+		return cmd_dump(sub_argc, sub_argv);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(sub_argc, sub_argv);
+	fprintf(stderr, "ferry: unknown command '%s' (try ferry --help)\n", cmd);
+	return 1;
+}

@@ -1,0 +1,28 @@
+/* capture.h — reading everything but page contents out of a frozen process
+ * into the state model: identity, mm fields, signal dispositions, threads
+ * (registers, FPU, per-thread kernel state), mappings and the fd table.
+ * Anything ferry cannot restore makes capture fail with a message naming
+ * the fd or address range and its kind, before anything is changed. */
+#ifndef FERRY_CAPTURE_H
+#define FERRY_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../state/model.h"
+#include "freeze.h"
+
+struct capture_opts {
+	bool shell_job; /* terminals are allowed (reattached on restore) */
+};
+
+int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, struct fr_image *img, char *err,
+		    size_t errlen);
+
+/* Helpers exposed for tests and the restore side. */
+int capture_vmas(pid_t pid, struct fr_image *img, char *err, size_t errlen);
+int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *img, char *err, size_t errlen);
+/* Rewinds a syscall interrupted with -ERESTART* so it runs again on restore. */
+void regs_prepare_for_restore(struct user_regs_struct *regs);
+
+#endif

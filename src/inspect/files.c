@@ -1,0 +1,185 @@
+/* files.c — the fd table of a frozen process: kind, path, flags, offset,
+ * close-on-exec, and which fds share one open file description (kcmp). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include "../common/util.h"
+#include "capture.h"
+
+#define TTY_MAJOR_VT 4
+#define TTY_MAJOR_AUX 5
+#define PTS_MAJOR_FIRST 136 /* UNIX98 pty slaves use majors 136..143 */
+#define PTS_MAJOR_LAST 143
+
+struct fd_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+static bool is_tty(dev_t rdev)
+{
+	unsigned maj = major(rdev);
+	return maj == TTY_MAJOR_VT || maj == TTY_MAJOR_AUX || (maj >= PTS_MAJOR_FIRST && maj <= PTS_MAJOR_LAST);
+}
+
+static int refuse_fd(char *err, size_t errlen, int fd, const char *link, const char *what)
+{
+	snprintf(err, errlen, "fd %d (%s) is %s: ferry cannot restore it yet", fd, link, what);
+	return -EOPNOTSUPP;
+}
+
+static int read_fdinfo(pid_t pid, int fd, int64_t *pos, uint32_t *flags)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	_cleanup_free_ char *text = NULL;
+	int r = read_small_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	long long p;
+	unsigned f;
+	const char *ps = strstr(text, "pos:"), *fs = strstr(text, "flags:");
+	if (!ps || !fs || sscanf(ps, "pos: %lld", &p) != 1 || sscanf(fs, "flags: %o", &f) != 1)
+		return -EINVAL;
+	*pos = p;
+	*flags = f;
+	return 0;
+}
+
+static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struct fr_file *f, struct fd_key *key,
+		       char *err, size_t errlen)
+{
+	char path[64], link[4096];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return neg_errno();
+	link[n] = '\0';
+	*f = (struct fr_file){.fd = fd, .share_of = -1};
+	int r = read_fdinfo(pid, fd, &f->pos, &f->flags);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read fdinfo of fd %d: %s", fd, strerror(-r));
+		return r;
+	}
+	f->cloexec = (f->flags & O_CLOEXEC) != 0;
+	f->flags &= ~(uint32_t)O_CLOEXEC;
+
+	if (strncmp(link, "socket:", 7) == 0)
+		return refuse_fd(err, errlen, fd, link, "a socket");
+	if (strncmp(link, "pipe:", 5) == 0)
+		return refuse_fd(err, errlen, fd, link, "a pipe");
+	if (strncmp(link, "anon_inode:", 11) == 0)
+		return refuse_fd(err, errlen, fd, link, "an anonymous-inode object");
+	if (link[0] != '/')
+		return refuse_fd(err, errlen, fd, link, "not reachable by a path");
+
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "cannot stat fd %d (%s): %s", fd, link, strerror(errno));
+		return neg_errno();
+	}
+	key->dev = st.st_dev;
+	key->ino = st.st_ino;
+	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
+	if (deleted)
+		return refuse_fd(err, errlen, fd, link, "a deleted file");
+
+	if (f->flags & O_PATH)
+		f->kind = FILE_PATH;
+	else if (S_ISREG(st.st_mode))
+		f->kind = FILE_REG;
+	else if (S_ISDIR(st.st_mode))
+		f->kind = FILE_DIR;
+	else if (S_ISCHR(st.st_mode) && is_tty(st.st_rdev)) {
+		if (!opts->shell_job) {
+			snprintf(err, errlen, "fd %d is a terminal (%s); pass --shell-job to reattach it on restore", fd,
+				 link);
+			return -EOPNOTSUPP;
+		}
+		f->kind = FILE_TTY;
+	} else if (S_ISCHR(st.st_mode))
+		f->kind = FILE_CHR;
+	else if (S_ISFIFO(st.st_mode))
+		return refuse_fd(err, errlen, fd, link, "a FIFO");
+	else
+		return refuse_fd(err, errlen, fd, link, "a device or special file");
+	f->path = strdup(link);
+	return f->path ? 0 : -ENOMEM;
+}
+
+int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *img, char *err, size_t errlen)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	DIR *d = opendir(path);
+	if (!d) {
+		snprintf(err, errlen, "cannot list /proc/%d/fd: %s", pid, strerror(errno));
+		return neg_errno();
+	}
+	size_t cap = 16;
+	struct fr_file *files = calloc(cap, sizeof(*files));
+	struct fd_key *keys = calloc(cap, sizeof(*keys));
+	int r = files && keys ? 0 : -ENOMEM;
+	size_t n = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			struct fr_file *nf = realloc(files, cap * sizeof(*files));
+			struct fd_key *nk = nf ? realloc(keys, cap * sizeof(*keys)) : NULL;
+			if (nf)
+				files = nf;
+			if (nk)
+				keys = nk;
+			if (!nf || !nk) {
+				r = -ENOMEM;
+				break;
+			}
+		}
+		r = describe_fd(pid, atoi(de->d_name), opts, &files[n], &keys[n], err, errlen);
+		if (r == -ENOENT) /* closed meanwhile by a thread we could not see: skip */
+			r = 0;
+		else if (r == 0)
+			n++;
+	}
+	closedir(d);
+	/* /proc lists fds in ascending order; keep that guarantee explicit. */
+	for (size_t i = 1; r == 0 && i < n; i++)
+		for (size_t j = i; j > 0 && files[j - 1].fd > files[j].fd; j--) {
+			struct fr_file tf = files[j];
+			struct fd_key tk = keys[j];
+			files[j] = files[j - 1], keys[j] = keys[j - 1];
+			files[j - 1] = tf, keys[j - 1] = tk;
+		}
+	/* fds on the same inode may share one open file description: ask kcmp. */
+	for (size_t i = 0; r == 0 && i < n; i++)
+		for (size_t j = 0; j < i; j++) {
+			if (files[j].share_of >= 0 || keys[j].dev != keys[i].dev || keys[j].ino != keys[i].ino)
+				continue;
+			long k = syscall(SYS_kcmp, pid, pid, KCMP_FILE, files[j].fd, files[i].fd);
+			if (k == 0) {
+				files[i].share_of = files[j].fd;
+				break;
+			}
+		}
+	free(keys);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(files[i].path);
+		free(files);
+		return r;
+	}
+	img->files = files;
+	img->nfiles = (uint32_t)n;
+	return 0;
+}

@@ -1,0 +1,174 @@
+/* freeze.c — see freeze.h. */
+#include "freeze.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "proc.h"
+
+#define SEIZE_ROUNDS_MAX 64 /* re-list tasks until no new thread appears */
+#define ALL_SIGNALS_BLOCKED (~0ull & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))))
+
+int wait_ptrace_stop(pid_t tid)
+{
+	for (;;) {
+		int status;
+		pid_t w = waitpid(tid, &status, __WALL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return neg_errno();
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (!WIFSTOPPED(status))
+			continue;
+		int sig = WSTOPSIG(status);
+		int event = status >> 16;
+		if (event == PTRACE_EVENT_STOP || event != 0)
+			return status;
+		if (sig == SIGTRAP)
+			return status;
+		/* A signal-delivery stop: hand the signal back and wait for our stop. */
+		pr_debug("tid %d: passing on signal %d while stopping", tid, sig);
+		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig) < 0)
+			return neg_errno();
+	}
+}
+
+static struct frozen_thread *find_thread(struct frozen_proc *fp, pid_t tid)
+{
+	for (size_t i = 0; i < fp->nthreads; i++)
+		if (fp->threads[i].tid == tid)
+			return &fp->threads[i];
+	return NULL;
+}
+
+static void detach_all(struct frozen_proc *fp, bool restore_state)
+{
+	for (size_t i = 0; i < fp->nthreads; i++) {
+		struct frozen_thread *t = &fp->threads[i];
+		if (restore_state) {
+			ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs);
+			ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(t->sigmask), &t->sigmask);
+		}
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+	}
+}
+
+static int seize_one(struct frozen_proc *fp, pid_t tid)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		return neg_errno();
+	struct frozen_thread *nt = realloc(fp->threads, (fp->nthreads + 1) * sizeof(*nt));
+	if (!nt) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return -ENOMEM;
+	}
+	fp->threads = nt;
+	fp->threads[fp->nthreads++] = (struct frozen_thread){.tid = tid};
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return neg_errno();
+	int st = wait_ptrace_stop(tid);
+	if (st < 0)
+		return st;
+	struct frozen_thread *t = &fp->threads[fp->nthreads - 1];
+	if (ptrace(PTRACE_GETREGS, tid, 0, &t->regs) < 0 ||
+	    ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(t->sigmask), &t->sigmask) < 0)
+		return neg_errno();
+	uint64_t blocked = ALL_SIGNALS_BLOCKED;
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(blocked), &blocked) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int freeze_process(pid_t pid, struct frozen_proc *fp, char *err, size_t errlen)
+{
+	*fp = (struct frozen_proc){.pid = pid};
+	struct proc_status st;
+	int r = proc_read_status(pid, &st);
+	if (r < 0) {
+		snprintf(err, errlen, "no process with pid %d", pid);
+		return -ESRCH;
+	}
+	if (st.state == 'Z' || st.state == 'X') {
+		snprintf(err, errlen, "pid %d is a zombie", pid);
+		return -ESRCH;
+	}
+	if (st.tracer_pid) {
+		snprintf(err, errlen, "pid %d is already traced by pid %d", pid, st.tracer_pid);
+		return -EBUSY;
+	}
+	bool changed = true;
+	for (int round = 0; changed && round < SEIZE_ROUNDS_MAX; round++) {
+		changed = false;
+		pid_t *tids;
+		size_t n;
+		r = proc_list_tasks(pid, &tids, &n);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot list threads of pid %d: %s", pid, strerror(-r));
+			goto fail;
+		}
+		/* The leader first, so threads[0] is always the leader. */
+		for (size_t i = 0; i < n && r == 0; i++) {
+			pid_t tid = i == 0 ? pid : (tids[i] == pid ? tids[0] : tids[i]);
+			if (find_thread(fp, tid))
+				continue;
+			r = seize_one(fp, tid);
+			if (r == -ESRCH && tid != pid) { /* the thread exited meanwhile */
+				fp->nthreads--;
+				r = 0;
+				continue;
+			}
+			changed = true;
+			if (r < 0)
+				snprintf(err, errlen, "cannot stop thread %d of pid %d: %s%s", tid, pid, strerror(-r),
+					 r == -EPERM ? " (missing CAP_SYS_PTRACE?)" : "");
+		}
+		free(tids);
+		if (r < 0)
+			goto fail;
+	}
+	if (changed) {
+		snprintf(err, errlen, "pid %d keeps creating threads; cannot freeze it", pid);
+		r = -EAGAIN;
+		goto fail;
+	}
+	pr_info("froze pid %d: %zu thread(s)", pid, fp->nthreads);
+	return 0;
+fail:
+	detach_all(fp, true);
+	frozen_free(fp);
+	return r;
+}
+
+int thaw_process(struct frozen_proc *fp)
+{
+	detach_all(fp, true);
+	return 0;
+}
+
+void kill_frozen(struct frozen_proc *fp)
+{
+	kill(fp->pid, SIGKILL);
+	/* Collect the ptrace exit notifications so no traced zombie lingers on us. */
+	for (size_t i = 0; i < fp->nthreads; i++) {
+		int status;
+		while (waitpid(fp->threads[i].tid, &status, __WALL) > 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
+			;
+	}
+}
+
+void frozen_free(struct frozen_proc *fp)
+{
+	free(fp->threads);
+	fp->threads = NULL;
+	fp->nthreads = 0;
+}

@@ -1,0 +1,48 @@
+/* rsys.h — remote syscalls: run a syscall inside a ptrace-stopped thread.
+ *
+ * The thread's registers are saved, rax/args are loaded, rip points at a
+ * `syscall` instruction found in the target's [vdso] (no code is written),
+ * orig_rax = -1 so an interrupted syscall's restart fixup does not rewind
+ * rip, then one PTRACE_SINGLESTEP runs it and rax is the result. The saved
+ * registers go back with rsys_end(). Data a syscall needs (paths, structs)
+ * lives in a scratch page mapped in the target (rsys_scratch_*). */
+#ifndef FERRY_RSYS_H
+#define FERRY_RSYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct rsys {
+	pid_t tid;
+	uint64_t syscall_ip;           /* address of a 0f 05 in the target */
+	struct user_regs_struct saved; /* registers to put back at rsys_end */
+	uint64_t scratch;              /* address of the scratch area in the target, or 0 */
+	size_t scratch_len;
+};
+
+/* Finds the offset of a `syscall` instruction inside the [vdso] of pid. */
+int rsys_find_syscall(pid_t pid, uint64_t *ip);
+/* Saves tid's registers; the thread must be in a ptrace stop. */
+int rsys_begin(struct rsys *r, pid_t tid, uint64_t syscall_ip);
+/* Runs syscall nr; *ret is what the syscall returned (-errno on failure).
+ * The function itself returns 0, or a negative errno if ptrace failed
+ * (-ESRCH: the thread died). */
+int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+	      uint64_t a5, uint64_t a6);
+/* Like rsys_call but returns the syscall's own result (or the ptrace error). */
+long rsys(struct rsys *r, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+/* Puts the saved registers back. */
+int rsys_end(struct rsys *r);
+
+/* Scratch memory in the target: map one shared anonymous area (never merges
+ * with the target's own mappings) at addr (0 = anywhere) or unmap it. */
+int rsys_scratch_map(struct rsys *r, uint64_t addr, size_t len);
+int rsys_scratch_unmap(struct rsys *r);
+/* Copy to / from the target at an address (process_vm_writev/readv). */
+int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,46 @@
+/* pages.h — page contents: choosing which pages of a process to send,
+ * reading them while the process may still run (process_vm_readv, or
+ * /proc/PID/mem for mappings without read permission), and writing pages
+ * into a process being restored. Zero pages of anonymous memory are elided:
+ * a fresh anonymous mapping is already zero. */
+#ifndef FERRY_PAGES_H
+#define FERRY_PAGES_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../state/codec.h"
+#include "../state/model.h"
+#include "../state/stream.h"
+
+struct page_stats {
+	uint64_t pages_present; /* pages found that belong in the image */
+	uint64_t pages_sent;    /* pages written to the stream */
+	uint64_t pages_zero;    /* present but all-zero anonymous pages, elided */
+	uint64_t records;
+	uint64_t bytes;         /* page bytes sent */
+};
+
+typedef void (*page_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void *arg);
+
+/* Streams the pages of every VMA that carries memory as REC_PAGES records. */
+int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
+	       page_progress_fn progress, void *progress_arg, char *err, size_t errlen);
+
+/* Writes pages into a process being restored. */
+struct page_writer {
+	pid_t pid;
+	int mem_fd; /* /proc/PID/mem: writes even read-only private mappings */
+	const struct fr_vma *vmas;
+	uint32_t nvmas;
+	uint32_t page_size;
+	uint64_t pages;
+};
+
+int page_writer_open(struct page_writer *pw, pid_t pid, const struct fr_vma *vmas, uint32_t nvmas);
+/* Places one REC_PAGES payload; -EBADMSG if it falls outside the restored
+ * memory (a corrupted or hostile stream). */
+int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data);
+void page_writer_close(struct page_writer *pw);
+
+#endif

@@ -1,0 +1,123 @@
+/* dump.c — see dump.h. */
+#include "dump.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../inspect/capture.h"
+#include "../inspect/freeze.h"
+#include "../state/codec.h"
+
+struct dump_session {
+	struct frozen_proc fp;
+	bool leave_running;
+};
+
+static int put(struct fr_stream *s, uint16_t type, struct buf *b)
+{
+	int r = b->oom ? -ENOMEM : stream_write_record(s, type, b->data, b->len);
+	b->len = 0;
+	return r;
+}
+
+static int write_metadata(struct fr_stream *s, const struct fr_image *img)
+{
+	struct buf b = {0};
+	struct utsname u;
+	uname(&u);
+	struct fr_hello hello = {.page_size = (uint32_t)sysconf(_SC_PAGESIZE), .arch = u.machine,
+				 .kernel = u.release, .host = u.nodename};
+	int r = stream_write_preamble(s);
+	encode_hello(&b, &hello);
+	if (r == 0)
+		r = put(s, REC_HELLO, &b);
+	encode_process(&b, &img->proc);
+	if (r == 0)
+		r = put(s, REC_PROCESS, &b);
+	for (uint32_t i = 0; r == 0 && i < img->nthreads; i++) {
+		encode_thread(&b, &img->threads[i]);
+		r = put(s, REC_THREAD, &b);
+	}
+	for (uint32_t i = 0; r == 0 && i < img->nfiles; i++) {
+		encode_file(&b, &img->files[i]);
+		r = put(s, REC_FILE, &b);
+	}
+	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++) {
+		encode_vma(&b, &img->vmas[i]);
+		r = put(s, REC_VMA, &b);
+	}
+	buf_free(&b);
+	return r;
+}
+
+int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_stats *st,
+		   struct dump_session **session, char *err, size_t errlen)
+{
+	*st = (struct dump_stats){0};
+	*session = NULL;
+	struct dump_session *ds = calloc(1, sizeof(*ds));
+	if (!ds)
+		return -ENOMEM;
+	ds->leave_running = o->leave_running;
+	double t0 = now_ms(), t = t0;
+	int r = freeze_process(o->pid, &ds->fp, err, errlen);
+	if (r < 0) {
+		free(ds);
+		return r;
+	}
+	st->t_freeze_ms = now_ms() - t;
+
+	t = now_ms();
+	struct fr_image img = {0};
+	struct capture_opts co = {.shell_job = o->shell_job};
+	r = capture_process(&ds->fp, &co, &img, err, errlen);
+	st->t_capture_ms = now_ms() - t;
+	if (r == 0) {
+		st->threads = img.nthreads, st->vmas = img.nvmas, st->files = img.nfiles;
+		r = write_metadata(s, &img);
+		if (r < 0)
+			snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
+	}
+	t = now_ms();
+	if (r == 0)
+		r = dump_pages(o->pid, &img, s, &st->pages, o->progress, o->progress_arg, err, errlen);
+	st->t_pages_ms = now_ms() - t;
+	if (r == 0) {
+		struct buf b = {0};
+		struct fr_done d = {.page_records = st->pages.records, .pages = st->pages.pages_sent};
+		encode_done(&b, &d);
+		r = put(s, REC_DONE, &b);
+		buf_free(&b);
+		if (r < 0)
+			snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
+	}
+	fr_image_free(&img);
+	st->stream_bytes = s->offset;
+	st->t_total_ms = now_ms() - t0;
+	*session = ds;
+	if (r < 0) {
+		dump_finish(ds, false);
+		*session = NULL;
+	}
+	return r;
+}
+
+void dump_finish(struct dump_session *ds, bool success)
+{
+	if (!ds)
+		return;
+	if (success && !ds->leave_running) {
+		kill_frozen(&ds->fp);
+		pr_info("pid %d dumped and killed", ds->fp.pid);
+	} else {
+		thaw_process(&ds->fp);
+		pr_info("pid %d %s", ds->fp.pid, success ? "dumped and left running" : "resumed untouched");
+	}
+	frozen_free(&ds->fp);
+	free(ds);
+}

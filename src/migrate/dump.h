@@ -1,0 +1,39 @@
+/* dump.h — stop-and-copy checkpoint: freeze, capture, stream everything to
+ * an fd, then kill the process or let it run on. If anything fails, the
+ * process is thawed exactly as it was. */
+#ifndef FERRY_DUMP_H
+#define FERRY_DUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../mem/pages.h"
+#include "../state/stream.h"
+
+struct dump_opts {
+	pid_t pid;
+	bool leave_running;
+	bool shell_job;
+	page_progress_fn progress;
+	void *progress_arg;
+};
+
+struct dump_stats {
+	double t_freeze_ms, t_capture_ms, t_pages_ms, t_total_ms; /* frozen time = t_total_ms */
+	uint32_t threads, vmas, files;
+	struct page_stats pages;
+	uint64_t stream_bytes;
+};
+
+/* Writes the whole stream to s. The caller commits the output (rename)
+ * before calling dump_finish(), so a process is only killed once its image
+ * is safe. */
+struct dump_session;
+int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_stats *st,
+		   struct dump_session **session, char *err, size_t errlen);
+/* success: kill the process (or let it run with leave_running); failure: thaw. */
+void dump_finish(struct dump_session *session, bool success);
+
+#endif

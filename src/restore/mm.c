@@ -1,0 +1,262 @@
+/* mm.c — replacing the stub's address space with the saved one, driven by
+ * remote syscalls: move the stub's vDSO block ([vvar], [vvar_vclock],
+ * [vdso]) to the old addresses with mremap (glibc caches vDSO pointers),
+ * unmap everything else, map a scratch area in a hole of the saved layout,
+ * then map every saved VMA at its address. mm_set_map() later sets brk,
+ * arg/env, auxv and exe with PR_SET_MM_MAP once the pages are in. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
+#include "../common/compat.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../inspect/proc.h"
+#include "../inspect/rsys.h"
+#include "restore.h"
+
+#define USER_TOP 0x7ffffffff000ull     /* TASK_SIZE with 4-level paging */
+#define LOW_LIMIT 0x10000ull           /* vm.mmap_min_addr default */
+#define SCRATCH_PAGES 4                /* paths, clone_args, prctl_mm_map + auxv */
+#define PARK_BASE 0x100000000000ull    /* 16 TiB: where the vDSO block waits if it is in the way */
+
+static bool is_special(uint32_t kind) { return kind == VMA_VDSO || kind == VMA_VVAR || kind == VMA_VVAR_VCLOCK; }
+
+static uint32_t special_kind(const char *name)
+{
+	if (strcmp(name, "[vdso]") == 0)
+		return VMA_VDSO;
+	if (strcmp(name, "[vvar]") == 0)
+		return VMA_VVAR;
+	if (strcmp(name, "[vvar_vclock]") == 0)
+		return VMA_VVAR_VCLOCK;
+	return 0;
+}
+
+struct block {
+	uint64_t start[VMA_VVAR_VCLOCK + 1], len[VMA_VVAR_VCLOCK + 1];
+	uint64_t lo, hi;
+};
+
+static void block_add(struct block *b, uint32_t kind, uint64_t start, uint64_t end)
+{
+	b->start[kind] = start;
+	b->len[kind] = end - start;
+	if (!b->lo || start < b->lo)
+		b->lo = start;
+	if (end > b->hi)
+		b->hi = end;
+}
+
+static bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) { return a0 < b1 && b0 < a1; }
+
+/* Moves the stub's special mappings so block `from` lands at `to` (same
+ * relative layout per kind as `to` describes). The syscall runs from inside
+ * [vdso], so that one moves last and r->syscall_ip follows it. */
+static int move_block(struct rsys *r, struct block *from, const struct block *to, char *err, size_t errlen)
+{
+	static const uint32_t order[] = {VMA_VVAR, VMA_VVAR_VCLOCK, VMA_VDSO};
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		uint32_t k = order[i];
+		if (!from->len[k] || from->start[k] == to->start[k])
+			continue;
+		long a = rsys(r, SYS_mremap, from->start[k], from->len[k], from->len[k],
+			      MREMAP_MAYMOVE | MREMAP_FIXED, to->start[k], 0);
+		if (a != (long)to->start[k]) {
+			snprintf(err, errlen, "cannot move the %s to %#llx: %s", fr_vma_kind_name(k),
+				 (unsigned long long)to->start[k], strerror(a < 0 ? (int)-a : EFAULT));
+			return a < 0 ? (int)a : -EFAULT;
+		}
+		if (k == VMA_VDSO)
+			r->syscall_ip = r->syscall_ip - from->start[k] + to->start[k];
+	}
+	*from = *to;
+	return 0;
+}
+
+/* A hole of len bytes in the saved layout, as high as possible. */
+static uint64_t find_hole(const struct fr_image *img, uint64_t len)
+{
+	uint64_t top = USER_TOP;
+	for (uint32_t i = img->nvmas; i-- > 0;) {
+		const struct fr_vma *v = &img->vmas[i];
+		if (v->end > top)
+			continue;
+		if (top - v->end >= len + 2 * 4096)
+			return top - len - 4096;
+		top = v->start;
+	}
+	return top - LOW_LIMIT >= len + 4096 ? top - len - 4096 : 0;
+}
+
+static int open_remote(struct stub *s, struct rsys *r, const char *path, int flags, long *fd)
+{
+	size_t n = strlen(path) + 1;
+	if (n > s->scratch_len)
+		return -ENAMETOOLONG;
+	int e = remote_write(s->pid, s->scratch, path, n);
+	if (e < 0)
+		return e;
+	*fd = rsys(r, SYS_openat, (uint64_t)AT_FDCWD, s->scratch, (uint64_t)(flags | O_CLOEXEC), 0, 0, 0);
+	return *fd < 0 ? (int)*fd : 0;
+}
+
+static int map_vmas(struct stub *s, struct rsys *r, const struct fr_image *img, char *err, size_t errlen)
+{
+	long fd = -1;
+	const char *fd_path = NULL;
+	int fd_flags = 0, ret = 0;
+	for (uint32_t i = 0; i < img->nvmas && ret == 0; i++) {
+		const struct fr_vma *v = &img->vmas[i];
+		if (is_special(v->kind))
+			continue;
+		uint64_t len = v->end - v->start;
+		uint64_t flags = MAP_FIXED | (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN));
+		long mfd = -1;
+		if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON) {
+			flags |= MAP_ANONYMOUS;
+		} else {
+			int want = (v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
+			if (!fd_path || strcmp(fd_path, v->path) != 0 || fd_flags != want) {
+				if (fd >= 0)
+					rsys(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+				fd = -1;
+				ret = open_remote(s, r, v->path, want, &fd);
+				if (ret < 0) {
+					snprintf(err, errlen, "cannot open %s to map it at %#llx: %s", v->path,
+						 (unsigned long long)v->start, strerror(-ret));
+					break;
+				}
+				fd_path = v->path;
+				fd_flags = want;
+			}
+			mfd = fd;
+		}
+		long a = rsys(r, SYS_mmap, v->start, len, v->prot, flags, (uint64_t)mfd, v->pgoff);
+		if (a != (long)v->start) {
+			ret = a < 0 ? (int)a : -EFAULT;
+			snprintf(err, errlen, "cannot map %llx-%llx (%s%s%s): %s", (unsigned long long)v->start,
+				 (unsigned long long)v->end, fr_vma_kind_name(v->kind), v->path ? " " : "",
+				 v->path ? v->path : "", strerror(-ret));
+		}
+	}
+	if (fd >= 0)
+		rsys(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+	return ret;
+}
+
+int mm_rebuild(struct stub *s, const struct fr_image *img, char *err, size_t errlen)
+{
+	struct rsys r;
+	int ret = rsys_find_syscall(s->pid, &s->sys_ip);
+	if (ret < 0) {
+		snprintf(err, errlen, "the restore stub has no [vdso]: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = rsys_begin(&r, s->pid, s->sys_ip)) < 0)
+		return ret;
+
+	/* ferry's rseq area is about to vanish: unregister it first, or the
+	 * kernel's next rseq update would fault the stub. */
+	struct ferry_rseq_config rc = {0};
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, s->pid, (void *)sizeof(rc), &rc) > 0 && rc.rseq_abi_pointer) {
+		long e = rsys(&r, SYS_rseq, rc.rseq_abi_pointer, rc.rseq_abi_size, RSEQ_FLAG_UNREGISTER, rc.signature,
+			      0, 0);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot unregister the stub's rseq area: %s", strerror((int)-e));
+			return (int)e;
+		}
+	}
+
+	struct block have = {0}, want = {0};
+	struct proc_map *maps;
+	size_t n;
+	if ((ret = proc_read_maps(s->pid, &maps, &n)) < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = special_kind(maps[i].name);
+		if (k)
+			block_add(&have, k, maps[i].start, maps[i].end);
+	}
+	free(maps);
+	for (uint32_t i = 0; i < img->nvmas; i++)
+		if (is_special(img->vmas[i].kind))
+			block_add(&want, img->vmas[i].kind, img->vmas[i].start, img->vmas[i].end);
+	for (uint32_t k = VMA_VDSO; k <= VMA_VVAR_VCLOCK; k++)
+		if (want.len[k] != have.len[k]) {
+			snprintf(err, errlen, "the %s here is %llu bytes but was %llu bytes: a different kernel",
+				 fr_vma_kind_name(k), (unsigned long long)have.len[k], (unsigned long long)want.len[k]);
+			return -EOPNOTSUPP;
+		}
+
+	if (want.lo && overlaps(want.lo, want.hi, have.lo, have.hi) && want.lo != have.lo) {
+		struct block park = have;
+		for (uint32_t k = VMA_VDSO; k <= VMA_VVAR_VCLOCK; k++)
+			if (park.len[k])
+				park.start[k] = have.start[k] - have.lo + PARK_BASE;
+		park.lo = PARK_BASE, park.hi = have.hi - have.lo + PARK_BASE;
+		if ((ret = move_block(&r, &have, &park, err, errlen)) < 0)
+			return ret;
+	}
+	if (want.lo && (ret = move_block(&r, &have, &want, err, errlen)) < 0)
+		return ret;
+	s->sys_ip = r.syscall_ip;
+
+	/* Everything of ferry's below and above the block goes. */
+	uint64_t lo = have.lo ? have.lo : USER_TOP, hi = have.lo ? have.hi : USER_TOP;
+	long e = rsys(&r, SYS_munmap, 0, lo, 0, 0, 0, 0);
+	if (e == 0 && hi < USER_TOP)
+		e = rsys(&r, SYS_munmap, hi, USER_TOP - hi, 0, 0, 0, 0);
+	if (e < 0) {
+		snprintf(err, errlen, "cannot clear the stub's address space: %s", strerror((int)-e));
+		return (int)e;
+	}
+
+	long page = sysconf(_SC_PAGESIZE);
+	s->scratch_len = (size_t)(SCRATCH_PAGES * page);
+	uint64_t hole = find_hole(img, s->scratch_len);
+	if (!hole || (ret = rsys_scratch_map(&r, hole, s->scratch_len)) < 0) {
+		snprintf(err, errlen, "no room for a scratch area in the saved address space");
+		return ret < 0 ? ret : -ENOMEM;
+	}
+	s->scratch = r.scratch;
+	return map_vmas(s, &r, img, err, errlen);
+}
+
+int mm_set_map(struct stub *s, const struct fr_image *img, char *err, size_t errlen)
+{
+	const struct fr_mm *m = &img->proc.mm;
+	struct rsys r;
+	int ret = rsys_begin(&r, s->pid, s->sys_ip);
+	if (ret < 0)
+		return ret;
+	long exe_fd = -1;
+	if ((ret = open_remote(s, &r, m->exe, O_RDONLY, &exe_fd)) < 0) {
+		snprintf(err, errlen, "cannot open the executable %s: %s", m->exe, strerror(-ret));
+		return ret;
+	}
+	struct prctl_mm_map map = {
+		.start_code = m->start_code, .end_code = m->end_code, .start_data = m->start_data,
+		.end_data = m->end_data, .start_brk = m->start_brk, .brk = m->brk, .start_stack = m->start_stack,
+		.arg_start = m->arg_start, .arg_end = m->arg_end, .env_start = m->env_start, .env_end = m->env_end,
+		.auxv = (__u64 *)(uintptr_t)(s->scratch + sizeof(map)),
+		.auxv_size = m->auxv_words * (uint32_t)sizeof(uint64_t), .exe_fd = (uint32_t)exe_fd};
+	ret = remote_write(s->pid, s->scratch, &map, sizeof(map));
+	if (ret == 0 && map.auxv_size)
+		ret = remote_write(s->pid, s->scratch + sizeof(map), m->auxv, map.auxv_size);
+	long e = ret < 0 ? ret : rsys(&r, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, s->scratch, sizeof(map), 0, 0);
+	rsys(&r, SYS_close, (uint64_t)exe_fd, 0, 0, 0, 0, 0);
+	if (e < 0) {
+		snprintf(err, errlen, "prctl(PR_SET_MM_MAP) failed: %s (brk %#llx, start_brk %#llx)", strerror((int)-e),
+			 (unsigned long long)m->brk, (unsigned long long)m->start_brk);
+		return (int)e;
+	}
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* restore.h — rebuilding a process from a stream (image file or socket):
+ * a stub child is created with clone3(set_tid) so it gets the old pid, sets
+ * up identity and fds itself, then ferry drives it with remote syscalls:
+ * vDSO moved back, old mappings replaced by the saved ones, pages written
+ * in any order, mm fields set, threads cloned with their tids, registers
+ * and per-thread state loaded, credentials dropped, and let go.
+ * On any failure the stub is killed and reaped: nothing is left behind. */
+#ifndef FERRY_RESTORE_H
+#define FERRY_RESTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../state/model.h"
+#include "../state/stream.h"
+
+struct restore_opts {
+	bool shell_job; /* reattach terminal fds to ferry's own terminal */
+};
+
+struct restore_stats {
+	double t_read_meta_ms, t_stub_ms, t_mm_ms, t_pages_ms, t_threads_ms, t_total_ms;
+	uint64_t pages, page_bytes, records;
+};
+
+/* Reads a whole stream from s and leaves the restored process running.
+ * *pid is the restored pid (a child of the caller). */
+int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pid_t *pid, struct restore_stats *st,
+			char *err, size_t errlen);
+
+/* Internal pieces (restore/ only). */
+struct stub {
+	pid_t pid;
+	int hs_fd;        /* the stub's end of the handshake pipe, closed remotely at the end */
+	uint64_t sys_ip;  /* a syscall instruction in the stub's (moved) vDSO */
+	uint64_t scratch; /* scratch area in the stub */
+	size_t scratch_len;
+};
+int stub_create(const struct fr_image *img, const struct restore_opts *opts, struct stub *stub, char *err,
+		size_t errlen);
+void stub_kill(struct stub *stub);
+int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,119 @@
+/* model.h — the process-state model: plain structs that inspect/ fills on the
+ * source, state/ encodes into stream records and decodes on the destination,
+ * and restore/ consumes. Pages are not part of the model: they stream
+ * separately (mem/) so no image has to fit in memory. */
+#ifndef FERRY_MODEL_H
+#define FERRY_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/user.h>
+
+#define FR_NSIG 64          /* signals 1..64 */
+#define FR_MAX_AUXV 64      /* auxv words (pairs * 2) kept; the kernel has ~46 */
+#define FR_MAX_GROUPS 65536 /* NGROUPS_MAX */
+#define FR_NLIMITS 16       /* RLIM_NLIMITS on x86_64 */
+
+/* One signal's disposition as the kernel's rt_sigaction sees it. */
+struct fr_sigaction {
+	uint64_t handler; /* SIG_DFL = 0, SIG_IGN = 1, else an address in the target */
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+/* mm fields restored with prctl(PR_SET_MM, PR_SET_MM_MAP). */
+struct fr_mm {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint32_t auxv_words;
+	uint64_t auxv[FR_MAX_AUXV];
+	char *exe; /* path of /proc/PID/exe */
+};
+
+struct fr_process {
+	int32_t pid, pgid, sid;
+	uint32_t uid[4], gid[4]; /* real, effective, saved, fs */
+	uint32_t ngroups;
+	uint32_t *groups;
+	uint32_t umask;
+	uint32_t personality;
+	char *cwd;
+	struct rlimit rlim[FR_NLIMITS];
+	struct fr_mm mm;
+	struct fr_sigaction sigact[FR_NSIG]; /* index sig-1 */
+	int32_t dumpable, no_new_privs, child_subreaper, thp_disable;
+	int32_t oom_score_adj;
+	uint32_t nthreads;
+};
+
+/* Per-thread state. regs are as the image wants them on restore: a syscall
+ * interrupted with -ERESTART* is rewound so it runs again (orig_rax = -1). */
+struct fr_thread {
+	int32_t tid;
+	struct user_regs_struct regs;
+	uint32_t xstate_len;
+	uint8_t *xstate; /* NT_X86_XSTATE regset: FPU/SSE/AVX */
+	uint64_t sigmask;
+	uint64_t ss_sp, ss_size; /* sigaltstack */
+	int32_t ss_flags;
+	uint64_t clear_child_tid;
+	uint64_t robust_head, robust_len;
+	uint64_t rseq_addr, rseq_sig;
+	uint32_t rseq_len;
+	int32_t sched_policy, sched_priority, nice;
+};
+
+enum fr_vma_kind {
+	VMA_ANON = 1,       /* private anonymous (heap, stack, malloc arenas) */
+	VMA_FILE_PRIVATE,   /* private file mapping: file pages + COW'd pages */
+	VMA_FILE_SHARED,    /* shared file mapping: contents live in the file */
+	VMA_SHARED_ANON,    /* MAP_SHARED|MAP_ANONYMOUS mapped by this process only */
+	VMA_VDSO,           /* [vdso], [vvar], [vvar_vclock]: moved, not copied */
+	VMA_VVAR,
+	VMA_VVAR_VCLOCK,
+};
+
+struct fr_vma {
+	uint64_t start, end;
+	uint32_t prot;  /* PROT_* */
+	uint32_t flags; /* MAP_PRIVATE / MAP_SHARED | MAP_GROWSDOWN */
+	uint32_t kind;  /* enum fr_vma_kind */
+	uint64_t pgoff; /* byte offset into the file */
+	char *path;     /* file-backed kinds only */
+};
+
+enum fr_file_kind {
+	FILE_REG = 1, /* regular file */
+	FILE_DIR,     /* directory */
+	FILE_PATH,    /* O_PATH fd */
+	FILE_CHR,     /* character device reopened by path (/dev/null, ...) */
+	FILE_TTY,     /* a terminal: reattached to ferry's own with --shell-job */
+};
+
+struct fr_file {
+	int32_t fd;
+	uint32_t kind;   /* enum fr_file_kind */
+	uint32_t flags;  /* open flags from fdinfo (O_ACCMODE, O_APPEND, O_NONBLOCK, ...) */
+	bool cloexec;
+	int32_t share_of; /* fd that owns the same open file description, or -1 */
+	int64_t pos;
+	char *path;
+};
+
+/* Everything but memory contents: what a dump captures while frozen. */
+struct fr_image {
+	struct fr_process proc;
+	uint32_t nthreads, nvmas, nfiles;
+	struct fr_thread *threads; /* threads[0] is the thread-group leader */
+	struct fr_vma *vmas;       /* sorted by address */
+	struct fr_file *files;     /* sorted by fd */
+};
+
+void fr_image_free(struct fr_image *img);
+const char *fr_vma_kind_name(uint32_t kind);
+const char *fr_file_kind_name(uint32_t kind);
+
+#endif

@@ -1,0 +1,184 @@
+/* stream.c — record framing and checksums (see stream.h). */
+#include "stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "crc32c.h"
+
+struct preamble {
+	char magic[8];
+	uint32_t version;
+	uint32_t flags;
+};
+
+struct record_header {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t len;
+	uint32_t crc;
+};
+
+_Static_assert(sizeof(struct preamble) == 16, "preamble is 16 bytes on the wire");
+_Static_assert(sizeof(struct record_header) == 12, "record header is 12 bytes on the wire");
+
+const char *fr_record_name(uint32_t type)
+{
+	static const char *const names[REC__MAX] = {
+		[REC_HELLO] = "hello",   [REC_PROCESS] = "process",       [REC_THREAD] = "thread",
+		[REC_FILE] = "file",     [REC_VMA] = "vma",               [REC_PAGES] = "pages",
+		[REC_ROUND_END] = "round-end", [REC_SWITCHOVER] = "switchover", [REC_DONE] = "done",
+	};
+	return type < REC__MAX && names[type] ? names[type] : "unknown";
+}
+
+void stream_init(struct fr_stream *s, int fd) { *s = (struct fr_stream){.fd = fd}; }
+
+void stream_release(struct fr_stream *s)
+{
+	free(s->rbuf);
+	s->rbuf = NULL;
+	s->rcap = 0;
+}
+
+int stream_write_preamble(struct fr_stream *s)
+{
+	struct preamble p = {.version = FR_STREAM_VERSION};
+	memcpy(p.magic, FR_STREAM_MAGIC, sizeof(p.magic));
+	int r = write_full(s->fd, &p, sizeof(p));
+	if (r == 0)
+		s->offset += sizeof(p);
+	return r;
+}
+
+int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec *iov, int n)
+{
+	enum { MAX_IOV = 8 };
+	if (n + 1 > MAX_IOV)
+		return -EINVAL;
+	struct record_header h = {.type = type};
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (len > FR_RECORD_MAX)
+		return -E2BIG;
+	h.len = (uint32_t)len;
+	uint32_t crc = crc32c(0, &h, offsetof(struct record_header, crc));
+	for (int i = 0; i < n; i++)
+		crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);
+	h.crc = crc;
+
+	struct iovec all[MAX_IOV];
+	all[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
+	memcpy(all + 1, iov, sizeof(*iov) * (size_t)n);
+	int cnt = n + 1, idx = 0;
+	size_t left = sizeof(h) + len;
+	while (left) {
+		ssize_t w = writev(s->fd, all + idx, cnt - idx);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return neg_errno();
+		}
+		left -= (size_t)w;
+		s->offset += (uint64_t)w;
+		while (idx < cnt && (size_t)w >= all[idx].iov_len) {
+			w -= (ssize_t)all[idx].iov_len;
+			idx++;
+		}
+		if (idx < cnt) {
+			all[idx].iov_base = (char *)all[idx].iov_base + w;
+			all[idx].iov_len -= (size_t)w;
+		}
+	}
+	s->records++;
+	return 0;
+}
+
+int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
+	return stream_write_recordv(s, type, &iov, 1);
+}
+
+int stream_read_preamble(struct fr_stream *s)
+{
+	struct preamble p;
+	int r = read_full(s->fd, &p, sizeof(p));
+	if (r == -ENODATA) {
+		snprintf(s->err, sizeof(s->err), "stream is truncated: no complete header");
+		return r;
+	}
+	if (r < 0) {
+		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(-r));
+		return r;
+	}
+	s->offset += sizeof(p);
+	if (memcmp(p.magic, FR_STREAM_MAGIC, sizeof(p.magic)) != 0) {
+		snprintf(s->err, sizeof(s->err), "not a ferry stream (bad magic)");
+		return -EPROTO;
+	}
+	if (p.version != FR_STREAM_VERSION) {
+		snprintf(s->err, sizeof(s->err), "unsupported stream format version %u (this ferry reads version %u)",
+			 p.version, FR_STREAM_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payload, uint32_t *len)
+{
+	struct record_header h;
+	uint64_t at = s->offset;
+	s->err[0] = '\0';
+	ssize_t got;
+	do
+		got = read(s->fd, &h, 1);
+	while (got < 0 && errno == EINTR);
+	if (got == 0)
+		return -ENODATA; /* clean end: the caller decides if a DONE was owed */
+	if (got < 0) {
+		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(errno));
+		return neg_errno();
+	}
+	int r = read_full(s->fd, (char *)&h + 1, sizeof(h) - 1);
+	if (r == 0 && (h.len > FR_RECORD_MAX || h.type == 0 || h.type >= REC__MAX)) {
+		snprintf(s->err, sizeof(s->err), "stream is corrupted: invalid record header at offset %llu",
+			 (unsigned long long)at);
+		return -EBADMSG;
+	}
+	if (r == 0 && h.len > s->rcap) {
+		uint8_t *nb = realloc(s->rbuf, h.len);
+		if (!nb)
+			return -ENOMEM;
+		s->rbuf = nb;
+		s->rcap = h.len;
+	}
+	if (r == 0)
+		r = read_full(s->fd, s->rbuf, h.len);
+	if (r == -ENODATA) {
+		snprintf(s->err, sizeof(s->err), "stream is truncated: record at offset %llu is incomplete",
+			 (unsigned long long)at);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(-r));
+		return r;
+	}
+	uint32_t crc = crc32c(0, &h, offsetof(struct record_header, crc));
+	crc = crc32c(crc, s->rbuf, h.len);
+	if (crc != h.crc) {
+		snprintf(s->err, sizeof(s->err), "stream is corrupted: checksum mismatch in %s record at offset %llu",
+			 fr_record_name(h.type), (unsigned long long)at);
+		return -EBADMSG;
+	}
+	s->offset += sizeof(h) + h.len;
+	s->records++;
+	*type = h.type;
+	*payload = s->rbuf;
+	*len = h.len;
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* stream.h — ferry's stream format: a 16-byte preamble (magic "FERRYSTM",
+ * format version, flags) followed by self-describing records. Each record is
+ * a 12-byte header {u16 type, u16 flags, u32 length, u32 crc32c} and a
+ * payload; the CRC covers type, flags, length and payload. An image file and
+ * a migration socket carry the same stream.
+ *
+ * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*, VMA*,
+ * PAGES*, DONE. A reader accepts PAGES in any order and the same page more
+ * than once (the last one wins). */
+#ifndef FERRY_STREAM_H
+#define FERRY_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define FR_STREAM_MAGIC "FERRYSTM"
+#define FR_STREAM_VERSION 1
+#define FR_RECORD_MAX (64u << 20) /* a record payload larger than this is corruption */
+
+enum fr_record_type {
+	REC_HELLO = 1,
+	REC_PROCESS,
+	REC_THREAD,
+	REC_FILE,
+	REC_VMA,
+	REC_PAGES,
+	REC_ROUND_END,
+	REC_SWITCHOVER,
+	REC_DONE,
+	REC__MAX,
+};
+
+struct fr_stream {
+	int fd;
+	uint64_t offset;  /* bytes read or written so far */
+	uint64_t records; /* records read or written so far */
+	uint8_t *rbuf;    /* reader: payload of the last record */
+	size_t rcap;
+	char err[256];    /* reader: what was wrong, for the one-line message */
+};
+
+const char *fr_record_name(uint32_t type);
+
+/* Writer. */
+void stream_init(struct fr_stream *s, int fd);
+int stream_write_preamble(struct fr_stream *s);
+/* Write one record whose payload is the concatenation of iov[0..n). */
+int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec *iov, int n);
+int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload, size_t len);
+
+/* Reader. Returns 0, or -EPROTO (bad magic / version) / -ENODATA (truncated) /
+ * -EBADMSG (checksum, length or type invalid) with s->err filled. */
+int stream_read_preamble(struct fr_stream *s);
+/* Reads the next record; *payload points into the stream's buffer, valid
+ * until the next call. Returns 0, or -ENODATA at a clean end of input with
+ * s->err empty, or a negative errno with s->err filled. */
+int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payload, uint32_t *len);
+void stream_release(struct fr_stream *s);
+
+#endif
