@@ -158,8 +158,10 @@ int thaw_process(struct frozen_proc *fp)
 void kill_frozen(struct frozen_proc *fp)
 {
 	kill(fp->pid, SIGKILL);
-	/* Collect the ptrace exit notifications so no traced zombie lingers on us. */
-	for (size_t i = 0; i < fp->nthreads; i++) {
+	/* Collect the ptrace exit notifications so no traced zombie lingers on
+	 * us. The leader's exit is reported only after every other thread's,
+	 * so it goes last. */
+	for (size_t i = fp->nthreads; i-- > 0;) {
 		int status;
 		while (waitpid(fp->threads[i].tid, &status, __WALL) > 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
 			;

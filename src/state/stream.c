@@ -126,6 +126,10 @@ int stream_read_preamble(struct fr_stream *s)
 			 p.version, FR_STREAM_VERSION);
 		return -EPROTO;
 	}
+	if (p.flags != 0) {
+		snprintf(s->err, sizeof(s->err), "unsupported stream flags %#x (this ferry knows none)", p.flags);
+		return -EPROTO;
+	}
 	return 0;
 }
 

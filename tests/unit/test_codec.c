@@ -1,0 +1,171 @@
+/* test_codec.c — model <-> record payloads: every field survives a round
+ * trip, and malformed payloads (short, trailing bytes, impossible values)
+ * are refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "state/codec.h"
+
+static void test_process_round_trip(void **state)
+{
+	(void)state;
+	uint32_t groups[] = {4, 24, 27};
+	struct fr_process p = {.pid = 4242, .pgid = 4242, .sid = 4000, .uid = {1000, 1001, 1002, 1003},
+			       .gid = {100, 101, 102, 103}, .ngroups = 3, .groups = groups, .umask = 027,
+			       .personality = 0x0040000, .cwd = "/srv/app", .dumpable = 1, .no_new_privs = 1,
+			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9};
+	p.rlim[7].rlim_cur = 1024, p.rlim[7].rlim_max = 4096;
+	p.mm.brk = 0x555555600000, p.mm.start_brk = 0x555555580000, p.mm.auxv_words = 4;
+	p.mm.auxv[0] = 33, p.mm.auxv[1] = 0x7fff0000, p.mm.exe = "/usr/bin/app";
+	p.sigact[9].handler = 0x401000, p.sigact[9].flags = 0x14000004, p.sigact[9].mask = 1 << 11;
+	struct buf b = {0};
+	encode_process(&b, &p);
+	struct fr_process q;
+	assert_int_equal(decode_process(b.data, (uint32_t)b.len, &q), 0);
+	assert_int_equal(q.pid, 4242);
+	assert_int_equal(q.sid, 4000);
+	assert_memory_equal(q.uid, p.uid, sizeof(p.uid));
+	assert_memory_equal(q.groups, groups, sizeof(groups));
+	assert_string_equal(q.cwd, "/srv/app");
+	assert_string_equal(q.mm.exe, "/usr/bin/app");
+	assert_int_equal(q.mm.brk, p.mm.brk);
+	assert_int_equal(q.mm.auxv[1], 0x7fff0000);
+	assert_int_equal(q.rlim[7].rlim_max, 4096);
+	assert_memory_equal(&q.sigact[9], &p.sigact[9], sizeof(p.sigact[9]));
+	assert_int_equal(q.oom_score_adj, 300);
+	assert_int_equal(q.umask, 027);
+	assert_int_equal(q.nthreads, 9);
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+
+	/* Every strict prefix is refused, and so is a trailing byte. */
+	for (uint32_t cut = 0; cut < b.len; cut += 7) {
+		struct fr_process r;
+		assert_int_not_equal(decode_process(b.data, cut, &r), 0);
+		free(r.groups), free(r.cwd), free(r.mm.exe);
+	}
+	buf_put_u32(&b, 0);
+	assert_int_equal(decode_process(b.data, (uint32_t)b.len, &q), -EBADMSG);
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+	buf_free(&b);
+}
+
+static void test_thread_round_trip(void **state)
+{
+	(void)state;
+	uint8_t xs[832];
+	for (size_t i = 0; i < sizeof(xs); i++)
+		xs[i] = (uint8_t)i;
+	struct fr_thread t = {.tid = 77, .xstate_len = sizeof(xs), .xstate = xs, .sigmask = 1ull << 11,
+			      .clear_child_tid = 0x7f0000001000, .robust_head = 0x7f0000002000, .robust_len = 24,
+			      .rseq_addr = 0x7f0000003000, .rseq_len = 32, .rseq_sig = 0x53053053, .nice = 5};
+	t.regs.rip = 0x401234, t.regs.fs_base = 0x7f0000004000, t.regs.rax = 60;
+	struct buf b = {0};
+	encode_thread(&b, &t);
+	struct fr_thread u;
+	assert_int_equal(decode_thread(b.data, (uint32_t)b.len, &u), 0);
+	assert_int_equal(u.tid, 77);
+	assert_memory_equal(&u.regs, &t.regs, sizeof(t.regs));
+	assert_int_equal(u.xstate_len, sizeof(xs));
+	assert_memory_equal(u.xstate, xs, sizeof(xs));
+	assert_int_equal(u.rseq_sig, 0x53053053);
+	assert_int_equal(u.nice, 5);
+	free(u.xstate);
+	/* An xstate length beyond the payload is refused, not read. */
+	uint32_t bogus = 0xffffff;
+	memcpy(b.data + 4 + sizeof(t.regs), &bogus, 4);
+	assert_int_equal(decode_thread(b.data, (uint32_t)b.len, &u), -EBADMSG);
+	buf_free(&b);
+}
+
+static void test_vma_validation(void **state)
+{
+	(void)state;
+	struct fr_vma v = {.start = 0x400000, .end = 0x401000, .prot = PROT_READ | PROT_EXEC, .flags = MAP_PRIVATE,
+			   .kind = VMA_FILE_PRIVATE, .pgoff = 0x1000, .path = "/bin/true"};
+	struct buf b = {0};
+	encode_vma(&b, &v);
+	struct fr_vma w;
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
+	assert_string_equal(w.path, "/bin/true");
+	assert_int_equal(w.pgoff, 0x1000);
+	free(w.path);
+	buf_free(&b);
+
+	struct fr_vma bad[] = {
+		{.start = 0x401000, .end = 0x400000, .kind = VMA_ANON},                /* inverted */
+		{.start = 0x400001, .end = 0x401000, .kind = VMA_ANON},                /* unaligned */
+		{.start = 0x400000, .end = 0x401000, .kind = 99},                      /* unknown kind */
+		{.start = 0x400000, .end = 0x401000, .kind = VMA_FILE_SHARED},         /* file without path */
+		{.start = 0x400000, .end = 0x401000, .kind = VMA_ANON, .prot = 0x100}, /* bogus prot */
+		{.start = 0x7ffffffff000, .end = 0x800000000000, .kind = VMA_ANON},    /* kernel half */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		encode_vma(&b, &bad[i]);
+		assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+		b.len = 0;
+	}
+	buf_free(&b);
+}
+
+static void test_file_round_trip_and_sharing_rule(void **state)
+{
+	(void)state;
+	struct fr_file f = {.fd = 5, .kind = FILE_REG, .flags = O_WRONLY | O_APPEND, .cloexec = true, .share_of = 1,
+			    .pos = 12345, .path = "/var/log/app.log"};
+	struct buf b = {0};
+	encode_file(&b, &f);
+	struct fr_file g;
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), 0);
+	assert_int_equal(g.fd, 5);
+	assert_int_equal(g.flags, O_WRONLY | O_APPEND);
+	assert_true(g.cloexec);
+	assert_int_equal(g.share_of, 1);
+	assert_int_equal(g.pos, 12345);
+	assert_string_equal(g.path, "/var/log/app.log");
+	free(g.path);
+	/* An fd can only share the description of a lower fd. */
+	b.len = 0;
+	f.share_of = 7;
+	encode_file(&b, &f);
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+	buf_free(&b);
+}
+
+static void test_pages_header_bounds(void **state)
+{
+	(void)state;
+	uint8_t rec[16 + 2 * 4096] = {0};
+	struct fr_pages_hdr h = {.addr = 0x10000, .npages = 2};
+	memcpy(rec, &h, sizeof(h));
+	struct fr_pages_hdr o;
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), 0);
+	assert_int_equal(o.npages, 2);
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec) - 1, 4096, &o), -EBADMSG); /* short data */
+	h.npages = 3;
+	memcpy(rec, &h, sizeof(h));
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), -EBADMSG); /* count lies */
+	h.npages = 2, h.addr = 0x10001;
+	memcpy(rec, &h, sizeof(h));
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), -EBADMSG); /* unaligned */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_process_round_trip),
+		cmocka_unit_test(test_thread_round_trip),
+		cmocka_unit_test(test_vma_validation),
+		cmocka_unit_test(test_file_round_trip_and_sharing_rule),
+		cmocka_unit_test(test_pages_header_bounds),
+	};
+	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}
