@@ -191,6 +191,14 @@ static int capture_thread(struct frozen_thread *ft, uint64_t syscall_ip, uint64_
 	if (errno)
 		return neg_errno();
 
+	char path[64];
+	_cleanup_free_ char *comm = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/comm", ft->tid);
+	if (read_small_file(path, &comm, NULL) == 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	}
+
 	/* sigaltstack and clear_child_tid are per thread: ask inside the thread. */
 	struct rsys rs;
 	int r = rsys_begin(&rs, ft->tid, syscall_ip);

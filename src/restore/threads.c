@@ -74,6 +74,12 @@ static int thread_state(struct stub *s, const struct fr_image *img, const struct
 		if (e == 0)
 			e = rsys(&r, SYS_sigaltstack, s->scratch, 0, 0, 0, 0, 0);
 	}
+	if (e >= 0 && t->comm[0]) { /* /proc/TID/comm is writable only from inside the process */
+		what = "PR_SET_NAME";
+		e = remote_write(s->pid, s->scratch, t->comm, sizeof(t->comm));
+		if (e == 0)
+			e = rsys(&r, SYS_prctl, PR_SET_NAME, s->scratch, 0, 0, 0, 0);
+	}
 	if (e >= 0 && t->rseq_addr) {
 		what = "rseq";
 		e = rsys(&r, SYS_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0);

@@ -128,6 +128,7 @@ void encode_thread(struct buf *b, const struct fr_thread *t)
 	buf_put(b, w, sizeof(w));
 	const int32_t i32[] = {t->ss_flags, (int32_t)t->rseq_len, t->sched_policy, t->sched_priority, t->nice};
 	buf_put(b, i32, sizeof(i32));
+	buf_put(b, t->comm, sizeof(t->comm));
 }
 
 int decode_thread(const uint8_t *data, uint32_t len, struct fr_thread *t)
@@ -153,6 +154,8 @@ int decode_thread(const uint8_t *data, uint32_t len, struct fr_thread *t)
 	buf_get(&r, i32, sizeof(i32));
 	t->ss_flags = i32[0], t->rseq_len = (uint32_t)i32[1], t->sched_policy = i32[2];
 	t->sched_priority = i32[3], t->nice = i32[4];
+	buf_get(&r, t->comm, sizeof(t->comm));
+	t->comm[sizeof(t->comm) - 1] = '\0';
 	if (finish(&r) < 0 || t->tid <= 0) {
 		free(t->xstate);
 		t->xstate = NULL;

@@ -64,6 +64,7 @@ struct fr_thread {
 	uint64_t rseq_addr, rseq_sig;
 	uint32_t rseq_len;
 	int32_t sched_policy, sched_priority, nice;
+	char comm[16]; /* thread name (TASK_COMM_LEN) */
 };
 
 enum fr_vma_kind {
