@@ -2,7 +2,7 @@
 CC ?= gcc
 VERSION := 0.1.0
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
+CFLAGS += -pthread -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
 	  -DFERRY_VERSION=\"$(VERSION)\" -fno-strict-aliasing
 B := build
 
@@ -33,7 +33,7 @@ $(B)/libferry.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/ferry: $(MAIN_OBJ) $(B)/libferry.a
-	$(CC) $(CFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) -o $@ $^ -pthread
 
 $(B)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 	@mkdir -p $(dir $@)
@@ -41,7 +41,7 @@ $(B)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libferry.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -lcmocka
+	$(CC) $(CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -lcmocka -pthread
 
 unit: $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done

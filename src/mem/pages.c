@@ -2,6 +2,7 @@
 #include "pages.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +14,54 @@
 
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
-#define PM_FILE (1ull << 61) /* file page or shared anonymous: not COW'd */
-#define RUN_PAGES_MAX 512    /* pages per read and per record: 2 MiB */
+#define PM_FILE (1ull << 61)  /* file page or shared anonymous: not COW'd */
+#define RUN_PAGES_MAX 512     /* pages per read and per record: 2 MiB */
+#define PAGEMAP_CHUNK 4096    /* pagemap entries read at a time (16 MiB of address space) */
+#define DUMP_WORKERS_MAX 4    /* page workers: one per core, at most this many */
+
+/* A stretch of pages to copy, planned before the copying starts so that
+ * several workers can share the work. */
+enum run_source { SRC_PRIVATE, SRC_SHMEM };
+struct run {
+	uint64_t addr;
+	uint32_t npages;
+	uint32_t vma;       /* index of its VMA: a record never crosses a VMA */
+	uint8_t source;     /* enum run_source */
+	bool readable;      /* process_vm_readv can read it (else /proc/PID/mem) */
+	bool elide_zero;    /* anonymous memory: all-zero pages need not travel */
+	int shmem_fd;       /* SRC_SHMEM: /proc/PID/map_files fd */
+	uint64_t shmem_off; /* SRC_SHMEM: offset of addr in that object */
+};
+
+struct plan {
+	long page;
+	struct run *runs;
+	size_t nruns, cap;
+	int *fds;
+	size_t nfds;
+	uint64_t total_bytes;
+};
 
 struct dump_ctx {
 	pid_t pid;
-	int pagemap_fd, mem_fd;
-	struct fr_stream *s;
-	struct page_stats *st;
-	uint8_t *buf;
-	uint64_t *pm;
+	int mem_fd;
 	long page;
-	uint64_t total_bytes, done_bytes;
+	struct fr_stream *s;
+	const struct plan *plan;
+	size_t next_run;     /* atomic: the next run a worker takes */
+	uint64_t done_bytes; /* atomic */
+	int error;           /* first error, atomic */
 	page_progress_fn progress;
 	void *progress_arg;
+	char *err;
+	size_t errlen;
+};
+
+struct worker {
+	struct dump_ctx *c;
+	uint8_t *buf;
+	struct page_stats st;
+	bool reports_progress;
 };
 
 static bool page_is_zero(const uint8_t *p, long len)
@@ -38,114 +73,86 @@ static bool page_is_zero(const uint8_t *p, long len)
 	return acc == 0;
 }
 
-static int emit(struct dump_ctx *c, uint64_t addr, const uint8_t *data, uint32_t npages)
+static bool vma_has_pages(const struct fr_vma *v)
 {
-	struct fr_pages_hdr h = {.addr = addr, .npages = npages};
-	struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof(h)},
-			       {.iov_base = (void *)data, .iov_len = (size_t)npages * (size_t)c->page}};
-	int r = stream_write_recordv(c->s, REC_PAGES, iov, 2);
-	if (r == 0) {
-		c->st->pages_sent += npages;
-		c->st->records++;
-		c->st->bytes += iov[1].iov_len;
-	}
-	return r;
+	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON;
 }
 
-/* Emits the npages just read into c->buf, skipping zero pages when
- * elide_zero is set (anonymous memory starts out zero on restore). */
-static int emit_runs(struct dump_ctx *c, uint64_t addr, uint32_t npages, bool elide_zero)
+static int plan_add(struct plan *pl, struct run r)
 {
-	c->st->pages_present += npages;
-	uint32_t run_start = 0;
-	for (uint32_t i = 0; i <= npages; i++) {
-		bool zero = i < npages && elide_zero && page_is_zero(c->buf + (size_t)i * (size_t)c->page, c->page);
-		if (i < npages && !zero)
-			continue;
-		if (i > run_start) {
-			int r = emit(c, addr + (uint64_t)run_start * (uint64_t)c->page,
-				     c->buf + (size_t)run_start * (size_t)c->page, i - run_start);
-			if (r < 0)
-				return r;
+	if (pl->nruns && r.source == SRC_PRIVATE) { /* extend the previous run if contiguous */
+		struct run *last = &pl->runs[pl->nruns - 1];
+		if (last->source == SRC_PRIVATE && last->vma == r.vma &&
+		    last->addr + (uint64_t)last->npages * (uint64_t)pl->page == r.addr && last->npages + r.npages <= RUN_PAGES_MAX) {
+			last->npages += r.npages;
+			return 0;
 		}
-		if (zero)
-			c->st->pages_zero++;
-		run_start = i + 1;
 	}
+	if (pl->nruns == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 256;
+		struct run *nr = realloc(pl->runs, cap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		pl->runs = nr;
+		pl->cap = cap;
+	}
+	pl->runs[pl->nruns++] = r;
 	return 0;
 }
 
-/* Reads [addr, addr + npages) of a private mapping into c->buf and emits it. */
-static int read_and_emit(struct dump_ctx *c, const struct fr_vma *v, uint64_t addr, uint32_t npages, bool elide_zero)
+static bool pm_mine(uint64_t e, bool anon)
 {
-	size_t len = (size_t)npages * (size_t)c->page;
-	ssize_t got = -1;
-	if (v->prot & PROT_READ) {
-		struct iovec l = {.iov_base = c->buf, .iov_len = len};
-		struct iovec rm = {.iov_base = (void *)addr, .iov_len = len};
-		got = process_vm_readv(c->pid, &l, 1, &rm, 1, 0);
-	}
-	if (got != (ssize_t)len) /* unreadable mapping: /proc/PID/mem reads with FOLL_FORCE */
-		got = pread(c->mem_fd, c->buf, len, (off_t)addr);
-	if (got != (ssize_t)len)
-		return got < 0 ? neg_errno() : -EIO;
-	return emit_runs(c, addr, npages, elide_zero);
-}
-
-static void progress(struct dump_ctx *c, uint64_t bytes)
-{
-	c->done_bytes += bytes;
-	if (c->progress)
-		c->progress(c->done_bytes, c->total_bytes, c->progress_arg);
+	return (e & PM_SWAPPED) || ((e & PM_PRESENT) && (anon || !(e & PM_FILE)));
 }
 
 /* Private mappings: pagemap says which pages are the process's own. */
-static int dump_private_vma(struct dump_ctx *c, const struct fr_vma *v)
+static int plan_private_vma(struct plan *pl, int pagemap_fd, long page, const struct fr_vma *v, uint32_t vi,
+			    uint64_t *pm)
 {
 	bool anon = v->kind == VMA_ANON;
-	uint64_t npages_vma = (v->end - v->start) / (uint64_t)c->page;
-	for (uint64_t base = 0; base < npages_vma; base += RUN_PAGES_MAX) {
-		uint32_t chunk = (uint32_t)MIN((uint64_t)RUN_PAGES_MAX, npages_vma - base);
-		uint64_t addr0 = v->start + base * (uint64_t)c->page;
+	uint64_t npages_vma = (v->end - v->start) / (uint64_t)page;
+	for (uint64_t base = 0; base < npages_vma; base += PAGEMAP_CHUNK) {
+		uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, npages_vma - base);
+		uint64_t addr0 = v->start + base * (uint64_t)page;
 		ssize_t want = (ssize_t)(chunk * sizeof(uint64_t));
-		if (pread(c->pagemap_fd, c->pm, (size_t)want, (off_t)(addr0 / (uint64_t)c->page * 8)) != want)
+		if (pread(pagemap_fd, pm, (size_t)want, (off_t)(addr0 / (uint64_t)page * 8)) != want)
 			return errno ? neg_errno() : -EIO;
-		uint32_t i = 0;
-		while (i < chunk) {
-			uint64_t e = c->pm[i];
-			bool mine = (e & PM_SWAPPED) || ((e & PM_PRESENT) && (anon || !(e & PM_FILE)));
-			if (!mine) {
+		for (uint32_t i = 0; i < chunk;) {
+			if (!pm_mine(pm[i], anon)) {
 				i++;
 				continue;
 			}
 			uint32_t j = i + 1;
-			while (j < chunk) {
-				uint64_t f = c->pm[j];
-				if (!((f & PM_SWAPPED) || ((f & PM_PRESENT) && (anon || !(f & PM_FILE)))))
-					break;
+			while (j < chunk && j - i < RUN_PAGES_MAX && pm_mine(pm[j], anon))
 				j++;
-			}
-			int r = read_and_emit(c, v, addr0 + (uint64_t)i * (uint64_t)c->page, j - i, anon);
+			int r = plan_add(pl, (struct run){.addr = addr0 + (uint64_t)i * (uint64_t)page, .npages = j - i,
+							  .vma = vi, .source = SRC_PRIVATE, .readable = (v->prot & PROT_READ) != 0,
+							  .elide_zero = anon, .shmem_fd = -1});
 			if (r < 0)
 				return r;
 			i = j;
 		}
-		progress(c, (uint64_t)chunk * (uint64_t)c->page);
 	}
 	return 0;
 }
 
 /* Shared anonymous memory: the shmem object itself says where data is. */
-static int dump_shared_anon_vma(struct dump_ctx *c, const struct fr_vma *v)
+static int plan_shmem_vma(struct plan *pl, pid_t pid, long page, const struct fr_vma *v, uint32_t vi)
 {
 	char path[96];
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", c->pid, (unsigned long long)v->start,
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
 		 (unsigned long long)v->end);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return neg_errno();
-	off_t size = (off_t)(v->end - v->start);
-	off_t off = 0;
+	int *nf = realloc(pl->fds, (pl->nfds + 1) * sizeof(*nf));
+	if (!nf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pl->fds = nf;
+	pl->fds[pl->nfds++] = fd;
+	off_t size = (off_t)(v->end - v->start), off = 0;
 	while (off < size) {
 		off_t data = lseek(fd, off, SEEK_DATA);
 		if (data < 0 || data >= size)
@@ -153,62 +160,191 @@ static int dump_shared_anon_vma(struct dump_ctx *c, const struct fr_vma *v)
 		off_t hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || hole > size)
 			hole = size;
-		for (off_t at = data; at < hole; at += RUN_PAGES_MAX * c->page) {
-			uint32_t np = (uint32_t)(MIN((off_t)RUN_PAGES_MAX * c->page, hole - at) / c->page);
-			if (pread(fd, c->buf, (size_t)np * (size_t)c->page, at) != (ssize_t)np * c->page)
-				return errno ? neg_errno() : -EIO;
-			int r = emit_runs(c, v->start + (uint64_t)at, np, true);
+		for (off_t at = data; at < hole; at += (off_t)RUN_PAGES_MAX * page) {
+			uint32_t np = (uint32_t)(MIN((off_t)RUN_PAGES_MAX * page, hole - at) / page);
+			int r = plan_add(pl, (struct run){.addr = v->start + (uint64_t)at, .npages = np, .vma = vi,
+							  .source = SRC_SHMEM,
+							  .readable = true, .elide_zero = true, .shmem_fd = fd,
+							  .shmem_off = (uint64_t)at});
 			if (r < 0)
 				return r;
 		}
 		off = hole;
 	}
-	progress(c, (uint64_t)size);
 	return 0;
 }
 
-static bool vma_has_pages(const struct fr_vma *v)
+static void plan_free(struct plan *pl)
 {
-	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON;
+	for (size_t i = 0; i < pl->nfds; i++)
+		close(pl->fds[i]);
+	free(pl->fds);
+	free(pl->runs);
+	*pl = (struct plan){0};
+}
+
+static int emit(struct worker *w, uint64_t addr, const uint8_t *data, uint32_t npages)
+{
+	struct fr_pages_hdr h = {.addr = addr, .npages = npages};
+	struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof(h)},
+			       {.iov_base = (void *)data, .iov_len = (size_t)npages * (size_t)w->c->page}};
+	int r = stream_write_recordv(w->c->s, REC_PAGES, iov, 2);
+	if (r == 0) {
+		w->st.pages_sent += npages;
+		w->st.records++;
+		w->st.bytes += iov[1].iov_len;
+	}
+	return r;
+}
+
+/* Emits the pages of run r now in w->buf, skipping zero pages when the
+ * run allows it (anonymous memory starts out zero on restore). */
+static int emit_runs(struct worker *w, const struct run *r)
+{
+	long page = w->c->page;
+	w->st.pages_present += r->npages;
+	uint32_t start = 0;
+	for (uint32_t i = 0; i <= r->npages; i++) {
+		bool zero = i < r->npages && r->elide_zero && page_is_zero(w->buf + (size_t)i * (size_t)page, page);
+		if (i < r->npages && !zero)
+			continue;
+		if (i > start) {
+			int e = emit(w, r->addr + (uint64_t)start * (uint64_t)page, w->buf + (size_t)start * (size_t)page,
+				     i - start);
+			if (e < 0)
+				return e;
+		}
+		if (zero)
+			w->st.pages_zero++;
+		start = i + 1;
+	}
+	return 0;
+}
+
+static int read_run(struct worker *w, const struct run *r)
+{
+	struct dump_ctx *c = w->c;
+	size_t len = (size_t)r->npages * (size_t)c->page;
+	ssize_t got = -1;
+	if (r->source == SRC_SHMEM) {
+		got = pread(r->shmem_fd, w->buf, len, (off_t)r->shmem_off);
+	} else {
+		if (r->readable) {
+			struct iovec l = {.iov_base = w->buf, .iov_len = len};
+			struct iovec rm = {.iov_base = (void *)r->addr, .iov_len = len};
+			got = process_vm_readv(c->pid, &l, 1, &rm, 1, 0);
+		}
+		if (got != (ssize_t)len) /* unreadable mapping: /proc/PID/mem reads with FOLL_FORCE */
+			got = pread(c->mem_fd, w->buf, len, (off_t)r->addr);
+	}
+	if (got != (ssize_t)len)
+		return got < 0 ? neg_errno() : -EIO;
+	return 0;
+}
+
+static void *dump_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct dump_ctx *c = w->c;
+	for (;;) {
+		if (__atomic_load_n(&c->error, __ATOMIC_RELAXED))
+			break;
+		size_t i = __atomic_fetch_add(&c->next_run, 1, __ATOMIC_RELAXED);
+		if (i >= c->plan->nruns)
+			break;
+		const struct run *r = &c->plan->runs[i];
+		int e = read_run(w, r);
+		if (e == 0)
+			e = emit_runs(w, r);
+		if (e < 0) {
+			int expected = 0;
+			if (__atomic_compare_exchange_n(&c->error, &expected, e, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				snprintf(c->err, c->errlen, "cannot dump %u pages at %#llx: %s", r->npages,
+					 (unsigned long long)r->addr, strerror(-e));
+			break;
+		}
+		uint64_t done = __atomic_add_fetch(&c->done_bytes, (uint64_t)r->npages * (uint64_t)c->page,
+						   __ATOMIC_RELAXED);
+		if (w->reports_progress && c->progress)
+			c->progress(done, c->plan->total_bytes, c->progress_arg);
+	}
+	return NULL;
+}
+
+static int dump_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return (int)MAX(1, MIN(n, DUMP_WORKERS_MAX));
 }
 
 int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
 	       page_progress_fn progress_fn, void *progress_arg, char *err, size_t errlen)
 {
-	struct dump_ctx c = {.pid = pid, .s = s, .st = st, .page = sysconf(_SC_PAGESIZE), .progress = progress_fn,
-			     .progress_arg = progress_arg, .pagemap_fd = -1, .mem_fd = -1};
+	long page = sysconf(_SC_PAGESIZE);
+	struct plan pl = {.page = page};
 	char path[64];
 	int r = 0;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	c.pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	c.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	c.buf = aligned_alloc((size_t)c.page, (size_t)RUN_PAGES_MAX * (size_t)c.page);
-	c.pm = malloc(RUN_PAGES_MAX * sizeof(uint64_t));
-	if (c.pagemap_fd < 0 || c.mem_fd < 0) {
+	_cleanup_close_ int mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ uint64_t *pm = malloc(PAGEMAP_CHUNK * sizeof(uint64_t));
+	if (pagemap_fd < 0 || mem_fd < 0) {
 		r = neg_errno();
 		snprintf(err, errlen, "cannot open /proc/%d/pagemap or mem: %s", pid, strerror(-r));
-	} else if (!c.buf || !c.pm) {
-		r = -ENOMEM;
+		return r;
 	}
-	for (uint32_t i = 0; i < img->nvmas; i++)
-		if (vma_has_pages(&img->vmas[i]))
-			c.total_bytes += img->vmas[i].end - img->vmas[i].start;
+	if (!pm)
+		return -ENOMEM;
 	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++) {
 		const struct fr_vma *v = &img->vmas[i];
 		if (!vma_has_pages(v))
 			continue;
-		r = v->kind == VMA_SHARED_ANON ? dump_shared_anon_vma(&c, v) : dump_private_vma(&c, v);
+		r = v->kind == VMA_SHARED_ANON ? plan_shmem_vma(&pl, pid, page, v, i)
+					       : plan_private_vma(&pl, pagemap_fd, page, v, i, pm);
 		if (r < 0)
-			snprintf(err, errlen, "cannot dump pages of %llx-%llx (%s): %s", (unsigned long long)v->start,
+			snprintf(err, errlen, "cannot scan the pages of %llx-%llx (%s): %s", (unsigned long long)v->start,
 				 (unsigned long long)v->end, fr_vma_kind_name(v->kind), strerror(-r));
 	}
-	if (c.pagemap_fd >= 0)
-		close(c.pagemap_fd);
-	if (c.mem_fd >= 0)
-		close(c.mem_fd);
-	free(c.buf);
-	free(c.pm);
+	for (size_t i = 0; i < pl.nruns; i++)
+		pl.total_bytes += (uint64_t)pl.runs[i].npages * (uint64_t)page;
+
+	struct dump_ctx c = {.pid = pid, .mem_fd = mem_fd, .page = page, .s = s, .plan = &pl, .progress = progress_fn,
+			     .progress_arg = progress_arg, .err = err, .errlen = errlen};
+	int nw = s->seekable ? dump_workers() : 1; /* a pipe or socket keeps one writer */
+	struct worker w[DUMP_WORKERS_MAX] = {0};
+	pthread_t tid[DUMP_WORKERS_MAX];
+	int started = 0;
+	for (int i = 0; r == 0 && i < nw; i++) {
+		w[i] = (struct worker){.c = &c, .reports_progress = i == 0};
+		w[i].buf = aligned_alloc((size_t)page, (size_t)RUN_PAGES_MAX * (size_t)page);
+		if (!w[i].buf) {
+			r = -ENOMEM;
+			break;
+		}
+		if (i > 0 && pthread_create(&tid[i], NULL, dump_worker, &w[i]) != 0) {
+			free(w[i].buf);
+			w[i].buf = NULL;
+			break; /* fewer workers is fine */
+		}
+		started = i + 1;
+	}
+	if (r == 0 && started > 0)
+		dump_worker(&w[0]);
+	for (int i = 1; i < started; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < started; i++) {
+		st->pages_present += w[i].st.pages_present;
+		st->pages_sent += w[i].st.pages_sent;
+		st->pages_zero += w[i].st.pages_zero;
+		st->records += w[i].st.records;
+		st->bytes += w[i].st.bytes;
+	}
+	for (int i = 0; i < nw; i++)
+		free(w[i].buf);
+	if (r == 0 && c.error)
+		r = c.error;
+	plan_free(&pl);
 	return r;
 }
 

@@ -2,6 +2,8 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,14 @@ const char *fr_record_name(uint32_t type)
 	return type < REC__MAX && names[type] ? names[type] : "unknown";
 }
 
-void stream_init(struct fr_stream *s, int fd) { *s = (struct fr_stream){.fd = fd}; }
+static pthread_mutex_t stream_write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void stream_init(struct fr_stream *s, int fd)
+{
+	struct stat st;
+	*s = (struct fr_stream){.fd = fd};
+	s->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) == 0;
+}
 
 void stream_release(struct fr_stream *s)
 {
@@ -48,7 +57,8 @@ int stream_write_preamble(struct fr_stream *s)
 {
 	struct preamble p = {.version = FR_STREAM_VERSION};
 	memcpy(p.magic, FR_STREAM_MAGIC, sizeof(p.magic));
-	int r = write_full(s->fd, &p, sizeof(p));
+	int r = s->seekable ? (pwrite(s->fd, &p, sizeof(p), 0) == (ssize_t)sizeof(p) ? 0 : -EIO)
+			    : write_full(s->fd, &p, sizeof(p));
 	if (r == 0)
 		s->offset += sizeof(p);
 	return r;
@@ -76,15 +86,28 @@ int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec 
 	memcpy(all + 1, iov, sizeof(*iov) * (size_t)n);
 	int cnt = n + 1, idx = 0;
 	size_t left = sizeof(h) + len;
+	uint64_t at = 0;
+	if (s->seekable)
+		at = __atomic_fetch_add(&s->offset, left, __ATOMIC_RELAXED);
+	else
+		pthread_mutex_lock(&stream_write_lock);
+	int r = 0;
 	while (left) {
-		ssize_t w = writev(s->fd, all + idx, cnt - idx);
+		ssize_t w = s->seekable ? pwritev(s->fd, all + idx, cnt - idx, (off_t)at) : writev(s->fd, all + idx, cnt - idx);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return neg_errno();
+			r = neg_errno();
+			break;
+		}
+		if (w == 0) {
+			r = -EIO;
+			break;
 		}
 		left -= (size_t)w;
-		s->offset += (uint64_t)w;
+		at += (uint64_t)w;
+		if (!s->seekable)
+			s->offset += (uint64_t)w;
 		while (idx < cnt && (size_t)w >= all[idx].iov_len) {
 			w -= (ssize_t)all[idx].iov_len;
 			idx++;
@@ -94,8 +117,11 @@ int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec 
 			all[idx].iov_len -= (size_t)w;
 		}
 	}
-	s->records++;
-	return 0;
+	if (!s->seekable)
+		pthread_mutex_unlock(&stream_write_lock);
+	if (r == 0)
+		__atomic_fetch_add(&s->records, 1, __ATOMIC_RELAXED);
+	return r;
 }
 
 int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload, size_t len)

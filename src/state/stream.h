@@ -10,6 +10,7 @@
 #ifndef FERRY_STREAM_H
 #define FERRY_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -33,8 +34,9 @@ enum fr_record_type {
 
 struct fr_stream {
 	int fd;
-	uint64_t offset;  /* bytes read or written so far */
-	uint64_t records; /* records read or written so far */
+	bool seekable;    /* a regular file: writers place records with pwritev */
+	uint64_t offset;  /* bytes read or written so far (atomic for writers) */
+	uint64_t records; /* records read or written so far (atomic for writers) */
 	uint8_t *rbuf;    /* reader: payload of the last record */
 	size_t rcap;
 	char err[256];    /* reader: what was wrong, for the one-line message */
@@ -45,7 +47,10 @@ const char *fr_record_name(uint32_t type);
 /* Writer. */
 void stream_init(struct fr_stream *s, int fd);
 int stream_write_preamble(struct fr_stream *s);
-/* Write one record whose payload is the concatenation of iov[0..n). */
+/* Write one record whose payload is the concatenation of iov[0..n).
+ * Thread-safe: on a regular file each record gets its own byte range
+ * (records from several threads land whole, in any order); on a pipe or
+ * socket writes are serialized. */
 int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec *iov, int n);
 int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload, size_t len);
 
