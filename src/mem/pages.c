@@ -387,7 +387,7 @@ int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, cons
 		w = pwrite(pw->mem_fd, data, len, (off_t)h->addr);
 	if (w != (ssize_t)len)
 		return w < 0 ? neg_errno() : -EIO;
-	pw->pages += h->npages;
+	__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -40,7 +40,7 @@ struct page_writer {
 int page_writer_open(struct page_writer *pw, pid_t pid, const struct fr_vma *vmas, uint32_t nvmas);
 /* Places one REC_PAGES payload; -EBADMSG if it falls outside the restored
  * memory (a corrupted or hostile stream). */
-int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data);
+int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data); /* thread-safe */
 void page_writer_close(struct page_writer *pw);
 
 #endif

@@ -14,7 +14,6 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/freeze.h"
-#include "../mem/pages.h"
 #include "../state/codec.h"
 
 static int bad_record(char *err, size_t errlen, struct fr_stream *s, const char *what)
@@ -138,49 +137,6 @@ static int seize_stub(struct stub *stub)
 	return st < 0 ? st : 0;
 }
 
-static int stream_pages(struct fr_stream *s, struct stub *stub, const struct fr_image *img, uint16_t type,
-			const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
-{
-	struct page_writer pw;
-	int r = page_writer_open(&pw, stub->pid, img->vmas, img->nvmas);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot open the stub's memory: %s", strerror(-r));
-		return r;
-	}
-	uint64_t records = 0;
-	for (;;) {
-		if (type == REC_DONE) {
-			struct fr_done d;
-			if (decode_done(p, len, &d) < 0 || d.page_records != records || d.pages != pw.pages) {
-				snprintf(err, errlen, "stream is corrupted: the end record counts %llu page records, "
-						      "%llu were read", (unsigned long long)d.page_records,
-					 (unsigned long long)records);
-				r = -EBADMSG;
-			}
-			break;
-		}
-		struct fr_pages_hdr h;
-		if (type != REC_PAGES || decode_pages_hdr(p, len, pw.page_size, &h) < 0) {
-			r = bad_record(err, errlen, s, fr_record_name(type));
-			break;
-		}
-		r = page_writer_apply(&pw, &h, p + sizeof(h));
-		if (r < 0) {
-			snprintf(err, errlen, "cannot write %u pages at %#llx: %s", h.npages, (unsigned long long)h.addr,
-				 r == -EBADMSG ? "outside the restored memory (corrupted stream)" : strerror(-r));
-			break;
-		}
-		records++;
-		if ((r = read_next(s, &type, &p, &len, err, errlen)) < 0)
-			break;
-	}
-	st->pages = pw.pages;
-	st->page_bytes = pw.pages * pw.page_size;
-	st->records = records;
-	page_writer_close(&pw);
-	return r;
-}
-
 int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pid_t *pid, struct restore_stats *st,
 			char *err, size_t errlen)
 {
@@ -210,7 +166,7 @@ int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pi
 		goto out;
 	st->t_mm_ms = now_ms() - t;
 	t = now_ms();
-	if ((r = stream_pages(s, &stub, &img, type, p, len, st, err, errlen)) < 0)
+	if ((r = restore_pages(s, stub.pid, &img, type, p, len, st, err, errlen)) < 0)
 		goto out;
 	st->t_pages_ms = now_ms() - t;
 	t = now_ms();

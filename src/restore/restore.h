@@ -44,5 +44,8 @@ void stub_kill(struct stub *stub);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+/* Places REC_PAGES records, starting with the one in hand, until DONE. */
+int restore_pages(struct fr_stream *s, pid_t pid, const struct fr_image *img, uint16_t type, const uint8_t *p,
+		  uint32_t len, struct restore_stats *st, char *err, size_t errlen);
 
 #endif

@@ -25,7 +25,7 @@ struct record_header {
 };
 
 _Static_assert(sizeof(struct preamble) == 16, "preamble is 16 bytes on the wire");
-_Static_assert(sizeof(struct record_header) == 12, "record header is 12 bytes on the wire");
+_Static_assert(sizeof(struct record_header) == FR_RECORD_HEADER_SIZE, "record header is 12 bytes on the wire");
 
 const char *fr_record_name(uint32_t type)
 {
@@ -128,6 +128,29 @@ int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload,
 {
 	struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
 	return stream_write_recordv(s, type, &iov, 1);
+}
+
+int stream_check_record(const uint8_t *rec, size_t avail, bool check_crc, uint16_t *type, const uint8_t **payload,
+			uint32_t *len, size_t *size)
+{
+	struct record_header h;
+	if (avail < sizeof(h))
+		return -ENODATA;
+	memcpy(&h, rec, sizeof(h));
+	if (h.len > FR_RECORD_MAX || h.type == 0 || h.type >= REC__MAX)
+		return -EBADMSG;
+	if (avail - sizeof(h) < h.len)
+		return -ENODATA;
+	if (check_crc) {
+		uint32_t crc = crc32c(0, &h, offsetof(struct record_header, crc));
+		if (crc32c(crc, rec + sizeof(h), h.len) != h.crc)
+			return -EBADMSG;
+	}
+	*type = h.type;
+	*payload = rec + sizeof(h);
+	*len = h.len;
+	*size = sizeof(h) + h.len;
+	return 0;
 }
 
 int stream_read_preamble(struct fr_stream *s)

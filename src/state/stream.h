@@ -63,4 +63,12 @@ int stream_read_preamble(struct fr_stream *s);
 int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payload, uint32_t *len);
 void stream_release(struct fr_stream *s);
 
+/* Checks the record that starts at rec (avail bytes readable there):
+ * header, length and (if check_crc) CRC. On success *size is the whole record's size.
+ * Used to verify records in place in a mapped image. */
+int stream_check_record(const uint8_t *rec, size_t avail, bool check_crc, uint16_t *type, const uint8_t **payload,
+			uint32_t *len, size_t *size);
+/* Size of the header that precedes each payload. */
+#define FR_RECORD_HEADER_SIZE 12
+
 #endif

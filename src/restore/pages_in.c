@@ -1,0 +1,215 @@
+/* pages_in.c — the page phase of a restore: REC_PAGES records are placed
+ * into the stub until the DONE record, whose counts must match. From a
+ * pipe or socket records are read one by one; from an image file the rest
+ * of the file is mapped, the records are indexed, and one worker per core
+ * verifies CRCs and writes pages straight from the mapping (no copy into
+ * ferry's memory; the page faults of the new process are spread over the
+ * cores, which is where a restore spends its time). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "../common/util.h"
+#include "../mem/pages.h"
+#include "../state/codec.h"
+#include "restore.h"
+
+#define PAGE_WORKERS_MAX 4
+
+struct mapped_pages {
+	const uint8_t *base; /* the whole image file, mapped */
+	uint64_t *offsets;   /* of the PAGES records still to apply */
+	size_t n;
+	size_t next;         /* atomic */
+	int error;           /* atomic: first error */
+	struct page_writer *pw;
+	char *err;
+	size_t errlen;
+};
+
+static int apply_record(struct page_writer *pw, const uint8_t *p, uint32_t len, char *err, size_t errlen)
+{
+	struct fr_pages_hdr h;
+	if (decode_pages_hdr(p, len, pw->page_size, &h) < 0) {
+		snprintf(err, errlen, "stream is corrupted: invalid pages record");
+		return -EBADMSG;
+	}
+	int r = page_writer_apply(pw, &h, p + sizeof(h));
+	if (r < 0)
+		snprintf(err, errlen, "cannot write %u pages at %#llx: %s", h.npages, (unsigned long long)h.addr,
+			 r == -EBADMSG ? "outside the restored memory (corrupted stream)" : strerror(-r));
+	return r;
+}
+
+static int check_done(const uint8_t *p, uint32_t len, uint64_t records, uint64_t pages, char *err, size_t errlen)
+{
+	struct fr_done d;
+	if (decode_done(p, len, &d) < 0 || d.page_records != records || d.pages != pages) {
+		snprintf(err, errlen, "stream is corrupted: the end record counts %llu page records, %llu arrived",
+			 (unsigned long long)d.page_records, (unsigned long long)records);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void *mapped_worker(void *arg)
+{
+	struct mapped_pages *m = arg;
+	for (;;) {
+		if (__atomic_load_n(&m->error, __ATOMIC_RELAXED))
+			break;
+		size_t i = __atomic_fetch_add(&m->next, 1, __ATOMIC_RELAXED);
+		if (i >= m->n)
+			break;
+		uint16_t type;
+		const uint8_t *p;
+		uint32_t len;
+		size_t size;
+		char err[256];
+		int r = stream_check_record(m->base + m->offsets[i], SIZE_MAX, true, &type, &p, &len, &size);
+		if (r < 0)
+			snprintf(err, sizeof(err), "stream is corrupted: checksum mismatch in pages record at offset %llu",
+				 (unsigned long long)m->offsets[i]);
+		else
+			r = apply_record(m->pw, p, len, err, sizeof(err));
+		if (r < 0) {
+			int expected = 0;
+			if (__atomic_compare_exchange_n(&m->error, &expected, r, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				snprintf(m->err, m->errlen, "%s", err);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Indexes the records from s->offset to the DONE record of a mapped image. */
+static int index_records(const uint8_t *base, uint64_t size, uint64_t off, struct mapped_pages *m, uint64_t *done_off,
+			 char *err, size_t errlen)
+{
+	size_t cap = 0;
+	for (;;) {
+		uint16_t type;
+		const uint8_t *p;
+		uint32_t len;
+		size_t rsize;
+		int r = stream_check_record(base + off, size - off, false, &type, &p, &len, &rsize);
+		if (r == -ENODATA) {
+			snprintf(err, errlen, off == size ? "stream is truncated: it ends without an end record"
+							  : "stream is truncated: record at offset %llu is incomplete",
+				 (unsigned long long)off);
+			return r;
+		}
+		if (r < 0 || (type != REC_PAGES && type != REC_DONE)) {
+			snprintf(err, errlen, "stream is corrupted: invalid record at offset %llu", (unsigned long long)off);
+			return -EBADMSG;
+		}
+		if (type == REC_DONE) {
+			*done_off = off;
+			return 0;
+		}
+		if (m->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			uint64_t *no = realloc(m->offsets, cap * sizeof(*no));
+			if (!no)
+				return -ENOMEM;
+			m->offsets = no;
+		}
+		m->offsets[m->n++] = off;
+		off += rsize;
+	}
+}
+
+static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, uint64_t *records, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(s->fd, &st) < 0)
+		return neg_errno();
+	uint64_t size = (uint64_t)st.st_size;
+	if (s->offset > size)
+		return -EIO;
+	if (s->offset == size) {
+		snprintf(err, errlen, "stream is truncated: it ends without an end record");
+		return -ENODATA;
+	}
+	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
+	if (base == MAP_FAILED)
+		return neg_errno();
+	struct mapped_pages m = {.base = base, .pw = pw, .err = err, .errlen = errlen};
+	uint64_t done_off = 0;
+	int r = index_records(base, size, s->offset, &m, &done_off, err, errlen);
+	if (r == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		int nw = (int)MAX(1, MIN(ncpu, PAGE_WORKERS_MAX));
+		pthread_t tid[PAGE_WORKERS_MAX];
+		int started = 1;
+		for (int i = 1; i < nw; i++) {
+			if (pthread_create(&tid[i], NULL, mapped_worker, &m) != 0)
+				break;
+			started++;
+		}
+		mapped_worker(&m);
+		for (int i = 1; i < started; i++)
+			pthread_join(tid[i], NULL);
+		r = m.error;
+	}
+	if (r == 0) {
+		*records += m.n;
+		uint16_t type;
+		const uint8_t *p;
+		uint32_t len;
+		size_t rsize;
+		if (stream_check_record(base + done_off, size - done_off, true, &type, &p, &len, &rsize) < 0) {
+			snprintf(err, errlen, "stream is corrupted: checksum mismatch in the end record");
+			r = -EBADMSG;
+		} else {
+			r = check_done(p, len, *records, pw->pages, err, errlen);
+		}
+	}
+	free(m.offsets);
+	munmap((void *)base, size);
+	return r;
+}
+
+int restore_pages(struct fr_stream *s, pid_t pid, const struct fr_image *img, uint16_t type, const uint8_t *p,
+		  uint32_t len, struct restore_stats *st, char *err, size_t errlen)
+{
+	struct page_writer pw;
+	int r = page_writer_open(&pw, pid, img->vmas, img->nvmas);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot open the new process's memory: %s", strerror(-r));
+		return r;
+	}
+	uint64_t records = 0;
+	for (;;) {
+		if (type == REC_DONE) {
+			r = check_done(p, len, records, pw.pages, err, errlen);
+			break;
+		}
+		if (type != REC_PAGES) {
+			snprintf(err, errlen, "stream is corrupted: unexpected %s record among pages", fr_record_name(type));
+			r = -EBADMSG;
+			break;
+		}
+		if ((r = apply_record(&pw, p, len, err, errlen)) < 0)
+			break;
+		records++;
+		if (s->seekable) {
+			r = pages_from_mapping(s, &pw, &records, err, errlen);
+			break;
+		}
+		r = stream_read_record(s, &type, &p, &len);
+		if (r < 0) {
+			snprintf(err, errlen, "%s", s->err[0] ? s->err : "stream is truncated: it ends without an end record");
+			break;
+		}
+	}
+	st->pages = pw.pages;
+	st->page_bytes = pw.pages * pw.page_size;
+	st->records = records;
+	page_writer_close(&pw);
+	return r;
+}
