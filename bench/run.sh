@@ -66,11 +66,11 @@ done
 		function num(k,   m) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3); return 0 }
 		index($0, "\"size_mib\":" s ",") {
 			n++
-			d[n] = num("frozen_ms"); dg[n] = num("page_gbps")
+			d[n] = num("frozen_ms") + 0; dg[n] = num("page_gbps") + 0
 			r[n] = substr($0, index($0, "\"restore\":")); rr = r[n]
-			match(rr, /"total_ms":[0-9.]+/); rt[n] = substr(rr, RSTART + 11, RLENGTH - 11)
-			match(rr, /"page_gbps":[0-9.]+/); rg[n] = substr(rr, RSTART + 12, RLENGTH - 12)
-			p[n] = num("pause_outside_ms")
+			match(rr, /"total_ms":[0-9.]+/); rt[n] = substr(rr, RSTART + 11, RLENGTH - 11) + 0
+			match(rr, /"page_gbps":[0-9.]+/); rg[n] = substr(rr, RSTART + 12, RLENGTH - 12) + 0
+			p[n] = num("pause_outside_ms") + 0
 		}
 		END { printf "%-6s %-22s %-22s %-22s %-22s %-22s\n", s "M", cell(d, n), cellg(dg, n), cell(rt, n), cellg(rg, n), cell(p, n) }' "$json"
 	done
