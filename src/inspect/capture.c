@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/ptrace.h>
 
 #include "../common/compat.h"
 #include "../common/log.h"
@@ -151,12 +152,44 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 	return remote_read(rs->tid, rs->scratch, &p->child_subreaper, sizeof(int32_t));
 }
 
+/* Queued signals of one thread (or, with PTRACE_PEEKSIGINFO_SHARED, of the
+ * whole process). They stay queued while frozen: every signal is blocked. */
+static int capture_pending(pid_t tid, uint32_t flags, uint32_t *n, uint8_t **out)
+{
+	enum { BATCH = 64 };
+	*n = 0;
+	*out = NULL;
+	for (;;) {
+		uint8_t *grown = realloc(*out, (size_t)(*n + BATCH) * FR_SIGINFO_SIZE);
+		if (!grown)
+			return -ENOMEM;
+		*out = grown;
+		struct ptrace_peeksiginfo_args a = {.off = *n, .flags = flags, .nr = BATCH};
+		long got = ptrace(PTRACE_PEEKSIGINFO, tid, &a, *out + (size_t)*n * FR_SIGINFO_SIZE);
+		if (got < 0)
+			return neg_errno();
+		*n += (uint32_t)got;
+		if (got < BATCH)
+			break;
+		if (*n >= FR_MAX_PENDING)
+			return -E2BIG;
+	}
+	if (*n == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
 static int capture_thread(struct frozen_thread *ft, uint64_t syscall_ip, uint64_t scratch, struct fr_thread *t)
 {
 	t->tid = ft->tid;
 	t->regs = ft->regs;
 	regs_prepare_for_restore(&t->regs);
 	t->sigmask = ft->sigmask;
+	int pr = capture_pending(ft->tid, 0, &t->npending, &t->pending);
+	if (pr < 0)
+		return pr;
 
 	uint8_t *xs = malloc(XSTATE_BUF_MAX);
 	if (!xs)
@@ -264,6 +297,10 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 	if (r < 0)
 		goto rsys_fail;
 	img->proc.nthreads = img->nthreads;
+	if ((r = capture_pending(pid, PTRACE_PEEKSIGINFO_SHARED, &img->proc.npending, &img->proc.pending)) < 0) {
+		snprintf(err, errlen, "cannot read the pending signals of pid %d: %s", pid, strerror(-r));
+		return r;
+	}
 
 	if ((r = capture_vmas(pid, img, err, errlen)) < 0)
 		return r;

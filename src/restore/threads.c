@@ -84,6 +84,17 @@ static int thread_state(struct stub *s, const struct fr_image *img, const struct
 		what = "rseq";
 		e = rsys(&r, SYS_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0);
 	}
+	/* Signals that were queued for this thread, queued again from inside
+	 * (only the process itself may queue a siginfo with any si_code). */
+	for (uint32_t i = 0; e >= 0 && i < t->npending; i++) {
+		const uint8_t *si = t->pending + (size_t)i * FR_SIGINFO_SIZE;
+		int sig;
+		memcpy(&sig, si, sizeof(sig)); /* si_signo comes first */
+		what = "rt_tgsigqueueinfo";
+		e = remote_write(s->pid, s->scratch, si, FR_SIGINFO_SIZE);
+		if (e == 0)
+			e = rsys(&r, SYS_rt_tgsigqueueinfo, (uint64_t)s->pid, (uint64_t)t->tid, (uint64_t)sig, s->scratch, 0, 0);
+	}
 	/* Credentials last: dropping them ends our privileges in this thread. */
 	if (e >= 0) {
 		what = "setgroups";
@@ -134,6 +145,17 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 		r = clone_thread(s, &main_rs, img->threads[i].tid, err, errlen);
 	if (r == 0 && s->hs_fd >= 0)
 		rsys(&main_rs, SYS_close, (uint64_t)s->hs_fd, 0, 0, 0, 0, 0);
+	for (uint32_t i = 0; r == 0 && i < img->proc.npending; i++) {
+		const uint8_t *si = img->proc.pending + (size_t)i * FR_SIGINFO_SIZE;
+		int sig;
+		memcpy(&sig, si, sizeof(sig));
+		r = remote_write(s->pid, s->scratch, si, FR_SIGINFO_SIZE);
+		long e = r < 0 ? r : rsys(&main_rs, SYS_rt_sigqueueinfo, (uint64_t)s->pid, (uint64_t)sig, s->scratch, 0, 0, 0);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot queue pending signal %d again: %s", sig, strerror((int)-e));
+			r = (int)e;
+		}
+	}
 	for (uint32_t i = 0; r == 0 && i < img->nthreads; i++)
 		r = thread_state(s, img, &img->threads[i], err, errlen);
 	if (r == 0) {

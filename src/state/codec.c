@@ -12,6 +12,26 @@
 
 static int finish(struct buf_reader *r) { return buf_reader_done(r) ? 0 : -EBADMSG; }
 
+static void put_pending(struct buf *b, uint32_t n, const uint8_t *si)
+{
+	buf_put_u32(b, n);
+	buf_put(b, si, (size_t)n * FR_SIGINFO_SIZE);
+}
+
+static void get_pending(struct buf_reader *r, uint32_t *n, uint8_t **si)
+{
+	*n = buf_get_u32(r);
+	*si = NULL;
+	if (*n == 0 || r->bad)
+		return;
+	if (*n > FR_MAX_PENDING || (size_t)*n * FR_SIGINFO_SIZE > r->left || !(*si = malloc((size_t)*n * FR_SIGINFO_SIZE))) {
+		r->bad = true;
+		*n = 0;
+		return;
+	}
+	buf_get(r, *si, (size_t)*n * FR_SIGINFO_SIZE);
+}
+
 void encode_hello(struct buf *b, const struct fr_hello *h)
 {
 	buf_put_u32(b, h->page_size);
@@ -69,6 +89,7 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	const int32_t misc[] = {p->dumpable, p->no_new_privs, p->child_subreaper, p->thp_disable, p->oom_score_adj};
 	buf_put(b, misc, sizeof(misc));
 	buf_put_u32(b, p->nthreads);
+	put_pending(b, p->npending, p->pending);
 }
 
 int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
@@ -112,6 +133,7 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	p->dumpable = misc[0], p->no_new_privs = misc[1], p->child_subreaper = misc[2];
 	p->thp_disable = misc[3], p->oom_score_adj = misc[4];
 	p->nthreads = buf_get_u32(&r);
+	get_pending(&r, &p->npending, &p->pending);
 	if (finish(&r) < 0 || p->pid <= 0 || !p->cwd || p->nthreads == 0)
 		return -EBADMSG;
 	return 0;
@@ -129,6 +151,7 @@ void encode_thread(struct buf *b, const struct fr_thread *t)
 	const int32_t i32[] = {t->ss_flags, (int32_t)t->rseq_len, t->sched_policy, t->sched_priority, t->nice};
 	buf_put(b, i32, sizeof(i32));
 	buf_put(b, t->comm, sizeof(t->comm));
+	put_pending(b, t->npending, t->pending);
 }
 
 int decode_thread(const uint8_t *data, uint32_t len, struct fr_thread *t)
@@ -156,9 +179,12 @@ int decode_thread(const uint8_t *data, uint32_t len, struct fr_thread *t)
 	t->sched_priority = i32[3], t->nice = i32[4];
 	buf_get(&r, t->comm, sizeof(t->comm));
 	t->comm[sizeof(t->comm) - 1] = '\0';
+	get_pending(&r, &t->npending, &t->pending);
 	if (finish(&r) < 0 || t->tid <= 0) {
 		free(t->xstate);
+		free(t->pending);
 		t->xstate = NULL;
+		t->pending = NULL;
 		return -EBADMSG;
 	}
 	return 0;

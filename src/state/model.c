@@ -5,8 +5,11 @@
 
 void fr_image_free(struct fr_image *img)
 {
-	for (uint32_t i = 0; i < img->nthreads; i++)
+	for (uint32_t i = 0; i < img->nthreads; i++) {
 		free(img->threads[i].xstate);
+		free(img->threads[i].pending);
+	}
+	free(img->proc.pending);
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		free(img->vmas[i].path);
 	for (uint32_t i = 0; i < img->nfiles; i++)

@@ -14,6 +14,8 @@
 #define FR_MAX_AUXV 64      /* auxv words (pairs * 2) kept; the kernel has ~46 */
 #define FR_MAX_GROUPS 65536 /* NGROUPS_MAX */
 #define FR_NLIMITS 16       /* RLIM_NLIMITS on x86_64 */
+#define FR_SIGINFO_SIZE 128 /* sizeof(siginfo_t) */
+#define FR_MAX_PENDING 4096 /* queued signals kept per queue; RLIMIT_SIGPENDING is usually lower */
 
 /* One signal's disposition as the kernel's rt_sigaction sees it. */
 struct fr_sigaction {
@@ -47,6 +49,8 @@ struct fr_process {
 	int32_t dumpable, no_new_privs, child_subreaper, thp_disable;
 	int32_t oom_score_adj;
 	uint32_t nthreads;
+	uint32_t npending;      /* signals pending for the whole process */
+	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };
 
 /* Per-thread state. regs are as the image wants them on restore: a syscall
@@ -65,6 +69,8 @@ struct fr_thread {
 	uint32_t rseq_len;
 	int32_t sched_policy, sched_priority, nice;
 	char comm[16]; /* thread name (TASK_COMM_LEN) */
+	uint32_t npending; /* signals pending for this thread only */
+	uint8_t *pending;  /* npending siginfo_t, oldest first */
 };
 
 enum fr_vma_kind {

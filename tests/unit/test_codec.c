@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,6 +69,10 @@ static void test_thread_round_trip(void **state)
 			      .clear_child_tid = 0x7f0000001000, .robust_head = 0x7f0000002000, .robust_len = 24,
 			      .rseq_addr = 0x7f0000003000, .rseq_len = 32, .rseq_sig = 0x53053053, .nice = 5};
 	t.regs.rip = 0x401234, t.regs.fs_base = 0x7f0000004000, t.regs.rax = 60;
+	uint8_t si[2 * FR_SIGINFO_SIZE] = {0};
+	si[0] = 12, si[FR_SIGINFO_SIZE] = 34; /* si_signo of two queued signals */
+	t.npending = 2, t.pending = si;
+	snprintf(t.comm, sizeof(t.comm), "worker-3");
 	struct buf b = {0};
 	encode_thread(&b, &t);
 	struct fr_thread u;
@@ -78,7 +83,11 @@ static void test_thread_round_trip(void **state)
 	assert_memory_equal(u.xstate, xs, sizeof(xs));
 	assert_int_equal(u.rseq_sig, 0x53053053);
 	assert_int_equal(u.nice, 5);
+	assert_string_equal(u.comm, "worker-3");
+	assert_int_equal(u.npending, 2);
+	assert_memory_equal(u.pending, si, sizeof(si));
 	free(u.xstate);
+	free(u.pending);
 	/* An xstate length beyond the payload is refused, not read. */
 	uint32_t bogus = 0xffffff;
 	memcpy(b.data + 4 + sizeof(t.regs), &bogus, 4);
