@@ -1,6 +1,7 @@
 #!/bin/bash
 # signals: handler + flags + mask survive; SIGUSR1 from outside is delivered,
-# SIGUSR2 (blocked) stays pending.
+# SIGUSR2 (blocked) stays pending, also when it was already pending at the
+# dump (pending signals travel in the image).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_ferry
@@ -9,12 +10,16 @@ start_wl signals
 pid=$WL_PID
 wait_ready "$WL_CTL" "$pid"
 sleep 0.5
+kill -USR2 "$pid" || fail "kill -USR2"
+sleep 0.1
 proc_snapshot "$pid" "$T/before"
 ferry_dump "$pid" "$T/img" || fail "dump failed"
 ferry_restore "$T/img"
 wait_restored "$pid" "$RESTORE_PID"
 proc_snapshot "$pid" "$T/after"
 proc_compare "$T/before" "$T/after"
+shd=$(awk '/^ShdPnd:/ {print $2}' "/proc/$pid/status")
+(( 0x$shd & 0x800 )) || fail "SIGUSR2 pending before the dump is not pending after the restore (ShdPnd $shd)"
 for i in 1 2 3; do
 	kill -USR1 "$pid" || fail "kill -USR1"
 	sleep 0.3
