@@ -89,6 +89,8 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	key->dev = st.st_dev;
 	key->ino = st.st_ino;
 	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
+	if (strncmp(link, "/memfd:", 7) == 0 && deleted)
+		return refuse_fd(err, errlen, fd, link, "a memfd");
 	if (deleted)
 		return refuse_fd(err, errlen, fd, link, "a deleted file");
 

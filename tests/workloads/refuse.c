@@ -1,0 +1,166 @@
+/* refuse: holds one thing ferry cannot checkpoint yet, so `ferry dump` must
+ * refuse it and leave the process running untouched.  MODE is one of
+ *   pipe      a pipe (both ends kept open)
+ *   socket    a UNIX socketpair
+ *   eventfd   an eventfd (anonymous-inode fd)
+ *   memfd     a memfd (a deleted file), not mapped
+ *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
+ *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
+ * Before CTL/ready it writes CTL/info: "fds A B" (the fd numbers it holds)
+ * or "range START-END" (hex, the shared region).  Then a counter loop updates
+ * a 4 MiB buffer with a running checksum; after CTL/stop the buffer, the
+ * checksum and the held object (still usable) are verified.
+ * Output: OK refuse mode=MODE iters=N
+ * usage: refuse CTL MODE
+ */
+#include "common.h"
+
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#define BUF_WORDS (4u * 1024 * 1024 / 8)
+#define SH_LEN (1024 * 1024)
+
+static void write_info(const char *text)
+{
+	char tmp[4300], fin[4300];
+	snprintf(tmp, sizeof tmp, "%s/info.tmp", wl_ctl);
+	snprintf(fin, sizeof fin, "%s/info", wl_ctl);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		wl_fail("create %s: %s", tmp, strerror(errno));
+	size_t n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1)
+		wl_fail("write %s: %s", tmp, strerror(errno));
+	close(fd);
+	if (rename(tmp, fin) < 0)
+		wl_fail("rename %s: %s", fin, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	wl_init("refuse", argc, argv);
+	if (argc < 3)
+		wl_fail("usage: refuse CTL pipe|socket|eventfd|memfd|sharedmem");
+	const char *mode = argv[2];
+	int fds[2] = {-1, -1};
+	uint64_t *sh = NULL;
+	pid_t child = -1;
+	char info[256];
+
+	if (strcmp(mode, "pipe") == 0) {
+		if (pipe(fds) < 0)
+			wl_fail("pipe: %s", strerror(errno));
+	} else if (strcmp(mode, "socket") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+			wl_fail("socketpair: %s", strerror(errno));
+	} else if (strcmp(mode, "eventfd") == 0) {
+		fds[0] = eventfd(0, EFD_CLOEXEC);
+		if (fds[0] < 0)
+			wl_fail("eventfd: %s", strerror(errno));
+	} else if (strcmp(mode, "memfd") == 0) {
+		fds[0] = memfd_create("refuse", MFD_CLOEXEC);
+		if (fds[0] < 0)
+			wl_fail("memfd_create: %s", strerror(errno));
+		if (write(fds[0], "memfd-data", 10) != 10)
+			wl_fail("write memfd: %s", strerror(errno));
+	} else if (strcmp(mode, "sharedmem") == 0) {
+		sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (sh == MAP_FAILED)
+			wl_fail("mmap shared: %s", strerror(errno));
+		for (size_t i = 0; i < SH_LEN / 8; i++)
+			sh[i] = wl_mix(0x5A5A0000ull + i);
+		pid_t parent = getpid();
+		child = fork();
+		if (child < 0)
+			wl_fail("fork: %s", strerror(errno));
+		if (child == 0) {
+			/* keep the region mapped; die with the parent; never print */
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			if (getppid() != parent)
+				_exit(0);
+			sh[0] = 0xC41DC41Dull; /* proves the mapping is shared */
+			for (;;)
+				pause();
+		}
+		uint64_t t0 = wl_now_ms();
+		while (sh[0] != 0xC41DC41Dull) {
+			if (wl_now_ms() - t0 > 10000)
+				wl_fail("child did not write into the shared region");
+			wl_sleep_us(1000);
+		}
+		sh[0] = wl_mix(0x5A5A0000ull);
+	} else {
+		wl_fail("unknown mode '%s'", mode);
+	}
+	if (sh)
+		snprintf(info, sizeof info, "range %lx-%lx", (unsigned long)(uintptr_t)sh,
+			 (unsigned long)(uintptr_t)sh + SH_LEN);
+	else if (fds[1] >= 0)
+		snprintf(info, sizeof info, "fds %d %d", fds[0], fds[1]);
+	else
+		snprintf(info, sizeof info, "fds %d", fds[0]);
+
+	uint64_t *buf = malloc(BUF_WORDS * 8);
+	if (!buf)
+		wl_fail("malloc");
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < BUF_WORDS; i++) {
+		buf[i] = wl_mix(i);
+		sum += buf[i];
+	}
+	write_info(info);
+	wl_ready();
+
+	long iters = 0;
+	for (;;) {
+		/* about 1 ms of work, then 1 ms of sleep */
+		for (int k = 0; k < 2000; k++) {
+			uint32_t i = (uint32_t)(wl_mix((uint64_t)iters * 2000 + (uint64_t)k) % BUF_WORDS);
+			uint64_t nv = wl_mix(buf[i] ^ (uint64_t)iters);
+			sum += nv - buf[i];
+			buf[i] = nv;
+		}
+		iters++;
+		if (wl_stop_poll(5))
+			break;
+		wl_sleep_us(1000);
+	}
+
+	uint64_t check = 0;
+	for (uint32_t i = 0; i < BUF_WORDS; i++)
+		check += buf[i];
+	if (check != sum)
+		wl_fail("buffer checksum 0x%llx, expected 0x%llx after %ld iterations", (unsigned long long)check,
+			(unsigned long long)sum, iters);
+
+	/* the held object is still what it was and works */
+	if (strcmp(mode, "pipe") == 0 || strcmp(mode, "socket") == 0) {
+		char c = 0;
+		if (write(fds[1], "x", 1) != 1 || read(fds[0], &c, 1) != 1 || c != 'x')
+			wl_fail("%s no longer passes data: %s", mode, strerror(errno));
+		if (strcmp(mode, "socket") == 0 &&
+		    (write(fds[0], "y", 1) != 1 || read(fds[1], &c, 1) != 1 || c != 'y'))
+			wl_fail("socket reverse direction broken: %s", strerror(errno));
+	} else if (strcmp(mode, "eventfd") == 0) {
+		uint64_t v = 5, r = 0;
+		if (write(fds[0], &v, 8) != 8 || read(fds[0], &r, 8) != 8 || r != 5)
+			wl_fail("eventfd broken: %s", strerror(errno));
+	} else if (strcmp(mode, "memfd") == 0) {
+		char b[16] = {0};
+		if (pread(fds[0], b, 10, 0) != 10 || memcmp(b, "memfd-data", 10) != 0)
+			wl_fail("memfd content lost: %s", strerror(errno));
+	} else {
+		for (size_t i = 0; i < SH_LEN / 8; i++)
+			if (sh[i] != wl_mix(0x5A5A0000ull + i))
+				wl_fail("shared region word %zu changed", i);
+		kill(child, SIGKILL);
+		int st;
+		if (waitpid(child, &st, 0) != child || !WIFSIGNALED(st))
+			wl_fail("child %d was not running until killed (status 0x%x)", (int)child, st);
+	}
+	wl_ok("mode=%s iters=%ld", mode, iters);
+}
