@@ -8,5 +8,7 @@
 #include <stdint.h>
 
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+/* CRC of A followed by B, from crc(A), crc(B) and the length of B. */
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
 
 #endif

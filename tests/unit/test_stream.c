@@ -42,6 +42,26 @@ static void test_crc32c_known_vector(void **state)
 	assert_int_equal(crc32c(0, "123456789", 9), 0xE3069283u);
 	/* Continuing a sum equals summing the concatenation. */
 	assert_int_equal(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+	assert_int_equal(crc32c_combine(crc32c(0, "1234", 4), crc32c(0, "56789", 5), 5), 0xE3069283u);
+}
+
+/* The three-lane path for large buffers must agree with feeding the same
+ * bytes in small pieces (which never takes it), for every length class. */
+static void test_crc32c_lanes_match_bytewise(void **state)
+{
+	(void)state;
+	static uint8_t big[3 * 65536 + 13];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 131 + (i >> 9));
+	size_t lens[] = {4096, 4097, 4103, 12288, 65536, 2 * 65536 + 5, sizeof(big)};
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		uint32_t whole = crc32c(0x1234567u, big, lens[k]);
+		uint32_t pieces = 0x1234567u;
+		for (size_t off = 0; off < lens[k]; off += 1000)
+			pieces = crc32c(pieces, big + off, lens[k] - off < 1000 ? lens[k] - off : 1000);
+		if (whole != pieces)
+			fail_msg("length %zu: lanes %08x, pieces %08x", lens[k], whole, pieces);
+	}
 }
 
 static void test_round_trip(void **state)
@@ -155,6 +175,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_known_vector),
+		cmocka_unit_test(test_crc32c_lanes_match_bytewise),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_every_flipped_byte_is_caught),
 		cmocka_unit_test(test_truncation_is_reported),
