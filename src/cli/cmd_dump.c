@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/interrupt.h"
 #include "../common/util.h"
 #include "../migrate/dump.h"
 #include "cli.h"
@@ -88,6 +89,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	struct fr_stream s;
 	stream_init(&s, fd);
+	interrupt_catch(); /* from here on a signal ends the dump with the process thawed */
 	struct dump_stats st;
 	struct dump_session *session;
 	char err[512] = "";
@@ -106,7 +108,8 @@ int cmd_dump(int argc, char **argv)
 	if (r < 0) {
 		dump_finish(session, false); /* a no-op if dump_to_stream already thawed */
 		unlink(tmp);
-		cli_error("dump", "%s", err[0] ? err : strerror(-r));
+		cli_error("dump", "%s%s", err[0] ? err : strerror(-r),
+			  r == -EINTR ? "; the process was resumed untouched" : "");
 		return 1;
 	}
 	dump_finish(session, true);

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 
+#include "../common/interrupt.h"
 #include "../common/util.h"
 
 #define PM_PRESENT (1ull << 63)
@@ -249,6 +250,12 @@ static void *dump_worker(void *arg)
 	for (;;) {
 		if (__atomic_load_n(&c->error, __ATOMIC_RELAXED))
 			break;
+		if (interrupted()) {
+			int expected = 0;
+			if (__atomic_compare_exchange_n(&c->error, &expected, -EINTR, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				snprintf(c->err, c->errlen, "interrupted by a signal");
+			break;
+		}
 		size_t i = __atomic_fetch_add(&c->next_run, 1, __ATOMIC_RELAXED);
 		if (i >= c->plan->nruns)
 			break;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "../common/interrupt.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/capture.h"
@@ -84,6 +85,10 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 			snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
 	}
 	t = now_ms();
+	if (r == 0 && interrupted()) {
+		snprintf(err, errlen, "interrupted by a signal");
+		r = -EINTR;
+	}
 	if (r == 0)
 		r = dump_pages(o->pid, &img, s, &st->pages, o->progress, o->progress_arg, err, errlen);
 	st->t_pages_ms = now_ms() - t;
