@@ -75,7 +75,8 @@ int cmd_dump(int argc, char **argv)
 		cli_error("dump", "--pid and --dir are required (see ferry dump --help)");
 		return 1;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	bool made_dir = mkdir(dir, 0700) == 0;
+	if (!made_dir && errno != EEXIST) {
 		cli_error("dump", "cannot create %s: %m", dir);
 		return 1;
 	}
@@ -108,6 +109,8 @@ int cmd_dump(int argc, char **argv)
 	if (r < 0) {
 		dump_finish(session, false); /* a no-op if dump_to_stream already thawed */
 		unlink(tmp);
+		if (made_dir)
+			rmdir(dir);
 		cli_error("dump", "%s%s", err[0] ? err : strerror(-r),
 			  r == -EINTR ? "; the process was resumed untouched" : "");
 		return 1;

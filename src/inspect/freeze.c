@@ -92,6 +92,10 @@ static int seize_one(struct frozen_proc *fp, pid_t tid)
 int freeze_process(pid_t pid, struct frozen_proc *fp, char *err, size_t errlen)
 {
 	*fp = (struct frozen_proc){.pid = pid};
+	if (pid == getpid()) {
+		snprintf(err, errlen, "pid %d is ferry itself", pid);
+		return -EINVAL;
+	}
 	struct proc_status st;
 	int r = proc_read_status(pid, &st);
 	if (r < 0) {
@@ -130,7 +134,7 @@ int freeze_process(pid_t pid, struct frozen_proc *fp, char *err, size_t errlen)
 			changed = true;
 			if (r < 0)
 				snprintf(err, errlen, "cannot stop thread %d of pid %d: %s%s", tid, pid, strerror(-r),
-					 r == -EPERM ? " (missing CAP_SYS_PTRACE?)" : "");
+					 r == -EPERM ? " (ptrace refused: CAP_SYS_PTRACE, Yama or a protected process)" : "");
 		}
 		free(tids);
 		if (r < 0)
