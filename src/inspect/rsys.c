@@ -106,7 +106,7 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 			continue; /* an event (clone) or a stop for a signal: step on */
 		if (ptrace(PTRACE_GETREGS, r->tid, 0, &regs) < 0)
 			return neg_errno();
-		if (regs.rip == r->syscall_ip + 2 || nr == SYS_mremap || nr == SYS_munmap) {
+		if (regs.rip == r->syscall_ip + 2) { /* also when the syscall moved the vDSO itself */
 			*ret = (long)regs.rax;
 			return 0;
 		}
