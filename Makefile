@@ -15,9 +15,11 @@ WORKLOAD_SRC := $(wildcard tests/workloads/*.c)
 WORKLOADS := $(WORKLOAD_SRC:tests/workloads/%.c=$(B)/workloads/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all test unit integration demo bench clean help
-all: $(B)/ferry $(WORKLOADS)
+all: $(B)/ferry $(WORKLOADS) $(TOOLS)
 
 help:
 	@echo "make            build build/ferry and the test workloads"
@@ -42,6 +44,10 @@ $(B)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 $(B)/tests/%: tests/unit/%.c $(B)/libferry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -lcmocka -pthread
+
+$(B)/tools/%: tests/tools/%.c $(B)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -pthread
 
 unit: $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <linux/userfaultfd.h>
 
 #include "../common/interrupt.h"
 #include "../common/util.h"
@@ -359,7 +361,7 @@ int page_writer_open(struct page_writer *pw, pid_t pid, const struct fr_vma *vma
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	*pw = (struct page_writer){.pid = pid, .vmas = vmas, .nvmas = nvmas,
+	*pw = (struct page_writer){.pid = pid, .vmas = vmas, .nvmas = nvmas, .uffd = -1,
 				   .page_size = (uint32_t)sysconf(_SC_PAGESIZE)};
 	pw->mem_fd = open(path, O_RDWR | O_CLOEXEC);
 	return pw->mem_fd < 0 ? neg_errno() : 0;
@@ -378,12 +380,85 @@ static const struct fr_vma *find_vma(const struct page_writer *pw, uint64_t addr
 	return lo < pw->nvmas && pw->vmas[lo].start <= addr ? &pw->vmas[lo] : NULL;
 }
 
+static bool uffd_target(const struct page_writer *pw, const struct fr_vma *v)
+{
+	return pw->uffd >= 0 && v->kind == VMA_ANON && (v->prot & PROT_WRITE);
+}
+
+int page_writer_use_uffd(struct page_writer *pw, int uffd)
+{
+	for (uint32_t i = 0; i < pw->nvmas; i++) {
+		const struct fr_vma *v = &pw->vmas[i];
+		if (v->kind != VMA_ANON || !(v->prot & PROT_WRITE))
+			continue;
+		struct uffdio_register reg = {.range = {.start = v->start, .len = v->end - v->start},
+					      .mode = UFFDIO_REGISTER_MODE_MISSING};
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+			int e = neg_errno();
+			for (uint32_t k = 0; k < i; k++) {
+				struct uffdio_range rg = {.start = pw->vmas[k].start,
+							  .len = pw->vmas[k].end - pw->vmas[k].start};
+				if (pw->vmas[k].kind == VMA_ANON && (pw->vmas[k].prot & PROT_WRITE))
+					ioctl(uffd, UFFDIO_UNREGISTER, &rg);
+			}
+			return e;
+		}
+	}
+	pw->uffd = uffd;
+	return 0;
+}
+
+/* Places [addr, addr + len) of an already-present page by overwriting it. */
+static int write_present(struct page_writer *pw, uint64_t addr, const uint8_t *data, size_t len)
+{
+	struct iovec l = {.iov_base = (void *)data, .iov_len = len};
+	struct iovec rm = {.iov_base = (void *)addr, .iov_len = len};
+	return process_vm_writev(pw->pid, &l, 1, &rm, 1, 0) == (ssize_t)len ? 0 : (errno ? neg_errno() : -EIO);
+}
+
+/* UFFDIO_COPY fills missing pages; one already present (the same page sent
+ * twice) stops a batch with EEXIST/EAGAIN and `copy` = bytes done: that
+ * page is overwritten in place (no fault, so nothing waits on the uffd)
+ * and the batch goes on after it. */
+static int apply_uffd(struct page_writer *pw, uint64_t addr, const uint8_t *data, size_t len)
+{
+	enum { RETRIES_MAX = 16 };
+	size_t done = 0;
+	int retries = 0;
+	while (done < len) {
+		struct uffdio_copy c = {.dst = addr + done, .src = (uint64_t)(uintptr_t)(data + done), .len = len - done};
+		if (ioctl(pw->uffd, UFFDIO_COPY, &c) == 0)
+			return 0;
+		int e = errno;
+		if (c.copy > 0) { /* partial: the page after them is present */
+			done += (size_t)c.copy;
+			continue;
+		}
+		if (e == EEXIST) {
+			int r = write_present(pw, addr + done, data + done, pw->page_size);
+			if (r < 0)
+				return r;
+			done += pw->page_size;
+		} else if (e != EAGAIN || ++retries > RETRIES_MAX) {
+			return -e;
+		}
+	}
+	return 0;
+}
+
 int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data)
 {
 	size_t len = (size_t)h->npages * pw->page_size;
 	const struct fr_vma *v = find_vma(pw, h->addr);
 	if (!v || !vma_has_pages(v) || h->addr + len > v->end)
 		return -EBADMSG;
+	if (uffd_target(pw, v)) {
+		int r = apply_uffd(pw, h->addr, data, len);
+		if (r < 0)
+			return r;
+		__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
+		return 0;
+	}
 	ssize_t w = -1;
 	if ((v->prot & PROT_WRITE) && v->kind != VMA_SHARED_ANON) {
 		struct iovec l = {.iov_base = (void *)data, .iov_len = len};
@@ -400,6 +475,16 @@ int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, cons
 
 void page_writer_close(struct page_writer *pw)
 {
+	if (pw->uffd >= 0) {
+		for (uint32_t i = 0; i < pw->nvmas; i++) {
+			const struct fr_vma *v = &pw->vmas[i];
+			struct uffdio_range rg = {.start = v->start, .len = v->end - v->start};
+			if (uffd_target(pw, v))
+				ioctl(pw->uffd, UFFDIO_UNREGISTER, &rg);
+		}
+		close(pw->uffd);
+		pw->uffd = -1;
+	}
 	if (pw->mem_fd >= 0)
 		close(pw->mem_fd);
 	pw->mem_fd = -1;

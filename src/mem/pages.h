@@ -35,6 +35,9 @@ struct page_writer {
 	uint32_t nvmas;
 	uint32_t page_size;
 	uint64_t pages;
+	int uffd; /* userfaultfd of the process with its writable anonymous VMAs
+		   * registered (MISSING), or -1: pages then land with UFFDIO_COPY,
+		   * which skips the zeroing a normal fault does */
 };
 
 int page_writer_open(struct page_writer *pw, pid_t pid, const struct fr_vma *vmas, uint32_t nvmas);
@@ -42,5 +45,10 @@ int page_writer_open(struct page_writer *pw, pid_t pid, const struct fr_vma *vma
  * memory (a corrupted or hostile stream). */
 int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data); /* thread-safe */
 void page_writer_close(struct page_writer *pw);
+/* Registers the writable anonymous VMAs on uffd (a userfaultfd of pw->pid
+ * after UFFDIO_API); the writer owns uffd from then on, and unregisters and
+ * closes it in page_writer_close. Returns 0, or a negative errno and leaves
+ * the writer as it was. */
+int page_writer_use_uffd(struct page_writer *pw, int uffd);
 
 #endif

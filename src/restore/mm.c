@@ -13,7 +13,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 
 #include "../common/compat.h"
 #include "../common/log.h"
@@ -228,6 +230,33 @@ int mm_rebuild(struct stub *s, const struct fr_image *img, char *err, size_t err
 	}
 	s->scratch = r.scratch;
 	return map_vmas(s, &r, img, err, errlen);
+}
+
+int mm_open_uffd(struct stub *s, int *uffd)
+{
+	struct rsys r;
+	int ret = rsys_begin(&r, s->pid, s->sys_ip);
+	if (ret < 0)
+		return ret;
+	long fd = rsys(&r, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
+	if (fd < 0)
+		return (int)fd;
+	int pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+	int mine = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
+	ret = mine < 0 ? neg_errno() : 0;
+	if (pidfd >= 0)
+		close(pidfd);
+	rsys(&r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0); /* the process keeps no uffd of its own */
+	if (ret < 0)
+		return ret;
+	struct uffdio_api api = {.api = UFFD_API};
+	if (ioctl(mine, UFFDIO_API, &api) < 0) {
+		ret = neg_errno();
+		close(mine);
+		return ret;
+	}
+	*uffd = mine;
+	return 0;
 }
 
 int mm_set_map(struct stub *s, const struct fr_image *img, char *err, size_t errlen)

@@ -4,7 +4,9 @@
  * of the file is mapped, the records are indexed, and one worker per core
  * verifies CRCs and writes pages straight from the mapping (no copy into
  * ferry's memory; the page faults of the new process are spread over the
- * cores, which is where a restore spends its time). */
+ * cores, which is where a restore spends its time). If any page comes more
+ * than once, one worker applies the records in stream order, so the last
+ * copy of a page wins as the stream format promises. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "../common/log.h"
 #include "../common/util.h"
 #include "../mem/pages.h"
 #include "../state/codec.h"
@@ -20,9 +23,14 @@
 
 #define PAGE_WORKERS_MAX 4
 
+struct indexed_record {
+	uint64_t offset;     /* in the image file */
+	uint64_t start, end; /* the address range it fills */
+};
+
 struct mapped_pages {
-	const uint8_t *base; /* the whole image file, mapped */
-	uint64_t *offsets;   /* of the PAGES records still to apply */
+	const uint8_t *base;          /* the whole image file, mapped */
+	struct indexed_record *recs;  /* the PAGES records still to apply, in stream order */
 	size_t n;
 	size_t next;         /* atomic */
 	int error;           /* atomic: first error */
@@ -49,8 +57,9 @@ static int check_done(const uint8_t *p, uint32_t len, uint64_t records, uint64_t
 {
 	struct fr_done d;
 	if (decode_done(p, len, &d) < 0 || d.page_records != records || d.pages != pages) {
-		snprintf(err, errlen, "stream is corrupted: the end record counts %llu page records, %llu arrived",
-			 (unsigned long long)d.page_records, (unsigned long long)records);
+		snprintf(err, errlen, "stream is corrupted: the end record counts %llu page records and %llu pages, "
+				      "%llu and %llu arrived", (unsigned long long)d.page_records, (unsigned long long)d.pages,
+			 (unsigned long long)records, (unsigned long long)pages);
 		return -EBADMSG;
 	}
 	return 0;
@@ -70,10 +79,10 @@ static void *mapped_worker(void *arg)
 		uint32_t len;
 		size_t size;
 		char err[256];
-		int r = stream_check_record(m->base + m->offsets[i], SIZE_MAX, true, &type, &p, &len, &size);
+		int r = stream_check_record(m->base + m->recs[i].offset, SIZE_MAX, true, &type, &p, &len, &size);
 		if (r < 0)
 			snprintf(err, sizeof(err), "stream is corrupted: checksum mismatch in pages record at offset %llu",
-				 (unsigned long long)m->offsets[i]);
+				 (unsigned long long)m->recs[i].offset);
 		else
 			r = apply_record(m->pw, p, len, err, sizeof(err));
 		if (r < 0) {
@@ -86,9 +95,31 @@ static void *mapped_worker(void *arg)
 	return NULL;
 }
 
+static int cmp_start(const void *a, const void *b)
+{
+	const struct indexed_record *x = a, *y = b;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Does any page come more than once? Then only stream order makes the last
+ * copy win, and the records must be applied one after the other. */
+static bool ranges_overlap(const struct indexed_record *recs, size_t n)
+{
+	struct indexed_record *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (!sorted)
+		return true; /* cannot tell: take the safe order */
+	memcpy(sorted, recs, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_start);
+	bool overlap = false;
+	for (size_t i = 1; i < n && !overlap; i++)
+		overlap = sorted[i].start < sorted[i - 1].end;
+	free(sorted);
+	return overlap;
+}
+
 /* Indexes the records from s->offset to the DONE record of a mapped image. */
-static int index_records(const uint8_t *base, uint64_t size, uint64_t off, struct mapped_pages *m, uint64_t *done_off,
-			 char *err, size_t errlen)
+static int index_records(const uint8_t *base, uint64_t size, uint64_t off, uint32_t page_size, struct mapped_pages *m,
+			 uint64_t *done_off, char *err, size_t errlen)
 {
 	size_t cap = 0;
 	for (;;) {
@@ -111,14 +142,21 @@ static int index_records(const uint8_t *base, uint64_t size, uint64_t off, struc
 			*done_off = off;
 			return 0;
 		}
+		struct fr_pages_hdr h;
+		if (decode_pages_hdr(p, len, page_size, &h) < 0) {
+			snprintf(err, errlen, "stream is corrupted: invalid pages record at offset %llu",
+				 (unsigned long long)off);
+			return -EBADMSG;
+		}
 		if (m->n == cap) {
 			cap = cap ? 2 * cap : 1024;
-			uint64_t *no = realloc(m->offsets, cap * sizeof(*no));
-			if (!no)
+			struct indexed_record *nr = realloc(m->recs, cap * sizeof(*nr));
+			if (!nr)
 				return -ENOMEM;
-			m->offsets = no;
+			m->recs = nr;
 		}
-		m->offsets[m->n++] = off;
+		m->recs[m->n++] = (struct indexed_record){
+			.offset = off, .start = h.addr, .end = h.addr + (uint64_t)h.npages * page_size};
 		off += rsize;
 	}
 }
@@ -140,10 +178,10 @@ static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, uint6
 		return neg_errno();
 	struct mapped_pages m = {.base = base, .pw = pw, .err = err, .errlen = errlen};
 	uint64_t done_off = 0;
-	int r = index_records(base, size, s->offset, &m, &done_off, err, errlen);
+	int r = index_records(base, size, s->offset, pw->page_size, &m, &done_off, err, errlen);
 	if (r == 0) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		int nw = (int)MAX(1, MIN(ncpu, PAGE_WORKERS_MAX));
+		int nw = ranges_overlap(m.recs, m.n) ? 1 : (int)MAX(1, MIN(ncpu, PAGE_WORKERS_MAX));
 		pthread_t tid[PAGE_WORKERS_MAX];
 		int started = 1;
 		for (int i = 1; i < nw; i++) {
@@ -169,19 +207,25 @@ static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, uint6
 			r = check_done(p, len, *records, pw->pages, err, errlen);
 		}
 	}
-	free(m.offsets);
+	free(m.recs);
 	munmap((void *)base, size);
 	return r;
 }
 
-int restore_pages(struct fr_stream *s, pid_t pid, const struct fr_image *img, uint16_t type, const uint8_t *p,
-		  uint32_t len, struct restore_stats *st, char *err, size_t errlen)
+int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
+		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
 {
 	struct page_writer pw;
 	int r = page_writer_open(&pw, pid, img->vmas, img->nvmas);
 	if (r < 0) {
+		if (uffd >= 0)
+			close(uffd);
 		snprintf(err, errlen, "cannot open the new process's memory: %s", strerror(-r));
 		return r;
+	}
+	if (uffd >= 0 && (r = page_writer_use_uffd(&pw, uffd)) < 0) {
+		pr_info("userfaultfd registration failed (%s): writing pages with process_vm_writev", strerror(-r));
+		close(uffd);
 	}
 	uint64_t records = 0;
 	for (;;) {

@@ -166,7 +166,11 @@ int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pi
 		goto out;
 	st->t_mm_ms = now_ms() - t;
 	t = now_ms();
-	if ((r = restore_pages(s, stub.pid, &img, type, p, len, st, err, errlen)) < 0)
+	int uffd = -1;
+	int ue = mm_open_uffd(&stub, &uffd);
+	if (ue < 0)
+		pr_info("no userfaultfd for the restore (%s): writing pages with process_vm_writev", strerror(-ue));
+	if ((r = restore_pages(s, stub.pid, uffd, &img, type, p, len, st, err, errlen)) < 0)
 		goto out;
 	st->t_pages_ms = now_ms() - t;
 	t = now_ms();

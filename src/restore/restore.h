@@ -43,9 +43,12 @@ int stub_create(const struct fr_image *img, const struct restore_opts *opts, str
 void stub_kill(struct stub *stub);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+/* A userfaultfd for the stub's mm, created inside it (so it is bound to its
+ * final mm), taken with pidfd_getfd, its copy in the stub closed. */
+int mm_open_uffd(struct stub *stub, int *uffd);
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* Places REC_PAGES records, starting with the one in hand, until DONE. */
-int restore_pages(struct fr_stream *s, pid_t pid, const struct fr_image *img, uint16_t type, const uint8_t *p,
-		  uint32_t len, struct restore_stats *st, char *err, size_t errlen);
+int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
+		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
 
 #endif
