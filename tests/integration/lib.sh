@@ -251,6 +251,21 @@ check_ok() {
 # touch stop, wait for PID to vanish; if RESTORE_PID (a background
 # `ferry restore` without --detach) is given, its exit status must be 0;
 # then check the OK line(s).
+# check_numbered_lines FILE LINES_AT_DUMP: after filewriter's OK line (in
+# OK_LINE), FILE holds exactly "line 00000001".."line N" in order, N being the
+# count the workload reports, and more lines than at dump time.
+# Sets LINES_CHECKED=N.
+check_numbered_lines() {
+	local f=$1 at_dump=$2 n
+	n=${OK_LINE##*lines=}
+	n=${n%% *}
+	[ "$n" -gt "$at_dump" ] || fail "no lines written after restore ($n <= $at_dump)"
+	awk -v n="$n" '{ want = sprintf("line %08d", NR); if ($0 != want) { print "line " NR ": [" $0 "] expected [" want "]"; bad = 1; exit } }
+		END { if (!bad && NR != n) { print "file has " NR " lines, workload says " n; bad = 1 } exit bad }' "$f" ||
+		fail "file content check failed"
+	LINES_CHECKED=$n
+}
+
 stop_and_check() {
 	local name=$1 ctl=$2 pid=$3 rpid=${4:-} cnt=${5:-1}
 	stop_wl "$ctl" "$pid" 120

@@ -55,10 +55,6 @@ ferry_restore "$T/img"
 wait_restored "$pid" "$RESTORE_PID"
 sleep 0.5
 stop_and_check filewriter "$WL_CTL" "$pid" "$RESTORE_PID"
-n=${OK_LINE##*lines=}
-n=${n%% *}
-[ "$n" -gt "$lines_at_dump" ] || fail "no lines written after restore ($n <= $lines_at_dump)"
-awk -v n="$n" '{ want = sprintf("line %08d", NR); if ($0 != want) { print "line " NR ": [" $0 "] expected [" want "]"; bad = 1; exit } }
-	END { if (!bad && NR != n) { print "file has " NR " lines, workload says " n; bad = 1 } exit bad }' "$f" ||
-	fail "file content check failed"
+check_numbered_lines "$f" "$lines_at_dump"
+n=$LINES_CHECKED
 log "file has lines 1..$n in order ($lines_at_dump at dump time)"
