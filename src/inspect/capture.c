@@ -119,6 +119,13 @@ static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_s
 		goto io;
 	if ((r = proc_read_limits(pid, p->rlim, FR_NLIMITS)) < 0)
 		goto io;
+	free(text);
+	text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	if (read_small_file(path, &text, NULL) == 0 && text[0]) {
+		snprintf(err, errlen, "pid %d has POSIX timers (timer_create): ferry cannot restore them yet", pid);
+		return -EOPNOTSUPP;
+	}
 	return 0;
 io:
 	snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
@@ -140,6 +147,14 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 		if (e < 0)
 			return (int)e;
 		int r = remote_read(rs->tid, rs->scratch, &p->sigact[sig - 1], KSIGACTION_SIZE);
+		if (r < 0)
+			return r;
+	}
+	for (int which = 0; which < 3; which++) { /* remaining time, counted on from the restore */
+		long e = rsys(rs, SYS_getitimer, (uint64_t)which, rs->scratch, 0, 0, 0, 0);
+		if (e < 0)
+			return (int)e;
+		int r = remote_read(rs->tid, rs->scratch, p->itimer[which], sizeof(p->itimer[which]));
 		if (r < 0)
 			return r;
 	}

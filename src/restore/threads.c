@@ -125,6 +125,25 @@ static int thread_state(struct stub *s, const struct fr_image *img, const struct
 	return 0;
 }
 
+/* Interval timers, armed last so they count from the moment the process
+ * runs again (the time between dump and restore does not count). */
+static int restore_itimers(struct stub *s, struct rsys *rs, const struct fr_process *p, char *err, size_t errlen)
+{
+	for (int which = 0; which < 3; which++) {
+		const uint64_t *it = p->itimer[which];
+		if (!it[2] && !it[3])
+			continue; /* not armed */
+		long e = remote_write(s->pid, s->scratch, it, sizeof(p->itimer[which]));
+		if (e == 0)
+			e = rsys(rs, SYS_setitimer, (uint64_t)which, s->scratch, 0, 0, 0, 0);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot restore interval timer %d: %s", which, strerror((int)-e));
+			return (int)e;
+		}
+	}
+	return 0;
+}
+
 static int load_registers(const struct fr_thread *t, char *err, size_t errlen)
 {
 	struct iovec iov = {.iov_base = t->xstate, .iov_len = t->xstate_len};
@@ -162,7 +181,10 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 		long e = rsys(&main_rs, SYS_prctl, PR_SET_DUMPABLE, (uint64_t)img->proc.dumpable, 0, 0, 0, 0);
 		if (e < 0)
 			pr_warn("cannot restore dumpable=%d: %s", img->proc.dumpable, strerror((int)-e));
-		e = rsys(&main_rs, SYS_munmap, s->scratch, s->scratch_len, 0, 0, 0, 0);
+		r = restore_itimers(s, &main_rs, &img->proc, err, errlen);
+	}
+	if (r == 0) {
+		long e = rsys(&main_rs, SYS_munmap, s->scratch, s->scratch_len, 0, 0, 0, 0);
 		if (e < 0) {
 			snprintf(err, errlen, "cannot unmap the scratch area: %s", strerror((int)-e));
 			r = (int)e;

@@ -89,6 +89,7 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	const int32_t misc[] = {p->dumpable, p->no_new_privs, p->child_subreaper, p->thp_disable, p->oom_score_adj};
 	buf_put(b, misc, sizeof(misc));
 	buf_put_u32(b, p->nthreads);
+	buf_put(b, p->itimer, sizeof(p->itimer));
 	put_pending(b, p->npending, p->pending);
 }
 
@@ -133,6 +134,7 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	p->dumpable = misc[0], p->no_new_privs = misc[1], p->child_subreaper = misc[2];
 	p->thp_disable = misc[3], p->oom_score_adj = misc[4];
 	p->nthreads = buf_get_u32(&r);
+	buf_get(&r, p->itimer, sizeof(p->itimer));
 	get_pending(&r, &p->npending, &p->pending);
 	if (finish(&r) < 0 || p->pid <= 0 || !p->cwd || p->nthreads == 0)
 		return -EBADMSG;

@@ -49,6 +49,7 @@ struct fr_process {
 	int32_t dumpable, no_new_privs, child_subreaper, thp_disable;
 	int32_t oom_score_adj;
 	uint32_t nthreads;
+	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };

@@ -17,6 +17,7 @@ kind_re() {
 	eventfd) echo 'anon_inode:\[eventfd\].*anonymous-inode' ;;
 	memfd) echo 'memfd:refuse.*is a memfd' ;;
 	sharedmem) echo 'shared anonymous memory also mapped by another process' ;;
+	posixtimer) echo 'has POSIX timers \(timer_create\)' ;;
 	esac
 }
 
@@ -87,7 +88,7 @@ run_mode() {
 	fi
 }
 
-for m in pipe socket eventfd memfd sharedmem; do
+for m in pipe socket eventfd memfd sharedmem posixtimer; do
 	run_mode "$m"
 done
 log "pass"

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <grp.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -37,6 +38,9 @@
 #define NB_OFF 100
 
 static long checks;
+#define ITIMER_REAL_S 1000         /* seconds: far beyond the test */
+#define ITIMER_PROF_S 900
+#define ITIMER_PROF_INTERVAL_S 7
 static char workdir[4096];
 
 #define CHECK_EQ(what, exp, got)                                                                         \
@@ -411,6 +415,16 @@ static void final_behaviour(void)
 	CHECK_EQ("SIGUSR1 handler ran", runs + 1, usr1_runs);
 	CHECK_EQ("SIGUSR1 handler ran on the sigaltstack", 1, usr1_onstack);
 	CHECK_EQ("sigaltstack reported SS_ONSTACK inside the handler", 1, usr1_ssflag);
+
+	/* interval timers armed at start are still armed, with the interval
+	 * unchanged and no more time left than was set */
+	struct itimerval real, prof;
+	getitimer(ITIMER_REAL, &real);
+	getitimer(ITIMER_PROF, &prof);
+	CHECK_EQ("ITIMER_REAL still armed", 1, real.it_value.tv_sec > 0 && real.it_value.tv_sec < ITIMER_REAL_S);
+	CHECK_EQ("ITIMER_REAL interval", 0, real.it_interval.tv_sec);
+	CHECK_EQ("ITIMER_PROF still armed", 1, prof.it_value.tv_sec > 0 && prof.it_value.tv_sec <= ITIMER_PROF_S);
+	CHECK_EQ("ITIMER_PROF interval", ITIMER_PROF_INTERVAL_S, prof.it_interval.tv_sec);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -477,6 +491,12 @@ int main(int argc, char **argv)
 		wl_fail("PR_SET_THP_DISABLE: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		wl_fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+
+	/* long interval timers: they must survive the dump, and never fire here */
+	struct itimerval real = {.it_value = {.tv_sec = ITIMER_REAL_S}};
+	struct itimerval prof = {.it_interval = {.tv_sec = ITIMER_PROF_INTERVAL_S}, .it_value = {.tv_sec = ITIMER_PROF_S}};
+	if (setitimer(ITIMER_REAL, &real, NULL) < 0 || setitimer(ITIMER_PROF, &prof, NULL) < 0)
+		wl_fail("setitimer: %s", strerror(errno));
 
 	altstack = malloc(ALTSTACK_LEN);
 	if (!altstack)
