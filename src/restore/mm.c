@@ -22,7 +22,7 @@
 #include "../common/util.h"
 #include "../inspect/proc.h"
 #include "../inspect/rsys.h"
-#include "restore.h"
+#include "internal.h"
 
 #define USER_TOP 0x7ffffffff000ull     /* TASK_SIZE with 4-level paging */
 #define LOW_LIMIT 0x10000ull           /* vm.mmap_min_addr default */

@@ -19,7 +19,7 @@
 #include "../common/util.h"
 #include "../mem/pages.h"
 #include "../state/codec.h"
-#include "restore.h"
+#include "internal.h"
 
 #define PAGE_WORKERS_MAX 4
 

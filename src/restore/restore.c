@@ -1,6 +1,6 @@
 /* restore.c — the restore sequence (see restore.h): read the metadata
  * records, build the stub, stream the pages in, finish mm and threads. */
-#include "restore.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -30,25 +30,4 @@ struct restore_stats {
 int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pid_t *pid, struct restore_stats *st,
 			char *err, size_t errlen);
 
-/* Internal pieces (restore/ only). */
-struct stub {
-	pid_t pid;
-	int hs_fd;        /* the stub's end of the handshake pipe, closed remotely at the end */
-	uint64_t sys_ip;  /* a syscall instruction in the stub's (moved) vDSO */
-	uint64_t scratch; /* scratch area in the stub */
-	size_t scratch_len;
-};
-int stub_create(const struct fr_image *img, const struct restore_opts *opts, struct stub *stub, char *err,
-		size_t errlen);
-void stub_kill(struct stub *stub);
-int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
-int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
-/* A userfaultfd for the stub's mm, created inside it (so it is bound to its
- * final mm), taken with pidfd_getfd, its copy in the stub closed. */
-int mm_open_uffd(struct stub *stub, int *uffd);
-int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
-/* Places REC_PAGES records, starting with the one in hand, until DONE. */
-int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
-		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
-
 #endif

@@ -24,7 +24,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/proc.h"
-#include "restore.h"
+#include "internal.h"
 
 #define STUB_READY 'R'
 #define PID_REAP_WAIT_MS 5000 /* init reaps orphans only every ~2 s here */

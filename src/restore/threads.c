@@ -22,7 +22,7 @@
 #include "../common/util.h"
 #include "../inspect/freeze.h"
 #include "../inspect/rsys.h"
-#include "restore.h"
+#include "internal.h"
 
 #define THREAD_CLONE_FLAGS \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
