@@ -32,7 +32,7 @@ int wait_ptrace_stop(pid_t tid)
 			continue;
 		int sig = WSTOPSIG(status);
 		int event = status >> 16;
-		if (event == PTRACE_EVENT_STOP || event != 0)
+		if (event != 0) /* PTRACE_EVENT_STOP and other events */
 			return status;
 		if (sig == SIGTRAP)
 			return status;

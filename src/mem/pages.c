@@ -408,8 +408,9 @@ int page_writer_use_uffd(struct page_writer *pw, int uffd)
 	return 0;
 }
 
-/* Places [addr, addr + len) of an already-present page by overwriting it. */
-static int write_present(struct page_writer *pw, uint64_t addr, const uint8_t *data, size_t len)
+/* Writes [addr, addr + len) with process_vm_writev: a writable mapping, or a
+ * page already present in a uffd-registered one (so no fault waits). */
+static int write_vm(struct page_writer *pw, uint64_t addr, const uint8_t *data, size_t len)
 {
 	struct iovec l = {.iov_base = (void *)data, .iov_len = len};
 	struct iovec rm = {.iov_base = (void *)addr, .iov_len = len};
@@ -435,7 +436,7 @@ static int apply_uffd(struct page_writer *pw, uint64_t addr, const uint8_t *data
 			continue;
 		}
 		if (e == EEXIST) {
-			int r = write_present(pw, addr + done, data + done, pw->page_size);
+			int r = write_vm(pw, addr + done, data + done, pw->page_size);
 			if (r < 0)
 				return r;
 			done += pw->page_size;
@@ -459,16 +460,12 @@ int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, cons
 		__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
 		return 0;
 	}
-	ssize_t w = -1;
-	if ((v->prot & PROT_WRITE) && v->kind != VMA_SHARED_ANON) {
-		struct iovec l = {.iov_base = (void *)data, .iov_len = len};
-		struct iovec rm = {.iov_base = (void *)h->addr, .iov_len = len};
-		w = process_vm_writev(pw->pid, &l, 1, &rm, 1, 0);
+	bool direct = (v->prot & PROT_WRITE) && v->kind != VMA_SHARED_ANON;
+	if (!direct || write_vm(pw, h->addr, data, len) < 0) { /* /proc/PID/mem writes with FOLL_FORCE */
+		ssize_t w = pwrite(pw->mem_fd, data, len, (off_t)h->addr);
+		if (w != (ssize_t)len)
+			return w < 0 ? neg_errno() : -EIO;
 	}
-	if (w != (ssize_t)len)
-		w = pwrite(pw->mem_fd, data, len, (off_t)h->addr);
-	if (w != (ssize_t)len)
-		return w < 0 ? neg_errno() : -EIO;
 	__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
 	return 0;
 }

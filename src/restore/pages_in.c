@@ -245,11 +245,8 @@ int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_imag
 			r = pages_from_mapping(s, &pw, &records, err, errlen);
 			break;
 		}
-		r = stream_read_record(s, &type, &p, &len);
-		if (r < 0) {
-			snprintf(err, errlen, "%s", s->err[0] ? s->err : "stream is truncated: it ends without an end record");
+		if ((r = restore_read_record(s, &type, &p, &len, err, errlen)) < 0)
 			break;
-		}
 	}
 	st->pages = pw.pages;
 	st->page_bytes = pw.pages * pw.page_size;

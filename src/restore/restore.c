@@ -23,7 +23,8 @@ static int bad_record(char *err, size_t errlen, struct fr_stream *s, const char 
 	return -EBADMSG;
 }
 
-static int read_next(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err, size_t errlen)
+int restore_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err,
+			size_t errlen)
 {
 	int r = stream_read_record(s, type, p, len);
 	if (r == -ENODATA && !s->err[0])
@@ -55,7 +56,7 @@ static int read_metadata(struct fr_stream *s, struct fr_image *img, uint16_t *ty
 		snprintf(err, errlen, "%s", s->err);
 		return r;
 	}
-	if ((r = read_next(s, type, p, len, err, errlen)) < 0)
+	if ((r = restore_read_record(s, type, p, len, err, errlen)) < 0)
 		return r;
 	struct fr_hello hello = {0};
 	if (*type != REC_HELLO || decode_hello(*p, *len, &hello) < 0)
@@ -75,7 +76,7 @@ static int read_metadata(struct fr_stream *s, struct fr_image *img, uint16_t *ty
 
 	bool have_proc = false;
 	for (;;) {
-		if ((r = read_next(s, type, p, len, err, errlen)) < 0)
+		if ((r = restore_read_record(s, type, p, len, err, errlen)) < 0)
 			return r;
 		if (*type == REC_PROCESS && !have_proc) {
 			if (decode_process(*p, *len, &img->proc) < 0)

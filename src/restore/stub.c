@@ -86,9 +86,9 @@ static void setup_files(const struct fr_image *img, const struct restore_opts *o
 	if (nhs < 0)
 		stub_fail(*hs, "cannot move the handshake pipe: %s", strerror(errno));
 	*hs = nhs;
-	int tty = -1;
-	if (opts->shell_job && find_tty_fd() >= 0)
-		tty = fcntl(find_tty_fd(), F_DUPFD_CLOEXEC, max_fd + 1);
+	int tty = -1, ferry_tty = opts->shell_job ? find_tty_fd() : -1;
+	if (ferry_tty >= 0)
+		tty = fcntl(ferry_tty, F_DUPFD_CLOEXEC, max_fd + 1);
 
 	for (uint32_t i = 0; i < img->nfiles; i++) {
 		const struct fr_file *f = &img->files[i];
