@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../common/interrupt.h"
+#include "../common/stall.h"
 #include "../common/util.h"
 #include "../migrate/dump.h"
 #include "cli.h"
@@ -115,6 +116,7 @@ int cmd_dump(int argc, char **argv)
 			  r == -EINTR ? "; the process was resumed untouched" : "");
 		return 1;
 	}
+	stall_point("written"); /* the image is safe, the process still frozen */
 	dump_finish(session, true);
 	FILE *sf = cli_open_stats("dump", stats_path);
 	if (sf) {

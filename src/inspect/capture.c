@@ -19,6 +19,7 @@
 
 #include "../common/compat.h"
 #include "../common/log.h"
+#include "../common/stall.h"
 #include "../common/util.h"
 #include "proc.h"
 #include "rsys.h"
@@ -26,6 +27,7 @@
 #define XSTATE_BUF_MAX (64u << 10) /* larger than any XSAVE area (AVX-512 + AMX ~ 11 KiB) */
 #define KSIGACTION_SIZE 32        /* struct kernel_sigaction on x86_64 */
 #define SIGSET_BYTES 8
+#define CAPTURE_SCRATCH_BYTES 64 /* the largest result read back: a kernel_sigaction or an itimerval */
 
 /* -ERESTART* values the kernel leaves in rax of a thread stopped inside a syscall. */
 #define ERESTARTSYS 512
@@ -139,6 +141,7 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 	if (v < 0)
 		return (int)v;
 	p->mm.brk = (uint64_t)v;
+	stall_point("capture-rsys"); /* between two remote syscalls */
 	uint64_t want = st->sig_caught | st->sig_ignored;
 	for (int sig = 1; sig <= FR_NSIG; sig++) {
 		if (!(want & (1ull << (sig - 1))) || sig == SIGKILL || sig == SIGSTOP)
@@ -196,7 +199,7 @@ static int capture_pending(pid_t tid, uint32_t flags, uint32_t *n, uint8_t **out
 	return 0;
 }
 
-static int capture_thread(struct frozen_thread *ft, uint64_t syscall_ip, uint64_t scratch, struct fr_thread *t)
+static int capture_thread(struct frozen_thread *ft, uint64_t syscall_ip, struct fr_thread *t)
 {
 	t->tid = ft->tid;
 	t->regs = ft->regs;
@@ -249,9 +252,10 @@ static int capture_thread(struct frozen_thread *ft, uint64_t syscall_ip, uint64_
 
 	/* sigaltstack and clear_child_tid are per thread: ask inside the thread. */
 	struct rsys rs;
-	int r = rsys_begin(&rs, ft->tid, syscall_ip);
+	int r = rsys_begin_exact(&rs, ft->tid, syscall_ip);
 	if (r < 0)
 		return r;
+	uint64_t scratch = rsys_stack_scratch(&rs, sizeof(stack_t));
 	long v = rsys(&rs, SYS_sigaltstack, 0, scratch, 0, 0, 0, 0);
 	if (v >= 0) {
 		stack_t ss;
@@ -289,26 +293,21 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		snprintf(err, errlen, "pid %d has no usable [vdso] for remote syscalls", pid);
 		return r;
 	}
+	/* Exact mode and results below the stack: nothing is mapped in the
+	 * target, and a ferry killed between two calls leaves it as it was. */
 	struct rsys rs;
-	if ((r = rsys_begin(&rs, pid, sys_ip)) < 0)
+	if ((r = rsys_begin_exact(&rs, pid, sys_ip)) < 0)
 		goto rsys_fail;
-	long page = sysconf(_SC_PAGESIZE);
-	if ((r = rsys_scratch_map(&rs, 0, (size_t)page)) < 0) {
-		rsys_end(&rs);
-		goto rsys_fail;
-	}
+	rs.scratch = rsys_stack_scratch(&rs, CAPTURE_SCRATCH_BYTES);
 	r = capture_via_rsys(&rs, &img->proc, &st);
+	rsys_end(&rs);
 	img->threads = calloc(fp->nthreads, sizeof(*img->threads));
 	if (!img->threads && r == 0)
 		r = -ENOMEM;
 	for (size_t i = 0; r == 0 && i < fp->nthreads; i++) {
-		r = capture_thread(&fp->threads[i], sys_ip, rs.scratch, &img->threads[i]);
+		r = capture_thread(&fp->threads[i], sys_ip, &img->threads[i]);
 		img->nthreads = (uint32_t)i + 1;
 	}
-	int e = rsys_scratch_unmap(&rs);
-	int e2 = rsys_end(&rs);
-	if (r == 0)
-		r = e ? e : e2;
 	if (r < 0)
 		goto rsys_fail;
 	img->proc.nthreads = img->nthreads;

@@ -14,7 +14,6 @@
 #include "proc.h"
 
 #define SEIZE_ROUNDS_MAX 64 /* re-list tasks until no new thread appears */
-#define ALL_SIGNALS_BLOCKED (~0ull & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))))
 
 int wait_ptrace_stop(pid_t tid)
 {
@@ -51,13 +50,19 @@ static struct frozen_thread *find_thread(struct frozen_proc *fp, pid_t tid)
 	return NULL;
 }
 
-static void detach_all(struct frozen_proc *fp, bool restore_state)
+/* Lets every thread go. Registers go back only where they were read (a
+ * remote syscall that failed half-way may have left others). The mask is
+ * written only if it differs from the one found: PTRACE_SETSIGMASK also
+ * drops the mask restore of a thread stopped in sigsuspend/ppoll. */
+static void detach_all(struct frozen_proc *fp)
 {
 	for (size_t i = 0; i < fp->nthreads; i++) {
 		struct frozen_thread *t = &fp->threads[i];
-		if (restore_state) {
+		uint64_t now;
+		if (t->have_state) {
 			ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs);
-			ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(t->sigmask), &t->sigmask);
+			if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(now), &now) == 0 && now != t->sigmask)
+				ptrace(PTRACE_SETSIGMASK, t->tid, (void *)sizeof(t->sigmask), &t->sigmask);
 		}
 		ptrace(PTRACE_DETACH, t->tid, 0, 0);
 	}
@@ -65,7 +70,7 @@ static void detach_all(struct frozen_proc *fp, bool restore_state)
 
 static int seize_one(struct frozen_proc *fp, pid_t tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0)
 		return neg_errno();
 	struct frozen_thread *nt = realloc(fp->threads, (fp->nthreads + 1) * sizeof(*nt));
 	if (!nt) {
@@ -83,9 +88,7 @@ static int seize_one(struct frozen_proc *fp, pid_t tid)
 	if (ptrace(PTRACE_GETREGS, tid, 0, &t->regs) < 0 ||
 	    ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(t->sigmask), &t->sigmask) < 0)
 		return neg_errno();
-	uint64_t blocked = ALL_SIGNALS_BLOCKED;
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(blocked), &blocked) < 0)
-		return neg_errno();
+	t->have_state = true;
 	return 0;
 }
 
@@ -148,14 +151,14 @@ int freeze_process(pid_t pid, struct frozen_proc *fp, char *err, size_t errlen)
 	pr_info("froze pid %d: %zu thread(s)", pid, fp->nthreads);
 	return 0;
 fail:
-	detach_all(fp, true);
+	detach_all(fp);
 	frozen_free(fp);
 	return r;
 }
 
 int thaw_process(struct frozen_proc *fp)
 {
-	detach_all(fp, true);
+	detach_all(fp);
 	return 0;
 }
 

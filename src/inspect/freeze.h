@@ -1,18 +1,22 @@
 /* freeze.h — stopping every thread of a live process with PTRACE_SEIZE +
- * PTRACE_INTERRUPT and letting it go again. While frozen, every thread has
- * all catchable signals blocked (PTRACE_SETSIGMASK) so nothing is delivered
- * under ferry's feet; thaw puts each thread's registers and mask back. */
+ * PTRACE_INTERRUPT and letting it go again. A frozen thread sits in a
+ * PTRACE_EVENT_STOP with its registers and signal mask untouched; signals
+ * that arrive stay queued (the thread does not run to dequeue them). Remote
+ * syscalls (rsys.h, exact mode) return each thread to that stop, so a ferry
+ * killed at any moment leaves threads that resume exactly as they were. */
 #ifndef FERRY_FREEZE_H
 #define FERRY_FREEZE_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
 struct frozen_thread {
 	pid_t tid;
 	struct user_regs_struct regs; /* as found when the thread stopped */
-	uint64_t sigmask;             /* as found */
+	uint64_t sigmask;             /* as found (the mask a pending sigsuspend/ppoll restores) */
+	bool have_state;              /* regs and sigmask were read */
 };
 
 struct frozen_proc {
@@ -24,7 +28,7 @@ struct frozen_proc {
 /* Seizes and stops all threads. On failure nothing stays attached and
  * err says why in one line. */
 int freeze_process(pid_t pid, struct frozen_proc *fp, char *err, size_t errlen);
-/* Restores registers and masks and detaches: the process runs on untouched. */
+/* Detaches every thread: the process runs on untouched. */
 int thaw_process(struct frozen_proc *fp);
 /* Kills a frozen process (after a successful dump). */
 void kill_frozen(struct frozen_proc *fp);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "../common/util.h"
+#include "freeze.h"
 #include "proc.h"
 
 #define RSYS_MAX_STOPS 16 /* event stops tolerated while one syscall runs (clone events) */
@@ -70,49 +71,112 @@ int rsys_find_syscall(pid_t pid, uint64_t *ip)
 	return r;
 }
 
+/* All catchable signals blocked while an injected syscall runs, so that no
+ * handler runs and no signal is dequeued under ferry's feet. */
+#define RSYS_ALL_BLOCKED (~0ull & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))))
+
+static bool is_syscall_stop(int status) { return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80); }
+
+static int wait_stop(pid_t tid, int *status)
+{
+	pid_t w;
+	do
+		w = waitpid(tid, status, __WALL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return neg_errno();
+	if (WIFEXITED(*status) || WIFSIGNALED(*status))
+		return -ESRCH;
+	return 0;
+}
+
+/* Resumes tid with PTRACE_SYSCALL until its next syscall stop (entry or exit);
+ * event stops on the way (a clone, a group stop) are stepped past. */
+static int next_syscall_stop(pid_t tid)
+{
+	for (int stops = 0; stops < RSYS_MAX_STOPS; stops++) {
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			return neg_errno();
+		int status, r = wait_stop(tid, &status);
+		if (r < 0)
+			return r;
+		if (is_syscall_stop(status))
+			return 0;
+		if (WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+			return -EINTR; /* a signal-delivery stop: the mask should have made this impossible */
+	}
+	return -ETIMEDOUT;
+}
+
 int rsys_begin(struct rsys *r, pid_t tid, uint64_t syscall_ip)
 {
 	*r = (struct rsys){.tid = tid, .syscall_ip = syscall_ip};
 	return ptrace(PTRACE_GETREGS, tid, 0, &r->saved) < 0 ? neg_errno() : 0;
 }
 
-int rsys_end(struct rsys *r) { return ptrace(PTRACE_SETREGS, r->tid, 0, &r->saved) < 0 ? neg_errno() : 0; }
+int rsys_begin_exact(struct rsys *r, pid_t tid, uint64_t syscall_ip)
+{
+	int e = rsys_begin(r, tid, syscall_ip);
+	if (e < 0)
+		return e;
+	r->exact = true;
+	return ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(r->saved_mask), &r->saved_mask) < 0 ? neg_errno() : 0;
+}
+
+int rsys_end(struct rsys *r)
+{
+	if (r->exact)
+		return 0; /* every call already put the thread back as it was */
+	return ptrace(PTRACE_SETREGS, r->tid, 0, &r->saved) < 0 ? neg_errno() : 0;
+}
+
+/* Exact mode: after a call the thread sits in a syscall-exit stop. Put its
+ * registers and mask back, then let it go one step to the PTRACE_EVENT_STOP
+ * trap in the signal path (PTRACE_INTERRUPT + PTRACE_CONT run no user code:
+ * the trap comes before any signal is dequeued). From that stop, a thread
+ * whose tracer vanishes resumes exactly as an untraced one would, including
+ * the restart of a syscall that the freeze interrupted. */
+static int rollback(struct rsys *r)
+{
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->saved) < 0 ||
+	    ptrace(PTRACE_SETSIGMASK, r->tid, (void *)sizeof(r->saved_mask), &r->saved_mask) < 0 ||
+	    ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+		return neg_errno();
+	int st = wait_ptrace_stop(r->tid);
+	if (st < 0)
+		return st;
+	return (st >> 16) == PTRACE_EVENT_STOP ? 0 : -EPROTO;
+}
 
 int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 	      uint64_t a5, uint64_t a6)
 {
 	struct user_regs_struct regs = r->saved;
 	regs.rax = (uint64_t)nr;
-	regs.orig_rax = (uint64_t)-1;
+	regs.orig_rax = (uint64_t)-1; /* no syscall-restart fixup on the way out of the stop */
 	regs.rdi = a1, regs.rsi = a2, regs.rdx = a3, regs.r10 = a4, regs.r8 = a5, regs.r9 = a6;
 	regs.rip = r->syscall_ip;
+	uint64_t blocked = RSYS_ALL_BLOCKED;
+	if (r->exact && ptrace(PTRACE_SETSIGMASK, r->tid, (void *)sizeof(blocked), &blocked) < 0)
+		return neg_errno();
 	if (ptrace(PTRACE_SETREGS, r->tid, 0, &regs) < 0)
 		return neg_errno();
-	for (int stops = 0; stops < RSYS_MAX_STOPS; stops++) {
-		if (ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0) < 0)
-			return neg_errno();
-		int status;
-		pid_t w;
-		do
-			w = waitpid(r->tid, &status, __WALL);
-		while (w < 0 && errno == EINTR);
-		if (w < 0)
-			return neg_errno();
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -ESRCH;
-		if (!WIFSTOPPED(status))
-			continue;
-		if ((status >> 16) != 0 || WSTOPSIG(status) != SIGTRAP)
-			continue; /* an event (clone) or a stop for a signal: step on */
-		if (ptrace(PTRACE_GETREGS, r->tid, 0, &regs) < 0)
-			return neg_errno();
-		if (regs.rip == r->syscall_ip + 2) { /* also when the syscall moved the vDSO itself */
-			*ret = (long)regs.rax;
-			return 0;
-		}
-		return -EFAULT; /* stepped somewhere unexpected */
+	int e = next_syscall_stop(r->tid); /* entry */
+	if (e == 0)
+		e = next_syscall_stop(r->tid); /* exit */
+	if (e == 0 && ptrace(PTRACE_GETREGS, r->tid, 0, &regs) < 0)
+		e = neg_errno();
+	/* also when the syscall moved the vDSO itself */
+	if (e == 0 && regs.rip != r->syscall_ip + 2)
+		e = -EFAULT;
+	if (e == 0)
+		*ret = (long)regs.rax;
+	if (r->exact && e != -ESRCH) {
+		int b = rollback(r);
+		if (e == 0)
+			e = b;
 	}
-	return -ETIMEDOUT;
+	return e;
 }
 
 long rsys(struct rsys *r, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)

@@ -13,6 +13,7 @@
 #include <linux/userfaultfd.h>
 
 #include "../common/interrupt.h"
+#include "../common/stall.h"
 #include "../common/util.h"
 
 #define PM_PRESENT (1ull << 63)
@@ -56,6 +57,7 @@ struct dump_ctx {
 	int error;           /* first error, atomic */
 	page_progress_fn progress;
 	void *progress_arg;
+	bool stalled; /* the "pages" stall point was passed */
 	char *err;
 	size_t errlen;
 };
@@ -276,6 +278,10 @@ static void *dump_worker(void *arg)
 						   __ATOMIC_RELAXED);
 		if (w->reports_progress && c->progress)
 			c->progress(done, c->plan->total_bytes, c->progress_arg);
+		if (w->reports_progress && done * 2 >= c->plan->total_bytes && !c->stalled) {
+			c->stalled = true; /* once, half-way through the pages */
+			stall_point("pages");
+		}
 	}
 	return NULL;
 }

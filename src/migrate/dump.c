@@ -9,6 +9,7 @@
 
 #include "../common/interrupt.h"
 #include "../common/log.h"
+#include "../common/stall.h"
 #include "../common/util.h"
 #include "../inspect/capture.h"
 #include "../inspect/freeze.h"
@@ -72,6 +73,7 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 		return r;
 	}
 	st->t_freeze_ms = now_ms() - t;
+	stall_point("frozen");
 
 	t = now_ms();
 	struct fr_image img = {0};
@@ -84,6 +86,7 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 		if (r < 0)
 			snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
 	}
+	stall_point("captured");
 	t = now_ms();
 	if (r == 0 && interrupted()) {
 		snprintf(err, errlen, "interrupted by a signal");

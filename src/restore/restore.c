@@ -131,7 +131,7 @@ static int read_metadata(struct fr_stream *s, struct fr_image *img, uint16_t *ty
 
 static int seize_stub(struct stub *stub)
 {
-	if (ptrace(PTRACE_SEIZE, stub->pid, 0, (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE)) < 0 ||
+	if (ptrace(PTRACE_SEIZE, stub->pid, 0, (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD)) < 0 ||
 	    ptrace(PTRACE_INTERRUPT, stub->pid, 0, 0) < 0)
 		return neg_errno();
 	int st = wait_ptrace_stop(stub->pid);
