@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "../common/util.h"
 #include "freeze.h"
@@ -204,4 +205,24 @@ int rsys_scratch_unmap(struct rsys *r)
 	long e = rsys(r, SYS_munmap, r->scratch, r->scratch_len, 0, 0, 0, 0);
 	r->scratch = 0;
 	return e < 0 ? (int)e : 0;
+}
+
+int rsys_take_uffd(struct rsys *r, pid_t pid, int flags, int *uffd)
+{
+	long fd = rsys(r, SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0);
+	if (fd < 0)
+		return (int)fd;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int mine = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
+	int ret = mine < 0 ? neg_errno() : 0;
+	if (pidfd >= 0)
+		close(pidfd);
+	long c = rsys(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+	if (ret == 0 && c < 0) {
+		close(mine);
+		ret = (int)c;
+	}
+	if (ret == 0)
+		*uffd = mine;
+	return ret;
 }

@@ -64,6 +64,12 @@ static inline uint64_t rsys_stack_scratch(const struct rsys *r, size_t len)
 	return (r->saved.rsp - RED_ZONE - len) & ~(uint64_t)(STACK_ALIGN - 1);
 }
 
+/* Creates a userfaultfd inside the target (flags as for userfaultfd(2)) and
+ * takes it into ferry with pidfd_getfd; the target's own copy is closed at
+ * once, so if ferry dies the kernel drops whatever ferry registered. *uffd is
+ * ferry's fd, before UFFDIO_API. */
+int rsys_take_uffd(struct rsys *r, pid_t pid, int flags, int *uffd);
+
 /* Scratch memory in the target: map one shared anonymous area (never merges
  * with the target's own mappings) at addr (0 = anywhere) or unmap it. */
 int rsys_scratch_map(struct rsys *r, uint64_t addr, size_t len);

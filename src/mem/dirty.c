@@ -1,0 +1,338 @@
+/* dirty.c — see dirty.h. */
+#include "dirty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../common/compat.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../inspect/features.h"
+#include "../inspect/proc.h"
+#include "../inspect/rsys.h"
+
+#define SCAN_VEC_LEN 4096        /* regions per PAGEMAP_SCAN call; the walk resumes at walk_end */
+#define PM_SOFT_DIRTY_BIT (1ull << 55)
+#define PM_PRESENT_BIT (1ull << 63)
+#define PM_SWAPPED_BIT (1ull << 62)
+#define PAGEMAP_BATCH 512         /* pagemap entries read at once by the soft-dirty backend */
+
+static const char *const backend_names[] = {
+	[DIRTY_NONE] = "none (full resend)",
+	[DIRTY_SOFT_DIRTY] = "soft_dirty",
+	[DIRTY_UFFD_WP] = "uffd_wp_async + pagemap_scan",
+};
+
+const char *dirty_backend_name(enum dirty_backend b) { return backend_names[b]; }
+
+static bool feature_works(const char *name)
+{
+	char detail[256];
+	const struct feature *f = feature_find(name);
+	return f && f->probe(detail, sizeof(detail)) == 0;
+}
+
+enum dirty_backend dirty_backend_best(void)
+{
+	if (feature_works("uffd_wp_async") && feature_works("pagemap_scan") && feature_works("pidfd_getfd"))
+		return DIRTY_UFFD_WP;
+	if (feature_works("soft_dirty"))
+		return DIRTY_SOFT_DIRTY;
+	return DIRTY_NONE;
+}
+
+int dirty_list_add(struct dirty_list *l, uint64_t start, uint64_t end, uint64_t page)
+{
+	if (end <= start)
+		return 0;
+	l->pages += (end - start) / page;
+	if (l->n && l->v[l->n - 1].end == start) {
+		l->v[l->n - 1].end = end;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct dirty_range *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct dirty_range){start, end};
+	return 0;
+}
+
+void dirty_list_free(struct dirty_list *l)
+{
+	free(l->v);
+	*l = (struct dirty_list){0};
+}
+
+/* The tracked set without [start, end). */
+static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
+{
+	struct dirty_list kept = {0};
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < t->tracked.n; i++) {
+		struct dirty_range g = t->tracked.v[i];
+		if (g.end <= start || g.start >= end) {
+			r = dirty_list_add(&kept, g.start, g.end, t->page);
+			continue;
+		}
+		r = dirty_list_add(&kept, g.start, MIN(g.end, start), t->page);
+		if (r == 0)
+			r = dirty_list_add(&kept, MAX(g.start, end), g.end, t->page);
+	}
+	if (r < 0) {
+		dirty_list_free(&kept);
+		return r;
+	}
+	dirty_list_free(&t->tracked);
+	t->tracked = kept;
+	return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct dirty_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Adds [start, end) to the tracked set, kept sorted and merged, so that
+ * every collect reports in address order. */
+static int tracked_insert(struct dirty_tracker *t, uint64_t start, uint64_t end)
+{
+	int r = dirty_list_add(&t->tracked, start, end, t->page);
+	if (r < 0)
+		return r;
+	struct dirty_list *l = &t->tracked;
+	qsort(l->v, l->n, sizeof(l->v[0]), by_start);
+	size_t k = 0;
+	for (size_t i = 1; i < l->n; i++) {
+		if (l->v[i].start <= l->v[k].end)
+			l->v[k].end = MAX(l->v[k].end, l->v[i].end);
+		else
+			l->v[++k] = l->v[i];
+	}
+	l->n = l->n ? k + 1 : 0;
+	l->pages = 0;
+	for (size_t i = 0; i < l->n; i++)
+		l->pages += (l->v[i].end - l->v[i].start) / t->page;
+	return 0;
+}
+
+int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct rsys *rs, char *err, size_t errlen)
+{
+	*t = (struct dirty_tracker){.pid = pid, .backend = b, .uffd = -1, .pagemap_fd = -1,
+				    .page = (uint64_t)sysconf(_SC_PAGESIZE)};
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (t->pagemap_fd < 0) {
+		int e = neg_errno();
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(-e));
+		return e;
+	}
+	if (b != DIRTY_UFFD_WP)
+		return 0;
+	t->scan_len = SCAN_VEC_LEN;
+	t->scan_vec = calloc(t->scan_len, sizeof(struct page_region));
+	if (!t->scan_vec) {
+		snprintf(err, errlen, "out of memory for the dirty page scan");
+		dirty_close(t);
+		return -ENOMEM;
+	}
+	int r = rsys_take_uffd(rs, pid, O_CLOEXEC | O_NONBLOCK, &t->uffd);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot make a userfaultfd inside pid %d: %s", pid, strerror(-r));
+		dirty_close(t);
+		return r;
+	}
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	if (ioctl(t->uffd, UFFDIO_API, &api) < 0) {
+		r = neg_errno();
+		snprintf(err, errlen, "userfaultfd write-protect (async) refused: %s", strerror(-r));
+		dirty_close(t);
+		return r;
+	}
+	return 0;
+}
+
+/* One PAGEMAP_SCAN walk over [start, end): written pages are appended to out
+ * (if not NULL) and write-protected again. -EPERM: part of the range is not
+ * registered any more (its mapping was replaced). */
+static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, struct dirty_list *out)
+{
+	struct page_region *vec = t->scan_vec;
+	while (start < end) {
+		struct pm_scan_arg a = {.size = sizeof(a), .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+					.start = start, .end = end, .vec = (uint64_t)(uintptr_t)vec,
+					.vec_len = t->scan_len, .category_mask = PAGE_IS_WRITTEN,
+					.return_mask = PAGE_IS_WRITTEN};
+		long n = ioctl(t->pagemap_fd, PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return neg_errno();
+		for (long i = 0; out && i < n; i++) {
+			int r = dirty_list_add(out, vec[i].start, vec[i].end, t->page);
+			if (r < 0)
+				return r;
+		}
+		if (a.walk_end <= start)
+			return -EIO; /* no progress: never loop forever on a kernel surprise */
+		start = a.walk_end;
+	}
+	return 0;
+}
+
+/* Soft-dirty: pages of [start, end) with pagemap bit 55 (present or swapped). */
+static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end, struct dirty_list *out)
+{
+	uint64_t ent[PAGEMAP_BATCH];
+	for (uint64_t a = start; a < end;) {
+		size_t want = (size_t)MIN((end - a) / t->page, (uint64_t)PAGEMAP_BATCH);
+		ssize_t got = pread(t->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / t->page * sizeof(ent[0])));
+		if (got <= 0)
+			return got < 0 ? neg_errno() : -EIO;
+		size_t k = (size_t)got / sizeof(ent[0]);
+		for (size_t i = 0; i < k; i++, a += t->page)
+			if (ent[i] & PM_SOFT_DIRTY_BIT) {
+				int r = dirty_list_add(out, a, a + t->page, t->page);
+				if (r < 0)
+					return r;
+			}
+	}
+	return 0;
+}
+
+/* [start, end) is no longer one registered stretch of memory: part of it
+ * was unmapped (ENOMEM) or mapped anew, unregistered (EPERM). Scan it mapping
+ * by mapping; what cannot be scanned counts as written whole. */
+static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct dirty_list *out)
+{
+	struct proc_map *maps;
+	size_t n;
+	int r = proc_read_maps(t->pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		uint64_t a = MAX(start, maps[i].start), b = MIN(end, maps[i].end);
+		if (a >= b)
+			continue;
+		size_t mark = out->n;
+		uint64_t pages = out->pages;
+		r = scan_written(t, a, b, out);
+		if (r == -EPERM || r == -ENOMEM) {
+			out->n = mark, out->pages = pages;
+			pr_debug("dirty: %#llx-%#llx was mapped anew under the tracker: all of it counts as written",
+				 (unsigned long long)a, (unsigned long long)b);
+			r = dirty_list_add(out, a, b, t->page);
+		}
+	}
+	free(maps);
+	return r;
+}
+
+static int clear_soft_dirty(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", pid);
+	return write_small_file(path, "4") < 0 ? neg_errno() : 0;
+}
+
+int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end)
+{
+	if (start >= end || start % t->page || end % t->page)
+		return -EINVAL;
+	if (t->backend == DIRTY_UFFD_WP) {
+		struct uffdio_register reg = {.range = {.start = start, .len = end - start},
+					      .mode = UFFDIO_REGISTER_MODE_WP};
+		if (ioctl(t->uffd, UFFDIO_REGISTER, &reg) < 0)
+			return neg_errno();
+		int r = scan_written(t, start, end, NULL); /* arm: write-protect every page */
+		if (r < 0) {
+			struct uffdio_range rg = {.start = start, .len = end - start};
+			ioctl(t->uffd, UFFDIO_UNREGISTER, &rg);
+			return r;
+		}
+	} else if (t->backend == DIRTY_SOFT_DIRTY) {
+		/* clear_refs clears the whole process: the other tracked ranges'
+		 * marks are collected first and kept for the next dirty_collect. */
+		for (size_t i = 0; i < t->tracked.n; i++) {
+			int r = scan_soft_dirty(t, t->tracked.v[i].start, t->tracked.v[i].end, &t->pending);
+			if (r < 0)
+				return r;
+		}
+		int r = clear_soft_dirty(t->pid);
+		if (r < 0)
+			return r;
+	}
+	return tracked_insert(t, start, end);
+}
+
+void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end)
+{
+	if (t->backend == DIRTY_UFFD_WP) {
+		struct uffdio_range rg = {.start = start, .len = end - start};
+		ioctl(t->uffd, UFFDIO_UNREGISTER, &rg); /* an unmapped range is already gone */
+	}
+	if (tracked_remove(t, start, end) < 0)
+		pr_warn("out of memory while untracking %#llx-%#llx", (unsigned long long)start, (unsigned long long)end);
+}
+
+int dirty_collect(struct dirty_tracker *t, struct dirty_list *out)
+{
+	for (size_t i = 0; i < t->pending.n; i++) {
+		int r = dirty_list_add(out, t->pending.v[i].start, t->pending.v[i].end, t->page);
+		if (r < 0)
+			return r;
+	}
+	dirty_list_free(&t->pending);
+	for (size_t i = 0; i < t->tracked.n; i++) {
+		struct dirty_range g = t->tracked.v[i];
+		int r;
+		switch (t->backend) {
+		case DIRTY_UFFD_WP: {
+			size_t mark = out->n;
+			uint64_t pages = out->pages;
+			r = scan_written(t, g.start, g.end, out);
+			if (r == -EPERM || r == -ENOMEM) {
+				out->n = mark, out->pages = pages;
+				r = scan_changed(t, g.start, g.end, out);
+			}
+			break;
+		}
+		case DIRTY_SOFT_DIRTY:
+			r = scan_soft_dirty(t, g.start, g.end, out);
+			break;
+		default:
+			r = dirty_list_add(out, g.start, g.end, t->page);
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+	return t->backend == DIRTY_SOFT_DIRTY ? clear_soft_dirty(t->pid) : 0;
+}
+
+void dirty_close(struct dirty_tracker *t)
+{
+	if (t->uffd >= 0) {
+		for (size_t i = 0; i < t->tracked.n; i++) {
+			struct uffdio_range rg = {.start = t->tracked.v[i].start,
+						  .len = t->tracked.v[i].end - t->tracked.v[i].start};
+			ioctl(t->uffd, UFFDIO_UNREGISTER, &rg);
+		}
+		close(t->uffd); /* the last reference: the kernel drops what is left */
+	}
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	dirty_list_free(&t->tracked);
+	dirty_list_free(&t->pending);
+	free(t->scan_vec);
+	*t = (struct dirty_tracker){.uffd = -1, .pagemap_fd = -1};
+}

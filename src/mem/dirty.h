@@ -1,0 +1,73 @@
+/* dirty.h — which pages of a running process were written since the last
+ * look: the memory side of pre-copy's rounds. Backends, best first:
+ *  - uffd_wp: a userfaultfd made inside the process (rsys_take_uffd) with
+ *    UFFD_FEATURE_WP_ASYNC; ranges are registered in WP mode from ferry, and
+ *    one PAGEMAP_SCAN on /proc/PID/pagemap returns the written pages and
+ *    write-protects them again (Linux >= 6.7). Only ferry holds the uffd: if
+ *    ferry dies, the kernel drops the tracking and the process runs on.
+ *  - soft_dirty: "4" to /proc/PID/clear_refs, then pagemap bit 55 (kernels
+ *    built with CONFIG_MEM_SOFT_DIRTY).
+ *  - none: every page of every tracked range counts as written each round
+ *    (pre-copy degrades to full resends).
+ * Ranges are [start, end), page-aligned, each inside the process's mappings
+ * when tracked. Only tracked ranges are watched: the caller re-reads the
+ * layout each round, tracks new ranges (and sends them whole) and untracks
+ * vanished ones. A range whose mapping changed under the tracker (unmapped
+ * and mapped again between two looks) is reported written whole. A reported
+ * page may be absent (MADV_DONTNEED, or never touched): the sender decides
+ * with pagemap what it reads as. */
+#ifndef FERRY_DIRTY_H
+#define FERRY_DIRTY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct rsys;
+
+enum dirty_backend { DIRTY_NONE, DIRTY_SOFT_DIRTY, DIRTY_UFFD_WP };
+
+struct dirty_range {
+	uint64_t start, end;
+};
+
+/* A growing list of ranges; adjacent ranges are merged as they are added. */
+struct dirty_list {
+	struct dirty_range *v;
+	size_t n, cap;
+	uint64_t pages;
+};
+
+struct dirty_tracker {
+	pid_t pid;
+	enum dirty_backend backend;
+	int uffd;       /* uffd_wp: ferry's userfaultfd on the process's mm, else -1 */
+	int pagemap_fd; /* /proc/PID/pagemap */
+	uint64_t page;
+	struct dirty_list tracked;
+	struct dirty_list pending; /* soft_dirty: marks saved before a clear_refs */
+	void *scan_vec; /* struct page_region[scan_len] for PAGEMAP_SCAN */
+	size_t scan_len;
+};
+
+/* The best backend this kernel offers (probed on ferry itself). */
+enum dirty_backend dirty_backend_best(void);
+const char *dirty_backend_name(enum dirty_backend b);
+
+/* Starts a tracker for pid. uffd_wp needs rs: a remote-syscall session on a
+ * frozen thread of pid (exact mode), used once to make the userfaultfd. */
+int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct rsys *rs, char *err, size_t errlen);
+/* Watches [start, end) from now on: writes after this call are reported. */
+int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end);
+/* Stops watching [start, end) (unmapped, or no longer wanted). */
+void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end);
+/* Appends to out the pages of tracked ranges written since the last
+ * dirty_collect or dirty_track, and watches them again. */
+int dirty_collect(struct dirty_tracker *t, struct dirty_list *out);
+/* Removes every trace of tracking from the process and frees t. */
+void dirty_close(struct dirty_tracker *t);
+
+int dirty_list_add(struct dirty_list *l, uint64_t start, uint64_t end, uint64_t page);
+void dirty_list_free(struct dirty_list *l);
+
+#endif
