@@ -34,11 +34,11 @@ static void write_stats(FILE *f, const struct dump_stats *st)
 {
 	double secs = st->t_pages_ms / 1e3;
 	fprintf(f,
-		"{\"command\":\"dump\",\"frozen_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,"
+		"{\"command\":\"dump\",\"precheck_ms\":%.3f,\"frozen_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,"
 		"\"threads\":%u,\"vmas\":%u,\"files\":%u,\"pages_present\":%llu,\"pages_sent\":%llu,"
 		"\"pages_zero\":%llu,\"page_records\":%llu,\"page_bytes\":%llu,\"stream_bytes\":%llu,"
 		"\"page_gbps\":%.3f}\n",
-		st->t_total_ms, st->t_freeze_ms, st->t_capture_ms, st->t_pages_ms, st->threads, st->vmas, st->files,
+		st->t_precheck_ms, st->t_total_ms, st->t_freeze_ms, st->t_capture_ms, st->t_pages_ms, st->threads, st->vmas, st->files,
 		(unsigned long long)st->pages.pages_present, (unsigned long long)st->pages.pages_sent,
 		(unsigned long long)st->pages.pages_zero, (unsigned long long)st->pages.records,
 		(unsigned long long)st->pages.bytes, (unsigned long long)st->stream_bytes,
