@@ -287,14 +287,17 @@ void proc_describe(pid_t pid, char *out, size_t len)
 	if (read_small_file(path, &text, &n) == 0 && n > 0) {
 		while (n > 0 && text[n - 1] == '\0')
 			n--;
+		text[n] = '\0';
+		/* argv[0] without its directory: the arguments say more. */
+		char *slash = strrchr(text, '/'); /* stops at argv[0]'s NUL */
+		char *cmd = slash ? slash + 1 : text;
+		n -= (size_t)(cmd - text);
 		for (size_t i = 0; i < n; i++)
-			if (text[i] == '\0')
-				text[i] = ' ';
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
 		if (n > DESCRIBE_CMDLINE_MAX)
-			memcpy(text + DESCRIBE_CMDLINE_MAX - 3, "...", 4);
-		else
-			text[n] = '\0';
-		snprintf(out, len, "%d (%s)", pid, text);
+			memcpy(cmd + DESCRIBE_CMDLINE_MAX - 3, "...", 4);
+		snprintf(out, len, "%d (%s)", pid, cmd);
 		return;
 	}
 	free(text);

@@ -54,8 +54,9 @@ int proc_read_limits(pid_t pid, struct rlimit *rlim, int nlimits);
 /* Thread ids of pid, ascending; *tids is malloc'd. */
 int proc_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 bool proc_exists(pid_t pid);
-/* "PID (command line)" for messages: the command line with NULs as spaces,
- * cut to a readable length; [comm] for a process without one. */
+/* "PID (command line)" for messages: argv[0] without its directory, then the
+ * arguments, cut to a readable length; "PID ([comm])" for a process without
+ * a command line. */
 void proc_describe(pid_t pid, char *out, size_t len);
 
 /* Processes tied to one pid, found in one pass over /proc: its children,
