@@ -13,17 +13,6 @@ require_root
 require_ferry
 
 TREES="ferry cannot dump process trees yet"
-DESCRIBE_MAX=60 # proc_describe cuts longer command lines to 57 chars + "..."
-
-# described PID CMDLINE: how ferry names a process in a message (argv[0]
-# without its directory, the line cut to DESCRIBE_MAX)
-described() {
-	local argv0=${2%% *} c
-	c=${argv0##*/}${2#"$argv0"}
-	[ "${#c}" -le "$DESCRIBE_MAX" ] || c="${c:0:$((DESCRIBE_MAX - 3))}..."
-	echo "$1 ($c)"
-}
-
 # refused_exactly WHAT WANT: the last dump failed with exactly the line WANT
 refused_exactly() {
 	local what=$1 want=$2 line

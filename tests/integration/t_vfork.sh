@@ -20,7 +20,7 @@ child=$(cat "$WL_CTL/child")
 [ "$(pid_ppid "$child")" = "$pid" ] || fail "vfork child $child is not pid $pid's child"
 # the parent waits in vfork (D), its child runs its own loop
 [ "$(pid_state "$pid")" = D ] || fail "parent $pid is in state $(pid_state "$pid"), expected D (in vfork)"
-name="tree $WL_CTL vfork" # the child's command line is the parent's: same memory
+cmd="$WL_BIN $WL_CTL vfork" # the child's command line is the parent's: same memory
 
 check_refusal() { # WHO PID OTHER
 	local who=$1 p=$2 other=$3 t0 ms line want
@@ -31,7 +31,7 @@ check_refusal() { # WHO PID OTHER
 	[ "$ms" -lt "$PROMPT_MS" ] || fail "$who: the refusal took $ms ms"
 	[ "$(grep -c . "$DUMP_ERR")" = 1 ] || fail "$who: expected one stderr line, got: $(cat "$DUMP_ERR")"
 	line=$(cat "$DUMP_ERR")
-	want="ferry: dump: pid $p shares its address space (vfork or CLONE_VM) with 1 other process: $other ($name): $SHARED"
+	want="ferry: dump: pid $p shares its address space (vfork or CLONE_VM) with 1 other process: $(described "$other" "$cmd"): $SHARED"
 	[ "$line" = "$want" ] || fail "$who: wrong refusal
    got: $line
   want: $want"
