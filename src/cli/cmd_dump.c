@@ -20,9 +20,10 @@ static const char help[] =
 	"threads with registers and FPU/AVX state, signal state, memory layout and\n"
 	"contents, open files) to DIR/" IMAGE_FILE " as a checksummed ferry stream, then\n"
 	"kills it, as `criu dump` does. Nothing is changed if the dump fails: the process\n"
-	"resumes untouched and ferry says why. Fds or mappings ferry cannot restore yet\n"
-	"(sockets, pipes, shared memory with other processes, io_uring, ...) stop the dump\n"
-	"before anything is killed, naming the fd or address range.\n"
+	"resumes untouched and ferry says why. Fds, mappings or processes ferry cannot\n"
+	"restore yet (sockets, pipes, shared memory with other processes, io_uring,\n"
+	"children, group or session members, vfork) stop the dump before the process\n"
+	"is even paused, naming the fd, address range or process.\n"
 	"\n"
 	"  -t, --pid PID        process to checkpoint (its threads come along)\n"
 	"  -D, --dir DIR        image directory (created if missing)\n"
@@ -35,11 +36,11 @@ static void write_stats(FILE *f, const struct dump_stats *st)
 {
 	double secs = st->t_pages_ms / 1e3;
 	fprintf(f,
-		"{\"command\":\"dump\",\"frozen_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,"
+		"{\"command\":\"dump\",\"precheck_ms\":%.3f,\"frozen_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,"
 		"\"threads\":%u,\"vmas\":%u,\"files\":%u,\"pages_present\":%llu,\"pages_sent\":%llu,"
 		"\"pages_zero\":%llu,\"page_records\":%llu,\"page_bytes\":%llu,\"stream_bytes\":%llu,"
 		"\"page_gbps\":%.3f}\n",
-		st->t_total_ms, st->t_freeze_ms, st->t_capture_ms, st->t_pages_ms, st->threads, st->vmas, st->files,
+		st->t_precheck_ms, st->t_total_ms, st->t_freeze_ms, st->t_capture_ms, st->t_pages_ms, st->threads, st->vmas, st->files,
 		(unsigned long long)st->pages.pages_present, (unsigned long long)st->pages.pages_sent,
 		(unsigned long long)st->pages.pages_zero, (unsigned long long)st->pages.records,
 		(unsigned long long)st->pages.bytes, (unsigned long long)st->stream_bytes,

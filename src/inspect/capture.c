@@ -60,6 +60,18 @@ static int read_link(const char *path, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+int check_posix_timers(pid_t pid, char *err, size_t errlen)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	if (read_small_file(path, &text, NULL) == 0 && text[0]) {
+		snprintf(err, errlen, "pid %d has POSIX timers (timer_create): ferry cannot restore them yet", pid);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_status *st, char *err, size_t errlen)
 {
 	char path[64];
@@ -121,14 +133,7 @@ static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_s
 		goto io;
 	if ((r = proc_read_limits(pid, p->rlim, FR_NLIMITS)) < 0)
 		goto io;
-	free(text);
-	text = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
-	if (read_small_file(path, &text, NULL) == 0 && text[0]) {
-		snprintf(err, errlen, "pid %d has POSIX timers (timer_create): ferry cannot restore them yet", pid);
-		return -EOPNOTSUPP;
-	}
-	return 0;
+	return check_posix_timers(pid, err, errlen);
 io:
 	snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
 	return r;
@@ -316,7 +321,7 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		return r;
 	}
 
-	if ((r = capture_vmas(pid, img, err, errlen)) < 0)
+	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0)
 		return r;
 	return capture_files(pid, opts, img, err, errlen);
 rsys_fail:

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "../common/util.h"
 
@@ -272,6 +274,75 @@ bool proc_exists(pid_t pid)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d", pid);
 	return access(path, F_OK) == 0;
+}
+
+#define DESCRIBE_CMDLINE_MAX 60 /* enough to recognise a command, short enough for one line */
+
+void proc_describe(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	size_t n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (read_small_file(path, &text, &n) == 0 && n > 0) {
+		while (n > 0 && text[n - 1] == '\0')
+			n--;
+		text[n] = '\0';
+		/* argv[0] without its directory: the arguments say more. */
+		char *slash = strrchr(text, '/'); /* stops at argv[0]'s NUL */
+		char *cmd = slash ? slash + 1 : text;
+		n -= (size_t)(cmd - text);
+		for (size_t i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		if (n > DESCRIBE_CMDLINE_MAX)
+			memcpy(cmd + DESCRIBE_CMDLINE_MAX - 3, "...", 4);
+		snprintf(out, len, "%d (%s)", pid, cmd);
+		return;
+	}
+	free(text);
+	text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (read_small_file(path, &text, NULL) == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		snprintf(out, len, "%d ([%s])", pid, text);
+	} else {
+		snprintf(out, len, "%d", pid);
+	}
+}
+
+static void kin_add(struct proc_kin_list *l, pid_t pid)
+{
+	if (l->n < PROC_KIN_NAMED)
+		l->pid[l->n] = pid;
+	l->n++;
+}
+
+int proc_find_kin(pid_t pid, bool want_mm, struct proc_kin *kin)
+{
+	*kin = (struct proc_kin){0};
+	DIR *d = opendir("/proc");
+	if (!d)
+		return neg_errno();
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		pid_t other = atoi(de->d_name);
+		if (other <= 0 || other == pid)
+			continue;
+		struct proc_stat st;
+		if (proc_read_stat(other, 0, &st) < 0)
+			continue; /* gone meanwhile (a zombie still counts: it holds its ids until reaped) */
+		if (st.ppid == pid)
+			kin_add(&kin->children, other);
+		if (st.pgrp == pid)
+			kin_add(&kin->group, other);
+		if (st.session == pid)
+			kin_add(&kin->session, other);
+		if (want_mm && syscall(SYS_kcmp, pid, other, KCMP_VM, 0, 0) == 0)
+			kin_add(&kin->shares_mm, other);
+	}
+	closedir(d);
+	return 0;
 }
 
 bool proc_is_zombie_or_gone(pid_t pid)

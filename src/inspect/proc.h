@@ -1,5 +1,7 @@
-/* proc.h — parsing /proc/PID/{maps,stat,status,limits,task}. Pure parsers
- * (parse_*) take text so they can be unit-tested without a process. */
+/* proc.h — parsing /proc/PID/{maps,stat,status,limits,task,cmdline}, and one
+ * pass over /proc to find the processes related to a pid (proc_find_kin).
+ * Pure parsers (parse_*) take text so they can be unit-tested without a
+ * process. */
 #ifndef FERRY_PROC_H
 #define FERRY_PROC_H
 
@@ -52,6 +54,25 @@ int proc_read_limits(pid_t pid, struct rlimit *rlim, int nlimits);
 /* Thread ids of pid, ascending; *tids is malloc'd. */
 int proc_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 bool proc_exists(pid_t pid);
+/* "PID (command line)" for messages: argv[0] without its directory, then the
+ * arguments, cut to a readable length; "PID ([comm])" for a process without
+ * a command line. */
+void proc_describe(pid_t pid, char *out, size_t len);
+
+/* Processes tied to one pid, found in one pass over /proc: its children,
+ * the other processes whose process group or session id it is, and (with
+ * want_mm) the processes sharing its address space (vfork, CLONE_VM; asked
+ * with kcmp). Counts are complete; the first PROC_KIN_NAMED of each are kept
+ * so messages can name them. */
+#define PROC_KIN_NAMED 2
+struct proc_kin_list {
+	size_t n;
+	pid_t pid[PROC_KIN_NAMED];
+};
+struct proc_kin {
+	struct proc_kin_list children, group, session, shares_mm;
+};
+int proc_find_kin(pid_t pid, bool want_mm, struct proc_kin *kin);
 /* Is pid a zombie (or gone)? Used to wait for a dumped pid to be reaped. */
 bool proc_is_zombie_or_gone(pid_t pid);
 

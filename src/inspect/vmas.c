@@ -82,7 +82,13 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 		snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)m->start,
 			 (unsigned long long)m->end);
 		struct stat st;
-		if (stat(link, &st) < 0 || !S_ISREG(st.st_mode))
+		int sr = stat(link, &st) < 0 ? neg_errno() : 0;
+		if (sr == -ENOENT) {
+			snprintf(err, errlen, "mapping %llx-%llx (%s) vanished while it was read",
+				 (unsigned long long)m->start, (unsigned long long)m->end, name);
+			return -ENOENT;
+		}
+		if (sr < 0 || !S_ISREG(st.st_mode))
 			return refuse(err, errlen, m, "a mapping of something other than a regular file");
 		v->kind = m->shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE;
 		char target[4096]; /* the exact path: maps escapes some characters */
@@ -101,7 +107,7 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 	return 0;
 }
 
-int capture_vmas(pid_t pid, struct fr_image *img, char *err, size_t errlen)
+int capture_vmas(pid_t pid, bool live, struct fr_image *img, char *err, size_t errlen)
 {
 	struct proc_map *maps;
 	size_t n;
@@ -117,6 +123,8 @@ int capture_vmas(pid_t pid, struct fr_image *img, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < n; i++) {
 		r = classify(pid, &maps[i], &img->vmas[img->nvmas], err, errlen);
+		if (r == -ENOENT && live) /* unmapped meanwhile: the running process moved on */
+			continue;
 		if (r < 0)
 			break;
 		if (r == 0)

@@ -13,6 +13,7 @@
 #include "../common/util.h"
 #include "../inspect/capture.h"
 #include "../inspect/freeze.h"
+#include "../inspect/precheck.h"
 #include "../state/codec.h"
 
 struct dump_session {
@@ -66,8 +67,19 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	if (!ds)
 		return -ENOMEM;
 	ds->leave_running = o->leave_running;
-	double t0 = now_ms(), t = t0;
-	int r = freeze_process(o->pid, &ds->fp, err, errlen);
+	/* Refuse what cannot be restored while the process still runs. */
+	double t = now_ms();
+	struct capture_opts co = {.shell_job = o->shell_job};
+	int r = precheck_process(o->pid, &co, err, errlen);
+	st->t_precheck_ms = now_ms() - t;
+	pr_info("precheck of pid %d: %.2f ms", o->pid, st->t_precheck_ms);
+	if (r < 0) {
+		free(ds);
+		return r;
+	}
+	double t0 = now_ms();
+	t = t0;
+	r = freeze_process(o->pid, &ds->fp, err, errlen);
 	if (r < 0) {
 		free(ds);
 		return r;
@@ -77,7 +89,6 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 
 	t = now_ms();
 	struct fr_image img = {0};
-	struct capture_opts co = {.shell_job = o->shell_job};
 	r = capture_process(&ds->fp, &co, &img, err, errlen);
 	st->t_capture_ms = now_ms() - t;
 	if (r == 0) {

@@ -1,5 +1,6 @@
-/* dump.h — stop-and-copy checkpoint: freeze, capture, stream everything to
- * an fd, then kill the process or let it run on. If anything fails, the
+/* dump.h — stop-and-copy checkpoint: precheck (refuse what cannot be
+ * restored while the process still runs), freeze, capture, stream everything
+ * to an fd, then kill the process or let it run on. If anything fails, the
  * process is thawed exactly as it was. */
 #ifndef FERRY_DUMP_H
 #define FERRY_DUMP_H
@@ -21,6 +22,7 @@ struct dump_opts {
 };
 
 struct dump_stats {
+	double t_precheck_ms;                                     /* before the freeze: the process runs */
 	double t_freeze_ms, t_capture_ms, t_pages_ms, t_total_ms; /* frozen time = t_total_ms */
 	uint32_t threads, vmas, files;
 	struct page_stats pages;

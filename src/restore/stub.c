@@ -179,12 +179,48 @@ __attribute__((noreturn)) static void stub_main(const struct fr_image *img, cons
 		syscall(SYS_pause);
 }
 
+#define HOLDER_DESCRIBE_MAX 96
+
+/* Why clone3 found pid taken although /proc/PID was free: a pid stays
+ * allocated while any process uses it as its process group or session id
+ * (the dumped process's orphans, typically). */
+static void explain_taken(pid_t pid, char *err, size_t errlen)
+{
+	struct proc_kin kin;
+	char who[HOLDER_DESCRIBE_MAX];
+	const char *what = NULL;
+	const struct proc_kin_list *l = NULL;
+	if (proc_exists(pid) && !proc_is_zombie_or_gone(pid)) {
+		proc_describe(pid, who, sizeof(who));
+		snprintf(err, errlen, "pid %d is taken in this pid namespace by the running process %s", pid, who);
+		return;
+	}
+	if (proc_find_kin(pid, false, &kin) == 0) {
+		if (kin.session.n)
+			what = "session", l = &kin.session;
+		else if (kin.group.n)
+			what = "process group", l = &kin.group;
+	}
+	if (!l) {
+		snprintf(err, errlen, "pid %d is taken in this pid namespace", pid);
+		return;
+	}
+	proc_describe(l->pid[0], who, sizeof(who));
+	char more[48] = "";
+	if (l->n > 1)
+		snprintf(more, sizeof(more), " and %zu other process%s", l->n - 1, l->n == 2 ? "" : "es");
+	snprintf(err, errlen, "pid %d is taken in this pid namespace: no process has it, but it is still the %s id "
+		 "of pid %s%s; it is free once they exit", pid, what, who, more);
+}
+
 static int wait_pid_free(pid_t pid, char *err, size_t errlen)
 {
 	double deadline = now_ms() + PID_REAP_WAIT_MS;
 	while (proc_exists(pid)) {
 		if (!proc_is_zombie_or_gone(pid)) {
-			snprintf(err, errlen, "pid %d is taken by a running process in this pid namespace", pid);
+			char who[HOLDER_DESCRIBE_MAX];
+			proc_describe(pid, who, sizeof(who));
+			snprintf(err, errlen, "pid %d is taken in this pid namespace by the running process %s", pid, who);
 			return -EEXIST;
 		}
 		if (now_ms() > deadline) {
@@ -222,7 +258,7 @@ int stub_create(const struct fr_image *img, const struct restore_opts *opts, str
 		int e = neg_errno();
 		close(pfd[0]);
 		if (e == -EEXIST)
-			snprintf(err, errlen, "pid %d is taken in this pid namespace", want);
+			explain_taken(want, err, errlen);
 		else
 			snprintf(err, errlen, "clone3 with pid %d failed: %s%s", want, strerror(-e),
 				 e == -EPERM ? " (needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)" : "");

@@ -424,6 +424,17 @@ proc_compare() {
 	log "process state identical after restore ($(grep -c . "$1") lines compared)"
 }
 
+# described PID CMDLINE: how ferry names a process in a message: "PID (CMD)",
+# CMD being the command line with argv[0] cut to its last component and the
+# whole cut to DESCRIBE_MAX chars (57 + "...") as proc_describe() does.
+DESCRIBE_MAX=60
+described() {
+	local argv0=${2%% *} c
+	c=${argv0##*/}${2#"$argv0"}
+	[ "${#c}" -le "$DESCRIBE_MAX" ] || c="${c:0:$((DESCRIBE_MAX - 3))}..."
+	echo "$1 ($c)"
+}
+
 # ---------------------------------------------------------------- cleanup
 # kill a tracked pid only if it still looks like ours
 _lib_is_ours() {

@@ -1,26 +1,34 @@
 /* refuse: holds one thing ferry cannot checkpoint yet, so `ferry dump` must
- * refuse it and leave the process running untouched.  MODE is one of
+ * refuse it before stopping the process, and leave it running untouched.
+ * MODE is one of
  *   pipe      a pipe (both ends kept open)
+ *   fifo      a named FIFO (CTL/fifo), opened read-write
  *   socket    a UNIX socketpair
  *   eventfd   an eventfd (anonymous-inode fd)
  *   posixtimer  a POSIX timer (timer_create), armed for 1000 s
  *   memfd     a memfd (a deleted file), not mapped
+ *   deleted   a regular file (CTL/deleted) unlinked while open
+ *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
  *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
  * Before CTL/ready it writes CTL/info: "fds A B" (the fd numbers it holds)
  * or "range START-END" (hex, the shared region).  Then a counter loop updates
  * a 4 MiB buffer with a running checksum; after CTL/stop the buffer, the
  * checksum and the held object (still usable) are verified.
- * Output: OK refuse mode=MODE iters=N
+ * A stop detector (stopcheck.h) counts ptrace stops: a refusal made before
+ * the freeze leaves stops=0.
+ * Output: OK refuse mode=MODE iters=N stops=S
  * usage: refuse CTL MODE
  */
 #include "common.h"
+#include "stopcheck.h"
 
 #include <sys/eventfd.h>
 #include <stdbool.h>
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -47,7 +55,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|socket|eventfd|memfd|sharedmem|posixtimer");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|eventfd|memfd|deleted|sharedmem|sysvshm|posixtimer");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1};
 	uint64_t *sh = NULL;
@@ -59,6 +67,24 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "pipe") == 0) {
 		if (pipe(fds) < 0)
 			wl_fail("pipe: %s", strerror(errno));
+	} else if (strcmp(mode, "fifo") == 0) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/fifo", wl_ctl);
+		if (mkfifo(path, 0600) < 0 || (fds[0] = open(path, O_RDWR | O_CLOEXEC)) < 0)
+			wl_fail("fifo %s: %s", path, strerror(errno));
+	} else if (strcmp(mode, "deleted") == 0) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/deleted", wl_ctl);
+		fds[0] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fds[0] < 0 || write(fds[0], "deleted-data", 12) != 12 || unlink(path) < 0)
+			wl_fail("deleted file %s: %s", path, strerror(errno));
+	} else if (strcmp(mode, "sysvshm") == 0) {
+		int id = shmget(IPC_PRIVATE, SH_LEN, IPC_CREAT | 0600);
+		if (id < 0 || (sh = shmat(id, NULL, 0)) == (void *)-1)
+			wl_fail("shmget/shmat: %s", strerror(errno));
+		shmctl(id, IPC_RMID, NULL); /* gone with its last detach: nothing leaks */
+		for (size_t i = 0; i < SH_LEN / 8; i++)
+			sh[i] = wl_mix(0x5A5A0000ull + i);
 	} else if (strcmp(mode, "socket") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
 			wl_fail("socketpair: %s", strerror(errno));
@@ -117,6 +143,7 @@ int main(int argc, char **argv)
 	else
 		snprintf(info, sizeof info, "fds %d", fds[0]);
 
+	wl_stopcheck_start();
 	uint64_t *buf = malloc(BUF_WORDS * 8);
 	if (!buf)
 		wl_fail("malloc");
@@ -151,7 +178,9 @@ int main(int argc, char **argv)
 			(unsigned long long)sum, iters);
 
 	/* the held object is still what it was and works */
-	if (strcmp(mode, "pipe") == 0 || strcmp(mode, "socket") == 0) {
+	if (strcmp(mode, "pipe") == 0 || strcmp(mode, "socket") == 0 || strcmp(mode, "fifo") == 0) {
+		if (fds[1] < 0)
+			fds[1] = fds[0]; /* the FIFO: one fd, both directions */
 		char c = 0;
 		if (write(fds[1], "x", 1) != 1 || read(fds[0], &c, 1) != 1 || c != 'x')
 			wl_fail("%s no longer passes data: %s", mode, strerror(errno));
@@ -162,6 +191,10 @@ int main(int argc, char **argv)
 		uint64_t v = 5, r = 0;
 		if (write(fds[0], &v, 8) != 8 || read(fds[0], &r, 8) != 8 || r != 5)
 			wl_fail("eventfd broken: %s", strerror(errno));
+	} else if (strcmp(mode, "deleted") == 0) {
+		char b[16] = {0};
+		if (pread(fds[0], b, 12, 0) != 12 || memcmp(b, "deleted-data", 12) != 0)
+			wl_fail("deleted file content lost: %s", strerror(errno));
 	} else if (strcmp(mode, "memfd") == 0) {
 		char b[16] = {0};
 		if (pread(fds[0], b, 10, 0) != 10 || memcmp(b, "memfd-data", 10) != 0)
@@ -174,10 +207,12 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			if (sh[i] != wl_mix(0x5A5A0000ull + i))
 				wl_fail("shared region word %zu changed", i);
+	}
+	if (child > 0) {
 		kill(child, SIGKILL);
 		int st;
 		if (waitpid(child, &st, 0) != child || !WIFSIGNALED(st))
 			wl_fail("child %d was not running until killed (status 0x%x)", (int)child, st);
 	}
-	wl_ok("mode=%s iters=%ld", mode, iters);
+	wl_ok("mode=%s iters=%ld stops=%ld", mode, iters, wl_stops());
 }
