@@ -22,10 +22,13 @@ wait_ready "$WL_CTL" "$pid"
 sleep 0.3
 ferry_dump "$pid" "$T/img" || fail "dump failed"
 
-# check_taken_line: the failed restore said, in one line, that the pid is taken
+# check_taken_line: the failed restore said, in one line, that the pid is
+# taken by a running process (newer ferry names it: "... by the running
+# process PID (CMD)")
 check_taken_line() {
-	local want="ferry: restore: pid $pid is taken by a running process in this pid namespace"
-	[ "$(cat "$RESTORE_ERR")" = "$want" ] || fail "expected '$want', got: $(head -c 300 "$RESTORE_ERR")"
+	local want="ferry: restore: pid $pid is taken (by a running process in this pid namespace|in this pid namespace by the running process $pid \\(.+\\))"
+	[ "$(grep -c . "$RESTORE_ERR")" = 1 ] && grep -Eqx "$want" "$RESTORE_ERR" ||
+		fail "expected one line '$want', got: $(head -c 300 "$RESTORE_ERR")"
 }
 
 # start_time PID: field 22 of /proc/PID/stat (identity of a process)
