@@ -376,13 +376,20 @@ is_running_free() {
 	[ "$tr" = 0 ]
 }
 
+# is_restored PID: running freely and no longer ferry's restore stub. The
+# stub has the pid from its clone3 on and runs ferry's code, untraced, until
+# ferry seizes it: it looks free then, but its exe is still ferry.
+is_restored() {
+	is_running_free "$1" && [ "$(readlink "/proc/$1/exe" 2>/dev/null)" != "$FERRY" ]
+}
+
 # wait_restored PID [PARENT] [TIMEOUT=60]: waits until PID runs freely (not
-# stopped, not traced) and, if PARENT is given, is PARENT's child; fails if the
-# background restore (RESTORE_PID) exits first.
+# stopped, not traced, not the stub) and, if PARENT is given, is PARENT's
+# child; fails if the background restore (RESTORE_PID) exits first.
 wait_restored() {
 	local pid=$1 parent=${2:-} tmo=${3:-60}
 	_restored() {
-		if is_running_free "$pid"; then
+		if is_restored "$pid"; then
 			[ -z "$parent" ] || [ "$(pid_ppid "$pid")" = "$parent" ] || return 1
 			return 0
 		fi
@@ -392,9 +399,9 @@ wait_restored() {
 		return 1
 	}
 	wait_until "$tmo" _restored || fail "pid $pid not running ${tmo}s after restore (state $(pid_state "$pid"), tracer $(pid_tracer "$pid"))"
-	if ! is_running_free "$pid"; then
-		local rrc='?'
-		if [ -n "${RESTORE_PID:-}" ]; then
+	if ! is_restored "$pid"; then
+		local rrc='still running'
+		if [ -n "${RESTORE_PID:-}" ] && ! pid_alive "$RESTORE_PID"; then # never wait for a running ferry
 			wait "$RESTORE_PID" 2>/dev/null
 			rrc=$?
 		fi
@@ -403,7 +410,7 @@ wait_restored() {
 	fi
 	# it must stay up (not crash right after being let go)
 	sleep 0.3
-	is_running_free "$pid" || fail "restored pid $pid is not running freely 0.3 s after restore (state $(pid_state "$pid"))"
+	is_restored "$pid" || fail "restored pid $pid is not running freely 0.3 s after restore (state $(pid_state "$pid"))"
 	log "pid $pid restored and running"
 }
 

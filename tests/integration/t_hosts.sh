@@ -48,7 +48,7 @@ rpid=$!
 track_pid "$rpid"
 RESTORE_ERR=$T/restore.err
 gpid_b=""
-_found() { gpid_b=$(host_pid_of B "$nspid") && is_running_free "$gpid_b"; }
+_found() { gpid_b=$(host_pid_of B "$nspid") && is_restored "$gpid_b"; }
 wait_until 60 _found || {
 	cat "$T/restore.err"
 	fail "no running pid $nspid in host B after restore"

@@ -36,7 +36,7 @@ setsid script -qfec "'$FERRY' restore --dir '$T/img' --shell-job" /dev/null </de
 spid2=$!
 track_pid "$spid2"
 RESTORE_ERR=$T/script2.out
-wait_until 60 is_running_free "$pid" || {
+wait_until 60 is_restored "$pid" || {
 	cat "$T/script2.out"
 	fail "pid $pid not running after restore --shell-job"
 }
