@@ -64,13 +64,13 @@ test: all unit
 	$(MAKE) sanitize
 
 # ferry built with ASan + UBSan into build-san/ (workloads stay normal): all
-# unit tests, then the integration tests that cover the stream decoder, both
-# page paths, threads and signals. Restores work under ASan: the stub runs
-# ferry's code only until its address space (shadow memory included) is
-# replaced by remote syscalls.
+# unit tests, then every integration test but the three long real-program
+# runs (t_multi, t_real_*: no code path the others miss). Restores work under
+# ASan: the stub runs ferry's code only until its address space (shadow
+# memory included) is replaced by remote syscalls.
 SAN_B := build-san
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-SAN_TESTS := ^t_(check|corrupt|badpid|duplicate_pages|pages_fallback|mem256|threads8|signals|interrupt)$$
+SAN_TESTS := ^t_(avx|badpid|check|corrupt|duplicate_pages|filewriter|hosts|identity|interrupt|leave_running|mem256|missing_file|pages_fallback|refuse|shelljob|signals|threads8|vdso)$$
 sanitize: all
 	$(MAKE) B=$(SAN_B) CFLAGS="$(SAN_CFLAGS)" $(SAN_B)/ferry unit
 	FERRY=$(SAN_B)/ferry bash tests/integration/run.sh '$(SAN_TESTS)'
