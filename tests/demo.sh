@@ -3,7 +3,8 @@
 # Host A and host B are pid+mount+uts+net namespaces joined by a veth pair
 # (10.77.0.1 <-> 10.77.0.2). A 256 MiB workload that keeps rewriting its
 # memory runs in A; ferry dumps it there, restores it in B with the same
-# pid, and the workload then verifies every page. Stats are printed as JSON.
+# pid, and the workload then verifies every page. Stats are printed as JSON;
+# the restore's must say the pages landed with UFFDIO_COPY.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/integration/lib.sh"
 . "$HERE/integration/hosts.sh"
@@ -34,12 +35,15 @@ host_exec A "$FERRY" dump --pid "$nspid" --dir "$T/shared/img" --stats - || fail
 ls -l "$T/shared/img"
 
 say "ferry restore (in host B)"
-host_exec B "$FERRY" restore --dir "$T/shared/img" --stats - </dev/null &
+host_exec B "$FERRY" restore --dir "$T/shared/img" --stats "$T/shared/restore-stats.json" </dev/null &
 rpid=$!
 track_pid "$rpid"
 _running_in_b() { host_exec B awk '/^TracerPid/ {exit $2 != 0}' "/proc/$nspid/status" 2>/dev/null; }
 wait_until 30 _running_in_b || fail "not running in B"
 echo "pid $nspid now runs in host B ($(host_exec B hostname)): $(host_exec B awk '/^State/ {print $2, $3}' /proc/$nspid/status)"
+wait_until 5 test -s "$T/shared/restore-stats.json" || fail "no restore stats"
+cat "$T/shared/restore-stats.json"
+check_pages_path "$T/shared/restore-stats.json" uffdio_copy
 sleep 2
 
 say "asking the workload to verify its memory"

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,16 +30,28 @@ static const char help[] =
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
 	"  -h, --help           this text\n";
 
+/* A test knob, not a user option: FERRY_RESTORE_NO_UFFD=1 makes the restore
+ * write pages with process_vm_writev as it does where no userfaultfd can be
+ * had, so the fallback path stays tested on machines that have one. */
+#define ENV_NO_UFFD "FERRY_RESTORE_NO_UFFD"
+
 static void write_stats(FILE *f, pid_t pid, const struct restore_stats *st)
 {
 	double secs = st->t_pages_ms / 1e3;
 	fprintf(f,
 		"{\"command\":\"restore\",\"pid\":%d,\"total_ms\":%.3f,\"read_meta_ms\":%.3f,\"stub_ms\":%.3f,"
 		"\"mm_ms\":%.3f,\"pages_ms\":%.3f,\"threads_ms\":%.3f,\"pages\":%llu,\"page_bytes\":%llu,"
-		"\"page_records\":%llu,\"page_gbps\":%.3f}\n",
+		"\"page_records\":%llu,\"page_gbps\":%.3f,\"pages_path\":\"%s\",\"pages_by_path\":{\"uffdio_copy\":%llu,"
+		"\"process_vm_writev\":%llu,\"proc_mem\":%llu},\"pages_path_why\":\"",
 		pid, st->t_total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_threads_ms,
 		(unsigned long long)st->pages, (unsigned long long)st->page_bytes, (unsigned long long)st->records,
-		secs > 0 ? (double)st->page_bytes / secs / 1e9 : 0.0);
+		secs > 0 ? (double)st->page_bytes / secs / 1e9 : 0.0, pages_path_name(st->pages_path),
+		(unsigned long long)st->pages_uffdio_copy, (unsigned long long)st->pages_process_vm_writev,
+		(unsigned long long)st->pages_proc_mem);
+	for (const char *c = st->pages_path_why; *c; c++) /* a JSON string: no quotes, backslashes or controls */
+		if (*c != '"' && *c != '\\' && (unsigned char)*c >= ' ')
+			fputc(*c, f);
+	fputs("\"}\n", f);
 }
 
 int cmd_restore(int argc, char **argv)
@@ -49,6 +62,8 @@ int cmd_restore(int argc, char **argv)
 		{"stats", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
 		{0}};
 	struct restore_opts o = {0};
+	const char *no_uffd = getenv(ENV_NO_UFFD);
+	o.no_uffd = no_uffd && strcmp(no_uffd, "1") == 0;
 	const char *dir = NULL, *pidfile = NULL, *stats_path = NULL;
 	bool detach = false;
 	int c;

@@ -430,27 +430,34 @@ static int write_vm(struct page_writer *pw, uint64_t addr, const uint8_t *data, 
 static int apply_uffd(struct page_writer *pw, uint64_t addr, const uint8_t *data, size_t len)
 {
 	enum { RETRIES_MAX = 16 };
-	size_t done = 0;
-	int retries = 0;
+	size_t done = 0, rewritten = 0;
+	int retries = 0, r = 0;
 	while (done < len) {
 		struct uffdio_copy c = {.dst = addr + done, .src = (uint64_t)(uintptr_t)(data + done), .len = len - done};
-		if (ioctl(pw->uffd, UFFDIO_COPY, &c) == 0)
-			return 0;
+		if (ioctl(pw->uffd, UFFDIO_COPY, &c) == 0) {
+			done = len;
+			break;
+		}
 		int e = errno;
 		if (c.copy > 0) { /* partial: the page after them is present */
 			done += (size_t)c.copy;
 			continue;
 		}
 		if (e == EEXIST) {
-			int r = write_vm(pw, addr + done, data + done, pw->page_size);
-			if (r < 0)
-				return r;
+			if ((r = write_vm(pw, addr + done, data + done, pw->page_size)) < 0)
+				break;
 			done += pw->page_size;
+			rewritten += pw->page_size;
 		} else if (e != EAGAIN || ++retries > RETRIES_MAX) {
-			return -e;
+			r = -e;
+			break;
 		}
 	}
-	return 0;
+	if (r == 0) {
+		__atomic_fetch_add(&pw->pages_uffdio_copy, (len - rewritten) / pw->page_size, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&pw->pages_process_vm_writev, rewritten / pw->page_size, __ATOMIC_RELAXED);
+	}
+	return r;
 }
 
 int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data)
@@ -467,10 +474,13 @@ int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, cons
 		return 0;
 	}
 	bool direct = (v->prot & PROT_WRITE) && v->kind != VMA_SHARED_ANON;
-	if (!direct || write_vm(pw, h->addr, data, len) < 0) { /* /proc/PID/mem writes with FOLL_FORCE */
+	if (direct && write_vm(pw, h->addr, data, len) == 0) {
+		__atomic_fetch_add(&pw->pages_process_vm_writev, h->npages, __ATOMIC_RELAXED);
+	} else { /* /proc/PID/mem writes with FOLL_FORCE */
 		ssize_t w = pwrite(pw->mem_fd, data, len, (off_t)h->addr);
 		if (w != (ssize_t)len)
 			return w < 0 ? neg_errno() : -EIO;
+		__atomic_fetch_add(&pw->pages_proc_mem, h->npages, __ATOMIC_RELAXED);
 	}
 	__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
 	return 0;

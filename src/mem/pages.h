@@ -35,6 +35,11 @@ struct page_writer {
 	uint32_t nvmas;
 	uint32_t page_size;
 	uint64_t pages;
+	/* how the pages landed (atomic; they sum to pages): UFFDIO_COPY into a
+	 * registered range, process_vm_writev into a writable mapping (or onto
+	 * a page already present in a registered one), pwrite on /proc/PID/mem
+	 * for what process_vm_writev cannot write (read-only, shared) */
+	uint64_t pages_uffdio_copy, pages_process_vm_writev, pages_proc_mem;
 	int uffd; /* userfaultfd of the process with its writable anonymous VMAs
 		   * registered (MISSING), or -1: pages then land with UFFDIO_COPY,
 		   * which skips the zeroing a normal fault does */

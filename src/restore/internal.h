@@ -26,7 +26,8 @@ int threads_restore(struct stub *stub, const struct fr_image *img, char *err, si
  * truncated before its end record. err gets the one-line reason. */
 int restore_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err,
 			size_t errlen);
-/* Places REC_PAGES records, starting with the one in hand, until DONE. */
+/* Places REC_PAGES records, starting with the one in hand, until DONE.
+ * uffd (or -1) is consumed; st gets the page counts and the path taken. */
 int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
 

@@ -212,6 +212,11 @@ static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, uint6
 	return r;
 }
 
+const char *pages_path_name(enum pages_path p)
+{
+	return p == PAGES_PATH_UFFDIO_COPY ? "uffdio_copy" : "process_vm_writev";
+}
+
 int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
 {
@@ -224,9 +229,12 @@ int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_imag
 		return r;
 	}
 	if (uffd >= 0 && (r = page_writer_use_uffd(&pw, uffd)) < 0) {
-		pr_info("userfaultfd registration failed (%s): writing pages with process_vm_writev", strerror(-r));
+		snprintf(st->pages_path_why, sizeof(st->pages_path_why), "userfaultfd registration failed: %s",
+			 strerror(-r));
+		pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
 		close(uffd);
 	}
+	st->pages_path = pw.uffd >= 0 ? PAGES_PATH_UFFDIO_COPY : PAGES_PATH_PROCESS_VM_WRITEV;
 	uint64_t records = 0;
 	for (;;) {
 		if (type == REC_DONE) {
@@ -251,6 +259,9 @@ int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_imag
 	st->pages = pw.pages;
 	st->page_bytes = pw.pages * pw.page_size;
 	st->records = records;
+	st->pages_uffdio_copy = pw.pages_uffdio_copy;
+	st->pages_process_vm_writev = pw.pages_process_vm_writev;
+	st->pages_proc_mem = pw.pages_proc_mem;
 	page_writer_close(&pw);
 	return r;
 }

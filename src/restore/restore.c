@@ -168,9 +168,17 @@ int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pi
 	st->t_mm_ms = now_ms() - t;
 	t = now_ms();
 	int uffd = -1;
-	int ue = mm_open_uffd(&stub, &uffd);
-	if (ue < 0)
-		pr_info("no userfaultfd for the restore (%s): writing pages with process_vm_writev", strerror(-ue));
+	if (opts->no_uffd) {
+		snprintf(st->pages_path_why, sizeof(st->pages_path_why), "userfaultfd not used on request");
+		pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
+	} else {
+		int ue = mm_open_uffd(&stub, &uffd);
+		if (ue < 0) {
+			snprintf(st->pages_path_why, sizeof(st->pages_path_why), "no userfaultfd in the new process: %s",
+				 strerror(-ue));
+			pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
+		}
+	}
 	if ((r = restore_pages(s, stub.pid, uffd, &img, type, p, len, st, err, errlen)) < 0)
 		goto out;
 	st->t_pages_ms = now_ms() - t;

@@ -18,12 +18,25 @@
 
 struct restore_opts {
 	bool shell_job; /* reattach terminal fds to ferry's own terminal */
+	bool no_uffd;   /* write pages without a userfaultfd (to test that path) */
 };
+
+/* How pages of private writable anonymous memory (nearly all of them) land
+ * in the new process: UFFDIO_COPY into never-touched pages, or
+ * process_vm_writev when no userfaultfd could be set up. */
+enum pages_path { PAGES_PATH_UFFDIO_COPY, PAGES_PATH_PROCESS_VM_WRITEV };
+#define PAGES_PATH_WHY_MAX 160
 
 struct restore_stats {
 	double t_read_meta_ms, t_stub_ms, t_mm_ms, t_pages_ms, t_threads_ms, t_total_ms;
 	uint64_t pages, page_bytes, records;
+	/* per path (they sum to pages); /proc/PID/mem takes read-only and
+	 * shared mappings whatever the path */
+	uint64_t pages_uffdio_copy, pages_process_vm_writev, pages_proc_mem;
+	enum pages_path pages_path;
+	char pages_path_why[PAGES_PATH_WHY_MAX]; /* why not UFFDIO_COPY, or "" */
 };
+const char *pages_path_name(enum pages_path p);
 
 /* Reads a whole stream from s and leaves the restored process running.
  * *pid is the restored pid (a child of the caller). */

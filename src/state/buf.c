@@ -15,7 +15,7 @@ void buf_free(struct buf *b)
 
 void buf_put(struct buf *b, const void *p, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0) /* n == 0: p may be NULL, which memcpy must not get */
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
@@ -49,6 +49,8 @@ void buf_put_str(struct buf *b, const char *s)
 
 bool buf_get(struct buf_reader *r, void *out, size_t n)
 {
+	if (n == 0) /* out and r->p may be NULL */
+		return !r->bad;
 	if (r->bad || r->left < n) {
 		r->bad = true;
 		memset(out, 0, n);

@@ -341,6 +341,32 @@ ferry_restore_sync() {
 	return "$RESTORE_RC"
 }
 
+# json_num FILE KEY / json_str FILE KEY: the first number or string value of
+# "KEY" in a one-line JSON stats file (ferry's flat stats; keys are unique).
+json_num() { grep -o "\"$2\":[0-9.]*" "$1" | head -n1 | cut -d: -f2; }
+json_str() { grep -o "\"$2\":\"[^\"]*\"" "$1" | head -n1 | cut -d'"' -f4; }
+
+# check_pages_path STATS PATH [MIN_PCT=50]: the restore's stats (--stats FILE)
+# say pages landed by PATH (uffdio_copy | process_vm_writev), the per-path
+# counts add up to "pages", and PATH carried more than MIN_PCT % of them (the
+# rest: /proc/PID/mem for read-only mappings, overwrites of present pages).
+check_pages_path() {
+	local f=$1 want=$2 pct=${3:-50} got pages uc vw pm main
+	[ -s "$f" ] || fail "no restore stats in $f"
+	got=$(json_str "$f" pages_path)
+	pages=$(json_num "$f" pages)
+	uc=$(json_num "$f" uffdio_copy)
+	vw=$(json_num "$f" process_vm_writev)
+	pm=$(json_num "$f" proc_mem)
+	[ -n "$pages" ] && [ -n "$uc" ] && [ -n "$vw" ] && [ -n "$pm" ] || fail "restore stats lack page counts per path: $(cat "$f")"
+	[ "$got" = "$want" ] || fail "pages landed by '$got', expected '$want' ($(json_str "$f" pages_path_why)): $(cat "$f")"
+	[ $((uc + vw + pm)) = "$pages" ] || fail "page counts per path ($uc + $vw + $pm) do not add up to $pages"
+	case $want in uffdio_copy) main=$uc ;; process_vm_writev) main=$vw ;; *) fail "unknown path $want" ;; esac
+	[ $((main * 100)) -gt $((pages * pct)) ] || fail "only $main of $pages pages came by $want (want > $pct %): $(cat "$f")"
+	[ "$want" = uffdio_copy ] || [ "$uc" = 0 ] || fail "$uc pages came by UFFDIO_COPY on the $want path"
+	log "pages path $got: uffdio_copy $uc, process_vm_writev $vw, proc_mem $pm of $pages"
+}
+
 # is_running_free PID: alive, not stopped, not traced
 is_running_free() {
 	local st tr
@@ -350,13 +376,20 @@ is_running_free() {
 	[ "$tr" = 0 ]
 }
 
+# is_restored PID: running freely and no longer ferry's restore stub. The
+# stub has the pid from its clone3 on and runs ferry's code, untraced, until
+# ferry seizes it: it looks free then, but its exe is still ferry.
+is_restored() {
+	is_running_free "$1" && [ "$(readlink "/proc/$1/exe" 2>/dev/null)" != "$FERRY" ]
+}
+
 # wait_restored PID [PARENT] [TIMEOUT=60]: waits until PID runs freely (not
-# stopped, not traced) and, if PARENT is given, is PARENT's child; fails if the
-# background restore (RESTORE_PID) exits first.
+# stopped, not traced, not the stub) and, if PARENT is given, is PARENT's
+# child; fails if the background restore (RESTORE_PID) exits first.
 wait_restored() {
 	local pid=$1 parent=${2:-} tmo=${3:-60}
 	_restored() {
-		if is_running_free "$pid"; then
+		if is_restored "$pid"; then
 			[ -z "$parent" ] || [ "$(pid_ppid "$pid")" = "$parent" ] || return 1
 			return 0
 		fi
@@ -366,9 +399,9 @@ wait_restored() {
 		return 1
 	}
 	wait_until "$tmo" _restored || fail "pid $pid not running ${tmo}s after restore (state $(pid_state "$pid"), tracer $(pid_tracer "$pid"))"
-	if ! is_running_free "$pid"; then
-		local rrc='?'
-		if [ -n "${RESTORE_PID:-}" ]; then
+	if ! is_restored "$pid"; then
+		local rrc='still running'
+		if [ -n "${RESTORE_PID:-}" ] && ! pid_alive "$RESTORE_PID"; then # never wait for a running ferry
 			wait "$RESTORE_PID" 2>/dev/null
 			rrc=$?
 		fi
@@ -377,7 +410,7 @@ wait_restored() {
 	fi
 	# it must stay up (not crash right after being let go)
 	sleep 0.3
-	is_running_free "$pid" || fail "restored pid $pid is not running freely 0.3 s after restore (state $(pid_state "$pid"))"
+	is_restored "$pid" || fail "restored pid $pid is not running freely 0.3 s after restore (state $(pid_state "$pid"))"
 	log "pid $pid restored and running"
 }
 

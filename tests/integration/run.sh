@@ -3,9 +3,11 @@
 # extended regex given as $1), each in its own temp dir with a timeout.
 # Prints PASS/FAIL/SKIP per test and finally exactly one line
 #   "N passed, N failed, N skipped"
-# Exit status: non-zero if any test failed.
+# Exit status: non-zero if any test failed, if no test ran, or, with
+# FERRY_REQUIRE_NO_SKIP=1 (CI sets it: its machine has everything the tests
+# need), if any test skipped.
 # Environment: FERRY (binary), FERRY_TEST_TIMEOUT (seconds, default 300),
-#   FERRY_KEEP=1 (keep temp dirs of passing tests too).
+#   FERRY_KEEP=1 (keep temp dirs of passing tests too), FERRY_REQUIRE_NO_SKIP.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -28,6 +30,7 @@ done
 pass=0
 nfail=0
 nskip=0
+skipped=""
 for t in "$HERE"/t_*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
@@ -58,6 +61,7 @@ for t in "$HERE"/t_*.sh; do
 		reason=$(grep '^SKIP: ' "$dir/test.log" | tail -n1)
 		echo "SKIP $name: ${reason#SKIP: }"
 		nskip=$((nskip + 1))
+		skipped="$skipped $name"
 		;;
 	*)
 		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -77,5 +81,15 @@ for t in "$HERE"/t_*.sh; do
 		find "$dir" -type f -size +20M -delete 2>/dev/null
 	fi
 done
+status=0
+[ "$nfail" = 0 ] || status=1
+if [ $((pass + nfail + nskip)) = 0 ]; then
+	echo "no test ran${filter:+ (filter '$filter')}"
+	status=1
+fi
+if [ "$nskip" != 0 ] && [ "${FERRY_REQUIRE_NO_SKIP:-0}" = 1 ]; then
+	echo "skipped although FERRY_REQUIRE_NO_SKIP=1:$skipped"
+	status=1
+fi
 echo "$pass passed, $nfail failed, $nskip skipped"
-[ "$nfail" = 0 ]
+exit "$status"

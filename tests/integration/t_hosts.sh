@@ -43,18 +43,20 @@ cat "$T/dump.err"
 wait_gone "$gpid" 15 || fail "workload still present in A after dump"
 wait_exit "$ns_enter_pid" 10 || fail "nsenter of A's workload still running"
 
-host_exec B "$FERRY" restore --dir "$T/shared/img" >"$T/restore.out" 2>"$T/restore.err" </dev/null &
+host_exec B "$FERRY" restore --dir "$T/shared/img" --stats "$T/stats.json" >"$T/restore.out" 2>"$T/restore.err" </dev/null &
 rpid=$!
 track_pid "$rpid"
 RESTORE_ERR=$T/restore.err
 gpid_b=""
-_found() { gpid_b=$(host_pid_of B "$nspid") && is_running_free "$gpid_b"; }
+_found() { gpid_b=$(host_pid_of B "$nspid") && is_restored "$gpid_b"; }
 wait_until 60 _found || {
 	cat "$T/restore.err"
 	fail "no running pid $nspid in host B after restore"
 }
 track_pid "$gpid_b"
 log "restored in B: pid $nspid in B (pid $gpid_b here)"
+wait_until 5 test -s "$T/stats.json" || fail "no restore stats from B"
+check_pages_path "$T/stats.json" uffdio_copy
 [ "$(tr '\0' ' ' <"/proc/$gpid_b/cmdline")" = "$bin $ctl ${args[*]:+${args[*]} }" ] || fail "cmdline in B: $(tr '\0' ' ' <"/proc/$gpid_b/cmdline")"
 tasks_b=$(host_exec B ls "/proc/$nspid/task" | wc -l)
 [ "$tasks_a" = "$tasks_b" ] || fail "thread count A $tasks_a, B $tasks_b"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # mem256: 256 MiB rewritten continuously; dump -> kill -> restore on the same
-# host -> stop -> OK, same pid, same process state.
+# host -> stop -> OK, same pid, same process state; on this kernel the pages
+# land with UFFDIO_COPY (restore stats).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_ferry
@@ -13,8 +14,9 @@ proc_snapshot "$pid" "$T/before"
 ferry_dump "$pid" "$T/img" || fail "dump failed"
 [ -s "$T/img/image.ferry" ] || fail "no image.ferry in $T/img"
 log "image size $(du -sh "$T/img" | cut -f1)"
-ferry_restore "$T/img"
+ferry_restore "$T/img" --stats "$T/stats.json"
 wait_restored "$pid" "$RESTORE_PID"
+check_pages_path "$T/stats.json" uffdio_copy
 proc_snapshot "$pid" "$T/after"
 proc_compare "$T/before" "$T/after"
 sleep 1
