@@ -449,9 +449,13 @@ static int apply_uffd(struct page_writer *pw, uint64_t addr, const uint8_t *data
 
 int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data)
 {
-	size_t len = (size_t)h->npages * pw->page_size;
+	size_t len;
+	uint64_t end;
+	if (__builtin_mul_overflow((size_t)h->npages, (size_t)pw->page_size, &len) ||
+	    __builtin_add_overflow(h->addr, (uint64_t)len, &end))
+		return -EBADMSG;
 	const struct fr_vma *v = find_vma(pw, h->addr);
-	if (!v || !vma_has_pages(v) || h->addr + len > v->end)
+	if (!v || !vma_has_pages(v) || end > v->end)
 		return -EBADMSG;
 	if (uffd_target(pw, v)) {
 		int r = apply_uffd(pw, h->addr, data, len);

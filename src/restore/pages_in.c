@@ -43,7 +43,7 @@ static int apply_record(struct page_writer *pw, const uint8_t *p, uint32_t len, 
 {
 	struct fr_pages_hdr h;
 	if (decode_pages_hdr(p, len, pw->page_size, &h) < 0) {
-		snprintf(err, errlen, "stream is corrupted: invalid pages record");
+		snprintf(err, errlen, "stream is corrupted: invalid pages record: %s", codec_why());
 		return -EBADMSG;
 	}
 	int r = page_writer_apply(pw, &h, p + sizeof(h));
@@ -144,15 +144,17 @@ static int index_records(const uint8_t *base, uint64_t size, uint64_t off, uint3
 		}
 		struct fr_pages_hdr h;
 		if (decode_pages_hdr(p, len, page_size, &h) < 0) {
-			snprintf(err, errlen, "stream is corrupted: invalid pages record at offset %llu",
-				 (unsigned long long)off);
+			snprintf(err, errlen, "stream is corrupted: invalid pages record at offset %llu: %s",
+				 (unsigned long long)off, codec_why());
 			return -EBADMSG;
 		}
 		if (m->n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			struct indexed_record *nr = realloc(m->recs, cap * sizeof(*nr));
-			if (!nr)
+			if (!nr) {
+				snprintf(err, errlen, "out of memory while indexing %zu pages records", m->n);
 				return -ENOMEM;
+			}
 			m->recs = nr;
 		}
 		m->recs[m->n++] = (struct indexed_record){
