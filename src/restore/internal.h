@@ -4,6 +4,7 @@
 #ifndef FERRY_RESTORE_INTERNAL_H
 #define FERRY_RESTORE_INTERNAL_H
 
+#include "image.h"
 #include "restore.h"
 
 struct stub {
@@ -22,10 +23,6 @@ int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t 
  * final mm), taken with pidfd_getfd, its copy in the stub closed. */
 int mm_open_uffd(struct stub *stub, int *uffd);
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
-/* Reads the next record; a clean end of input is reported as a stream
- * truncated before its end record. err gets the one-line reason. */
-int restore_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err,
-			size_t errlen);
 /* Places REC_PAGES records, starting with the one in hand, until DONE. */
 int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
