@@ -22,6 +22,16 @@
 #define IMAGE_THREADS_MAX 32768u
 #define IMAGE_VMAS_FALLBACK 65530u /* DEFAULT_MAX_MAP_COUNT in the kernel */
 #define IMAGE_FDS_FALLBACK 4096u   /* systemd's default RLIMIT_NOFILE hard limit is higher; stay modest */
+#define IMAGE_PENDING_FALLBACK FR_MAX_PENDING
+
+static uint32_t rlimit_u32(int resource, bool hard, uint32_t fallback)
+{
+	struct rlimit rl;
+	if (getrlimit(resource, &rl) < 0)
+		return fallback;
+	rlim_t v = hard ? rl.rlim_max : rl.rlim_cur;
+	return v == RLIM_INFINITY || v > INT32_MAX ? INT32_MAX : (uint32_t)v;
+}
 
 static uint32_t read_sysctl_u32(const char *path, uint32_t fallback)
 {
@@ -39,11 +49,8 @@ void image_limits_of_host(struct image_limits *lim)
 {
 	lim->max_threads = MIN(read_sysctl_u32("/proc/sys/kernel/threads-max", IMAGE_THREADS_MAX), IMAGE_THREADS_MAX);
 	lim->max_vmas = read_sysctl_u32("/proc/sys/vm/max_map_count", IMAGE_VMAS_FALLBACK);
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
-		lim->max_fds = rl.rlim_max > INT32_MAX ? INT32_MAX : (uint32_t)rl.rlim_max;
-	else
-		lim->max_fds = IMAGE_FDS_FALLBACK;
+	lim->max_fds = rlimit_u32(RLIMIT_NOFILE, true, IMAGE_FDS_FALLBACK);
+	lim->max_pending = rlimit_u32(RLIMIT_SIGPENDING, false, IMAGE_PENDING_FALLBACK);
 }
 
 /* A record that failed to decode: out of memory, or the decoder's reason. */
@@ -213,6 +220,7 @@ int image_read_metadata(struct fr_stream *s, const struct image_limits *lim, str
 		return r;
 
 	bool have_proc = false;
+	uint64_t pending = 0; /* queued signals so far */
 	for (;;) {
 		if ((r = restore_read_record(s, type, p, len, err, errlen)) < 0)
 			return r;
@@ -221,9 +229,12 @@ int image_read_metadata(struct fr_stream *s, const struct image_limits *lim, str
 				return refuse_record(r, s, "process", err, errlen);
 			if (img->proc.nthreads > lim->max_threads)
 				return too_many(err, errlen, "threads", lim->max_threads, "kernel.threads-max");
+			pending = img->proc.npending;
 			have_proc = true;
 		} else if (*type == REC_THREAD && have_proc) {
 			r = add_thread(s, img, *p, *len, err, errlen);
+			if (r == 0)
+				pending += img->threads[img->nthreads - 1].npending;
 		} else if (*type == REC_FILE && have_proc) {
 			r = add_file(s, lim, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
@@ -237,6 +248,8 @@ int image_read_metadata(struct fr_stream *s, const struct image_limits *lim, str
 		}
 		if (r < 0)
 			return r;
+		if (pending > lim->max_pending)
+			return too_many(err, errlen, "queued signals", lim->max_pending, "RLIMIT_SIGPENDING");
 	}
 	if (img->nthreads != img->proc.nthreads || img->threads[0].tid != img->proc.pid) {
 		snprintf(err, errlen, "stream is corrupted: %u of %u thread records, leader %d", img->nthreads,

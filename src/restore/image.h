@@ -21,10 +21,12 @@ struct image_limits {
 	uint32_t max_threads; /* THREAD records: kernel.threads-max, at most IMAGE_THREADS_MAX */
 	uint32_t max_vmas;    /* VMA records: vm.max_map_count */
 	uint32_t max_fds;     /* FILE records and fd numbers: the RLIMIT_NOFILE hard limit */
+	uint32_t max_pending; /* queued signals, process and threads together: RLIMIT_SIGPENDING
+			       * (the restore could not queue more) */
 };
 
 /* Fills lim from this host (/proc/sys/kernel/threads-max,
- * /proc/sys/vm/max_map_count, getrlimit(RLIMIT_NOFILE)); a value that
+ * /proc/sys/vm/max_map_count, getrlimit(RLIMIT_NOFILE, RLIMIT_SIGPENDING)); a value that
  * cannot be read falls back to a conservative constant. */
 void image_limits_of_host(struct image_limits *lim);
 

@@ -24,7 +24,7 @@
 #define KEEP_CRC_MARK 0xff /* a last byte that leaves the checksums as they are */
 
 /* Caps small enough that the fuzzer reaches them with small inputs. */
-static const struct image_limits fuzz_limits = {.max_threads = 16, .max_vmas = 64, .max_fds = 64};
+static const struct image_limits fuzz_limits = {.max_threads = 16, .max_vmas = 64, .max_fds = 64, .max_pending = 64};
 
 static void fix_crcs(uint8_t *d, size_t size)
 {

@@ -26,6 +26,7 @@
 struct spec {
 	uint32_t nthreads_said; /* what the process record counts */
 	uint32_t nthreads, nfiles, nvmas;
+	uint32_t pending_per_thread; /* queued signals in each thread record */
 	int32_t share_of_last; /* share_of of the last file */
 };
 
@@ -58,7 +59,8 @@ static int make_image(const struct spec *sp)
 	encode_process(&b, &p);
 	put(&s, REC_PROCESS, &b);
 	for (uint32_t i = 0; i < sp->nthreads; i++) {
-		struct fr_thread t = {.tid = TEST_PID + (int32_t)i};
+		static uint8_t si[FR_MAX_PENDING * FR_SIGINFO_SIZE];
+		struct fr_thread t = {.tid = TEST_PID + (int32_t)i, .npending = sp->pending_per_thread, .pending = si};
 		encode_thread(&b, &t);
 		put(&s, REC_THREAD, &b);
 	}
@@ -87,7 +89,7 @@ static int make_image(const struct spec *sp)
 	return fd;
 }
 
-static const struct image_limits roomy = {.max_threads = 64, .max_vmas = 64, .max_fds = 64};
+static const struct image_limits roomy = {.max_threads = 64, .max_vmas = 64, .max_fds = 64, .max_pending = 64};
 
 static int read_image(const struct spec *sp, const struct image_limits *lim, struct fr_image *img, char *err,
 		      size_t errlen)
@@ -147,6 +149,13 @@ static void test_too_many_records_are_refused(void **state)
 	assert_null(img.threads); /* refused before any thread was allocated */
 	fr_image_free(&img);
 
+	/* Queued signals add up over the threads: 3 x 30 > 64. */
+	sp.nthreads_said = 3, sp.nthreads = 3, sp.pending_per_thread = 30;
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -E2BIG);
+	assert_non_null(strstr(err, "RLIMIT_SIGPENDING"));
+	fr_image_free(&img);
+	sp.pending_per_thread = 0;
+
 	/* More thread records than the process record counts. */
 	sp.nthreads_said = 2, sp.nthreads = 3;
 	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -EBADMSG);
@@ -155,7 +164,7 @@ static void test_too_many_records_are_refused(void **state)
 	/* The host's own caps are read and sane. */
 	struct image_limits host;
 	image_limits_of_host(&host);
-	assert_true(host.max_threads > 0 && host.max_vmas > 0 && host.max_fds > 0);
+	assert_true(host.max_threads > 0 && host.max_vmas > 0 && host.max_fds > 0 && host.max_pending > 0);
 }
 
 static void test_share_of_unknown_fd_is_refused(void **state)
