@@ -165,18 +165,26 @@ static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, const
 			      uint64_t *records, char *err, size_t errlen)
 {
 	struct stat st;
-	if (fstat(s->fd, &st) < 0)
+	if (fstat(s->fd, &st) < 0) {
+		snprintf(err, errlen, "cannot stat the image: %s", strerror(errno));
 		return neg_errno();
+	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (s->offset > size)
+	if (s->offset > size) {
+		snprintf(err, errlen, "the image shrank while it was read");
 		return -EIO;
+	}
 	if (s->offset == size) {
 		snprintf(err, errlen, "stream is truncated: it ends without an end record");
 		return -ENODATA;
 	}
 	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
-	if (base == MAP_FAILED)
-		return neg_errno();
+	if (base == MAP_FAILED) {
+		int e = neg_errno();
+		snprintf(err, errlen, "cannot map the image (%llu bytes)%s: %s", (unsigned long long)size,
+			 e == -ENOMEM ? ", out of memory" : "", strerror(-e));
+		return e;
+	}
 	struct mapped_pages m = {.base = base, .img = img, .pw = pw, .err = err, .errlen = errlen};
 	uint64_t done_off = 0;
 	int r = index_records(base, size, s->offset, pw->page_size, &m, &done_off, err, errlen);
