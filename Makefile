@@ -21,13 +21,14 @@ UNITS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all test unit integration sanitize demo bench clean help
+.PHONY: all test unit integration sanitize fuzz demo bench clean help
 all: $(B)/ferry $(WORKLOADS) $(TOOLS)
 
 help:
 	@echo "make            build build/ferry and the test workloads"
-	@echo "make test       unit tests (cmocka) + integration tests + make sanitize (needs root)"
+	@echo "make test       unit tests (cmocka) + fuzz run + integration tests + make sanitize (needs root)"
 	@echo "make sanitize   unit tests and some integration tests with ASan + UBSan (build-san/)"
+	@echo "make fuzz       libFuzzer on the stream decoders for FUZZ_SECONDS (default 60)"
 	@echo "make demo       migrate a running program between two local test hosts"
 	@echo "make bench      dump/restore benchmark table (bench/results/)"
 
@@ -59,7 +60,24 @@ unit: $(UNITS)
 integration: all
 	bash tests/integration/run.sh
 
-test: all unit
+# libFuzzer (clang) on the record decoders and the restore's metadata reader,
+# with ASan + UBSan, for a bounded time; fails on a crash, leak or timeout.
+# New inputs go to $(B)/fuzz/corpus, the committed seeds stay as they are.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_SRC := tests/fuzz/fuzz_records.c $(wildcard src/state/*.c) src/common/util.c src/common/log.c src/restore/image.c
+FUZZ_PER_INPUT_TIMEOUT_S := 10 # one input is a few KiB: anything slower is a hang
+$(B)/fuzz/fuzz_records: $(FUZZ_SRC) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Isrc \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(FUZZ_SRC) -o $@
+
+fuzz: $(B)/fuzz/fuzz_records
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_records -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_PER_INPUT_TIMEOUT_S) \
+		-print_final_stats=1 -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus tests/fuzz/corpus
+
+test: all unit fuzz
 	bash tests/integration/run.sh
 	$(MAKE) sanitize
 

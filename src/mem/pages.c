@@ -78,11 +78,6 @@ static bool page_is_zero(const uint8_t *p, long len)
 	return acc == 0;
 }
 
-static bool vma_has_pages(const struct fr_vma *v)
-{
-	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON;
-}
-
 static int plan_add(struct plan *pl, struct run r)
 {
 	if (pl->nruns && r.source == SRC_PRIVATE) { /* extend the previous run if contiguous */
@@ -313,7 +308,7 @@ int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struc
 		return -ENOMEM;
 	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++) {
 		const struct fr_vma *v = &img->vmas[i];
-		if (!vma_has_pages(v))
+		if (!fr_vma_has_pages(v))
 			continue;
 		r = v->kind == VMA_SHARED_ANON ? plan_shmem_vma(&pl, pid, page, v, i)
 					       : plan_private_vma(&pl, pagemap_fd, page, v, i, pm);
@@ -462,9 +457,13 @@ static int apply_uffd(struct page_writer *pw, uint64_t addr, const uint8_t *data
 
 int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data)
 {
-	size_t len = (size_t)h->npages * pw->page_size;
+	size_t len;
+	uint64_t end;
+	if (__builtin_mul_overflow((size_t)h->npages, (size_t)pw->page_size, &len) ||
+	    __builtin_add_overflow(h->addr, (uint64_t)len, &end))
+		return -EBADMSG;
 	const struct fr_vma *v = find_vma(pw, h->addr);
-	if (!v || !vma_has_pages(v) || h->addr + len > v->end)
+	if (!v || !fr_vma_has_pages(v) || end > v->end)
 		return -EBADMSG;
 	if (uffd_target(pw, v)) {
 		int r = apply_uffd(pw, h->addr, data, len);

@@ -4,6 +4,7 @@
 #ifndef FERRY_RESTORE_INTERNAL_H
 #define FERRY_RESTORE_INTERNAL_H
 
+#include "image.h"
 #include "restore.h"
 
 struct stub {
@@ -21,11 +22,12 @@ int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t 
 /* A userfaultfd for the stub's mm, created inside it (so it is bound to its
  * final mm), taken with pidfd_getfd, its copy in the stub closed. */
 int mm_open_uffd(struct stub *stub, int *uffd);
+/* Opens the path of a FILE record (not a TTY, not a shared one) with its
+ * flags after checking that the node there is of the recorded kind: a
+ * FIFO, socket or device where a regular file was recorded is refused
+ * (-EINVAL) without being opened. *out is a new O_CLOEXEC fd. */
+int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen);
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
-/* Reads the next record; a clean end of input is reported as a stream
- * truncated before its end record. err gets the one-line reason. */
-int restore_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err,
-			size_t errlen);
 /* Places REC_PAGES records, starting with the one in hand, until DONE.
  * uffd (or -1) is consumed; st gets the page counts and the path taken. */
 int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,

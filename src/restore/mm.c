@@ -95,6 +95,8 @@ static uint64_t find_hole(const struct fr_image *img, uint64_t len)
 			return top - len - 4096;
 		top = v->start;
 	}
+	if (top < LOW_LIMIT) /* a saved mapping below mmap_min_addr: no room, and no wrap */
+		return 0;
 	return top - LOW_LIMIT >= len + 4096 ? top - len - 4096 : 0;
 }
 

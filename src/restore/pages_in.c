@@ -30,6 +30,7 @@ struct indexed_record {
 
 struct mapped_pages {
 	const uint8_t *base;          /* the whole image file, mapped */
+	const struct fr_image *img;
 	struct indexed_record *recs;  /* the PAGES records still to apply, in stream order */
 	size_t n;
 	size_t next;         /* atomic */
@@ -39,14 +40,14 @@ struct mapped_pages {
 	size_t errlen;
 };
 
-static int apply_record(struct page_writer *pw, const uint8_t *p, uint32_t len, char *err, size_t errlen)
+static int apply_record(struct page_writer *pw, const struct fr_image *img, const uint8_t *p, uint32_t len,
+			char *err, size_t errlen)
 {
 	struct fr_pages_hdr h;
-	if (decode_pages_hdr(p, len, pw->page_size, &h) < 0) {
-		snprintf(err, errlen, "stream is corrupted: invalid pages record");
-		return -EBADMSG;
-	}
-	int r = page_writer_apply(pw, &h, p + sizeof(h));
+	int r = image_check_pages(img, pw->page_size, p, len, &h, err, errlen);
+	if (r < 0)
+		return r;
+	r = page_writer_apply(pw, &h, p + sizeof(h));
 	if (r < 0)
 		snprintf(err, errlen, "cannot write %u pages at %#llx: %s", h.npages, (unsigned long long)h.addr,
 			 r == -EBADMSG ? "outside the restored memory (corrupted stream)" : strerror(-r));
@@ -84,7 +85,7 @@ static void *mapped_worker(void *arg)
 			snprintf(err, sizeof(err), "stream is corrupted: checksum mismatch in pages record at offset %llu",
 				 (unsigned long long)m->recs[i].offset);
 		else
-			r = apply_record(m->pw, p, len, err, sizeof(err));
+			r = apply_record(m->pw, m->img, p, len, err, sizeof(err));
 		if (r < 0) {
 			int expected = 0;
 			if (__atomic_compare_exchange_n(&m->error, &expected, r, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -143,16 +144,15 @@ static int index_records(const uint8_t *base, uint64_t size, uint64_t off, uint3
 			return 0;
 		}
 		struct fr_pages_hdr h;
-		if (decode_pages_hdr(p, len, page_size, &h) < 0) {
-			snprintf(err, errlen, "stream is corrupted: invalid pages record at offset %llu",
-				 (unsigned long long)off);
+		if (image_check_pages(m->img, page_size, p, len, &h, err, errlen) < 0)
 			return -EBADMSG;
-		}
 		if (m->n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			struct indexed_record *nr = realloc(m->recs, cap * sizeof(*nr));
-			if (!nr)
+			if (!nr) {
+				snprintf(err, errlen, "out of memory while indexing %zu pages records", m->n);
 				return -ENOMEM;
+			}
 			m->recs = nr;
 		}
 		m->recs[m->n++] = (struct indexed_record){
@@ -161,22 +161,31 @@ static int index_records(const uint8_t *base, uint64_t size, uint64_t off, uint3
 	}
 }
 
-static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, uint64_t *records, char *err, size_t errlen)
+static int pages_from_mapping(struct fr_stream *s, struct page_writer *pw, const struct fr_image *img,
+			      uint64_t *records, char *err, size_t errlen)
 {
 	struct stat st;
-	if (fstat(s->fd, &st) < 0)
+	if (fstat(s->fd, &st) < 0) {
+		snprintf(err, errlen, "cannot stat the image: %s", strerror(errno));
 		return neg_errno();
+	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (s->offset > size)
+	if (s->offset > size) {
+		snprintf(err, errlen, "the image shrank while it was read");
 		return -EIO;
+	}
 	if (s->offset == size) {
 		snprintf(err, errlen, "stream is truncated: it ends without an end record");
 		return -ENODATA;
 	}
 	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_SHARED, s->fd, 0);
-	if (base == MAP_FAILED)
-		return neg_errno();
-	struct mapped_pages m = {.base = base, .pw = pw, .err = err, .errlen = errlen};
+	if (base == MAP_FAILED) {
+		int e = neg_errno();
+		snprintf(err, errlen, "cannot map the image (%llu bytes)%s: %s", (unsigned long long)size,
+			 e == -ENOMEM ? ", out of memory" : "", strerror(-e));
+		return e;
+	}
+	struct mapped_pages m = {.base = base, .img = img, .pw = pw, .err = err, .errlen = errlen};
 	uint64_t done_off = 0;
 	int r = index_records(base, size, s->offset, pw->page_size, &m, &done_off, err, errlen);
 	if (r == 0) {
@@ -246,11 +255,11 @@ int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_imag
 			r = -EBADMSG;
 			break;
 		}
-		if ((r = apply_record(&pw, p, len, err, errlen)) < 0)
+		if ((r = apply_record(&pw, img, p, len, err, errlen)) < 0)
 			break;
 		records++;
 		if (s->seekable) {
-			r = pages_from_mapping(s, &pw, &records, err, errlen);
+			r = pages_from_mapping(s, &pw, img, &records, err, errlen);
 			break;
 		}
 		if ((r = restore_read_record(s, &type, &p, &len, err, errlen)) < 0)

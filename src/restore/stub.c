@@ -102,11 +102,9 @@ static void setup_files(const struct fr_image *img, const struct restore_opts *o
 					  f->path ? f->path : "?");
 			src = tty;
 		} else {
-			int oflags = (int)f->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
-			src = open(f->path, oflags | O_CLOEXEC);
-			if (src < 0)
-				stub_fail(*hs, "cannot reopen fd %d (%s %s): %s", f->fd, fr_file_kind_name(f->kind), f->path,
-					  strerror(errno));
+			char why[512];
+			if (file_reopen(f, &src, why, sizeof(why)) < 0)
+				stub_fail(*hs, "%s", why);
 			opened = true;
 			if (f->kind == FILE_REG && lseek(src, f->pos, SEEK_SET) != f->pos)
 				stub_fail(*hs, "cannot seek fd %d (%s) to %lld: %s", f->fd, f->path, (long long)f->pos,

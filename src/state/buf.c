@@ -1,11 +1,12 @@
 /* buf.c — see buf.h. Integers are stored little-endian (x86_64 native). */
 #include "buf.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BUF_STR_ABSENT 0xffffffffu
-#define BUF_STR_MAX (1u << 20) /* paths are < 4096; anything larger is corruption */
+#define BUF_STR_MAX (PATH_MAX - 1) /* every string is a path or shorter; longer is corruption */
 
 void buf_free(struct buf *b)
 {
@@ -17,10 +18,17 @@ void buf_put(struct buf *b, const void *p, size_t n)
 {
 	if (b->oom || n == 0) /* n == 0: p may be NULL, which memcpy must not get */
 		return;
-	if (b->len + n > b->cap) {
+	size_t need;
+	if (__builtin_add_overflow(b->len, n, &need)) {
+		b->oom = true;
+		return;
+	}
+	if (need > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n)
+		while (cap < need && cap <= SIZE_MAX / 2)
 			cap *= 2;
+		if (cap < need)
+			cap = need;
 		uint8_t *d = realloc(b->data, cap);
 		if (!d) {
 			b->oom = true;

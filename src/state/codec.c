@@ -3,14 +3,36 @@
 #include "codec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #define USER_ADDR_LIMIT 0x00007ffffffff000ull /* TASK_SIZE_MAX with 4-level paging */
-#define XSTATE_MAX (64u << 10)
+#define VMA_ALIGN 4096ull /* x86_64 base page: every VMA boundary and file offset is a multiple */
+#define XSTATE_MAX (64u << 10) /* the XSAVE area is ~2.7 KiB with AVX-512, ~11 KiB with AMX */
+#define VMA_MAP_FLAGS (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN) /* the only bits a dump writes */
+#define SHARE_NONE (-1) /* fr_file.share_of of an fd that owns its open file description */
 
-static int finish(struct buf_reader *r) { return buf_reader_done(r) ? 0 : -EBADMSG; }
+/* The field the last failed decode of this thread refused (pages workers
+ * decode in parallel, hence per thread). */
+static __thread const char *decode_why = "";
+
+const char *codec_why(void) { return decode_why; }
+
+/* Refuses a payload, naming the field (or rule) that is wrong. */
+static int refuse(const char *field)
+{
+	decode_why = field;
+	return -EBADMSG;
+}
+
+static int finish(struct buf_reader *r)
+{
+	if (buf_reader_done(r))
+		return 0;
+	return refuse(r->bad ? "payload too short or a length field invalid" : "trailing bytes after the payload");
+}
 
 static void put_pending(struct buf *b, uint32_t n, const uint8_t *si)
 {
@@ -47,10 +69,12 @@ int decode_hello(const uint8_t *p, uint32_t len, struct fr_hello *h)
 	h->arch = buf_get_str(&r);
 	h->kernel = buf_get_str(&r);
 	h->host = buf_get_str(&r);
-	if (finish(&r) < 0 || !h->arch) {
+	int ret = finish(&r);
+	if (ret == 0 && !h->arch)
+		ret = refuse("arch (absent)");
+	if (ret < 0)
 		fr_hello_free(h);
-		return -EBADMSG;
-	}
+	return ret;
 	return 0;
 }
 
@@ -103,8 +127,8 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	buf_get(&r, p->uid, sizeof(p->uid));
 	buf_get(&r, p->gid, sizeof(p->gid));
 	p->ngroups = buf_get_u32(&r);
-	if (p->ngroups > FR_MAX_GROUPS)
-		return -EBADMSG;
+	if (p->ngroups > FR_MAX_GROUPS || (size_t)p->ngroups * sizeof(*p->groups) > r.left)
+		return refuse("ngroups");
 	p->groups = calloc(p->ngroups + 1, sizeof(*p->groups));
 	if (!p->groups)
 		return -ENOMEM;
@@ -136,8 +160,14 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	p->nthreads = buf_get_u32(&r);
 	buf_get(&r, p->itimer, sizeof(p->itimer));
 	get_pending(&r, &p->npending, &p->pending);
-	if (finish(&r) < 0 || p->pid <= 0 || !p->cwd || p->nthreads == 0)
+	if (finish(&r) < 0)
 		return -EBADMSG;
+	if (p->pid <= 0)
+		return refuse("pid");
+	if (!p->cwd)
+		return refuse("cwd (absent)");
+	if (p->nthreads == 0)
+		return refuse("nthreads (zero)");
 	return 0;
 }
 
@@ -164,7 +194,7 @@ int decode_thread(const uint8_t *data, uint32_t len, struct fr_thread *t)
 	buf_get(&r, &t->regs, sizeof(t->regs));
 	t->xstate_len = buf_get_u32(&r);
 	if (t->xstate_len > XSTATE_MAX || t->xstate_len > r.left)
-		return -EBADMSG;
+		return refuse("xstate_len");
 	if (t->xstate_len) {
 		t->xstate = malloc(t->xstate_len);
 		if (!t->xstate)
@@ -182,14 +212,16 @@ int decode_thread(const uint8_t *data, uint32_t len, struct fr_thread *t)
 	buf_get(&r, t->comm, sizeof(t->comm));
 	t->comm[sizeof(t->comm) - 1] = '\0';
 	get_pending(&r, &t->npending, &t->pending);
-	if (finish(&r) < 0 || t->tid <= 0) {
+	int ret = finish(&r);
+	if (ret == 0 && t->tid <= 0)
+		ret = refuse("tid");
+	if (ret < 0) {
 		free(t->xstate);
 		free(t->pending);
 		t->xstate = NULL;
 		t->pending = NULL;
-		return -EBADMSG;
 	}
-	return 0;
+	return ret;
 }
 
 void encode_vma(struct buf *b, const struct fr_vma *v)
@@ -203,6 +235,35 @@ void encode_vma(struct buf *b, const struct fr_vma *v)
 	buf_put_str(b, v->path);
 }
 
+static int check_vma(const struct fr_vma *v)
+{
+	const uint64_t page_mask = VMA_ALIGN - 1;
+	bool file_backed = v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED;
+	bool shared = v->kind == VMA_FILE_SHARED || v->kind == VMA_SHARED_ANON;
+	uint64_t file_end;
+	if (v->start >= v->end)
+		return refuse("start/end (empty or inverted)");
+	if ((v->start & page_mask) || (v->end & page_mask))
+		return refuse("start/end (not page-aligned)");
+	if (v->end > USER_ADDR_LIMIT)
+		return refuse("end (beyond user space)");
+	if (v->kind < VMA_ANON || v->kind > VMA_VVAR_VCLOCK)
+		return refuse("kind");
+	if (v->prot & ~(uint32_t)(PROT_READ | PROT_WRITE | PROT_EXEC))
+		return refuse("prot (reserved bits set)");
+	if (v->flags & ~(uint32_t)VMA_MAP_FLAGS)
+		return refuse("flags (reserved bits set)");
+	if ((v->flags & (MAP_SHARED | MAP_PRIVATE)) != (shared ? MAP_SHARED : MAP_PRIVATE) &&
+	    v->kind <= VMA_SHARED_ANON)
+		return refuse("flags (sharing does not match the kind)");
+	if ((v->pgoff & page_mask) || __builtin_add_overflow(v->pgoff, v->end - v->start, &file_end) ||
+	    file_end > (uint64_t)INT64_MAX)
+		return refuse("pgoff");
+	if (file_backed && !v->path)
+		return refuse("path (absent for a file mapping)");
+	return 0;
+}
+
 int decode_vma(const uint8_t *data, uint32_t len, struct fr_vma *v)
 {
 	struct buf_reader r = buf_reader(data, len);
@@ -214,15 +275,14 @@ int decode_vma(const uint8_t *data, uint32_t len, struct fr_vma *v)
 	v->kind = buf_get_u32(&r);
 	v->pgoff = buf_get_u64(&r);
 	v->path = buf_get_str(&r);
-	bool file_backed = v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED;
-	if (finish(&r) < 0 || v->start >= v->end || v->end > USER_ADDR_LIMIT || (v->start & 0xfff) ||
-	    (v->end & 0xfff) || v->kind < VMA_ANON || v->kind > VMA_VVAR_VCLOCK ||
-	    (v->prot & ~(uint32_t)(PROT_READ | PROT_WRITE | PROT_EXEC)) || (file_backed && !v->path)) {
+	int ret = finish(&r);
+	if (ret == 0)
+		ret = check_vma(v);
+	if (ret < 0) {
 		free(v->path);
 		v->path = NULL;
-		return -EBADMSG;
 	}
-	return 0;
+	return ret;
 }
 
 void encode_file(struct buf *b, const struct fr_file *f)
@@ -243,17 +303,29 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->fd = (int32_t)buf_get_u32(&r);
 	f->kind = buf_get_u32(&r);
 	f->flags = buf_get_u32(&r);
-	f->cloexec = buf_get_u32(&r) != 0;
+	uint32_t cloexec = buf_get_u32(&r);
+	f->cloexec = cloexec != 0;
 	f->share_of = (int32_t)buf_get_u32(&r);
 	f->pos = (int64_t)buf_get_u64(&r);
 	f->path = buf_get_str(&r);
-	if (finish(&r) < 0 || f->fd < 0 || f->kind < FILE_REG || f->kind > FILE_TTY || f->share_of >= f->fd ||
-	    f->pos < 0 || (!f->path && f->kind != FILE_TTY)) {
+	int ret = finish(&r);
+	if (ret == 0 && cloexec > 1)
+		ret = refuse("cloexec (not 0 or 1)");
+	if (ret == 0 && f->fd < 0)
+		ret = refuse("fd (negative)");
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_TTY))
+		ret = refuse("kind");
+	if (ret == 0 && (f->share_of < SHARE_NONE || f->share_of >= f->fd))
+		ret = refuse("share_of (must be -1 or a lower fd)");
+	if (ret == 0 && f->pos < 0)
+		ret = refuse("pos (negative)");
+	if (ret == 0 && !f->path && f->kind != FILE_TTY)
+		ret = refuse("path (absent)");
+	if (ret < 0) {
 		free(f->path);
 		f->path = NULL;
-		return -EBADMSG;
 	}
-	return 0;
+	return ret;
 }
 
 void encode_done(struct buf *b, const struct fr_done *d)
@@ -276,8 +348,18 @@ int decode_pages_hdr(const uint8_t *data, uint32_t len, uint32_t page_size, stru
 	h->addr = buf_get_u64(&r);
 	h->npages = buf_get_u32(&r);
 	h->flags = buf_get_u32(&r);
-	if (r.bad || h->npages == 0 || (h->addr & (page_size - 1)) ||
-	    (uint64_t)h->npages * page_size != r.left || h->addr + (uint64_t)h->npages * page_size > USER_ADDR_LIMIT)
-		return -EBADMSG;
+	uint64_t bytes, end;
+	if (r.bad)
+		return refuse("pages header (short)");
+	if (h->flags != 0)
+		return refuse("pages flags (reserved, must be 0)");
+	if (h->npages == 0)
+		return refuse("npages (zero)");
+	if (page_size == 0 || (page_size & (page_size - 1)) || (h->addr & (page_size - 1)))
+		return refuse("addr (not page-aligned)");
+	if (__builtin_mul_overflow((uint64_t)h->npages, (uint64_t)page_size, &bytes) || bytes != r.left)
+		return refuse("npages (does not match the data that follows)");
+	if (__builtin_add_overflow(h->addr, bytes, &end) || end > USER_ADDR_LIMIT)
+		return refuse("addr (range wraps or leaves user space)");
 	return 0;
 }

@@ -21,13 +21,17 @@ struct fr_hello {
 struct fr_pages_hdr {
 	uint64_t addr;
 	uint32_t npages;
-	uint32_t flags; /* reserved, 0 */
+	uint32_t flags; /* reserved: a writer sets 0, a reader refuses anything else */
 };
 
 struct fr_done {
 	uint64_t page_records;
 	uint64_t pages;
 };
+
+/* After a decoder returned -EBADMSG: the field or rule it refused, for the
+ * one-line message ("share_of (must be -1 or a lower fd)"). Per thread. */
+const char *codec_why(void);
 
 void encode_hello(struct buf *b, const struct fr_hello *h);
 int decode_hello(const uint8_t *p, uint32_t len, struct fr_hello *h);

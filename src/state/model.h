@@ -120,6 +120,13 @@ struct fr_image {
 	struct fr_file *files;     /* sorted by fd */
 };
 
+/* Does the image carry this mapping's contents as PAGES records? (Shared
+ * file mappings live in their file; vDSO/vvar are moved, not copied.) */
+static inline bool fr_vma_has_pages(const struct fr_vma *v)
+{
+	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON;
+}
+
 void fr_image_free(struct fr_image *img);
 const char *fr_vma_kind_name(uint32_t kind);
 const char *fr_file_kind_name(uint32_t kind);

@@ -2,6 +2,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ static pthread_mutex_t stream_write_lock = PTHREAD_MUTEX_INITIALIZER;
 void stream_init(struct fr_stream *s, int fd)
 {
 	struct stat st;
-	*s = (struct fr_stream){.fd = fd};
+	*s = (struct fr_stream){.fd = fd, .read_timeout_ms = FR_STREAM_READ_TIMEOUT_MS};
 	s->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) == 0;
 }
 
@@ -130,6 +131,18 @@ int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload,
 	return stream_write_recordv(s, type, &iov, 1);
 }
 
+/* What is wrong with a record header, or NULL if nothing is. */
+static const char *header_invalid(const struct record_header *h)
+{
+	if (h->type == 0 || h->type >= REC__MAX)
+		return "unknown record type";
+	if (h->flags != 0)
+		return "reserved header flags set";
+	if (h->len > FR_RECORD_MAX)
+		return "record length over the limit";
+	return NULL;
+}
+
 int stream_check_record(const uint8_t *rec, size_t avail, bool check_crc, uint16_t *type, const uint8_t **payload,
 			uint32_t *len, size_t *size)
 {
@@ -137,7 +150,7 @@ int stream_check_record(const uint8_t *rec, size_t avail, bool check_crc, uint16
 	if (avail < sizeof(h))
 		return -ENODATA;
 	memcpy(&h, rec, sizeof(h));
-	if (h.len > FR_RECORD_MAX || h.type == 0 || h.type >= REC__MAX)
+	if (header_invalid(&h))
 		return -EBADMSG;
 	if (avail - sizeof(h) < h.len)
 		return -ENODATA;
@@ -153,10 +166,46 @@ int stream_check_record(const uint8_t *rec, size_t avail, bool check_crc, uint16
 	return 0;
 }
 
+/* Reads exactly len bytes. On a pipe or socket each wait for data is bounded
+ * by s->read_timeout_ms (-ETIMEDOUT). -ENODATA if the input ends first;
+ * *got says how many bytes arrived (0 tells a clean end from a cut one). */
+static int read_bytes(struct fr_stream *s, void *buf, size_t len, size_t *got)
+{
+	uint8_t *p = buf;
+	*got = 0;
+	while (*got < len) {
+		if (!s->seekable) {
+			struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+			int n = poll(&pfd, 1, s->read_timeout_ms);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return neg_errno();
+			if (n == 0) {
+				snprintf(s->err, sizeof(s->err), "no data from the peer for %d s (stream offset %llu)",
+					 s->read_timeout_ms / 1000, (unsigned long long)(s->offset + *got));
+				return -ETIMEDOUT;
+			}
+		}
+		ssize_t r = read(s->fd, p + *got, len - *got);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return neg_errno();
+		if (r == 0)
+			return -ENODATA;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
 int stream_read_preamble(struct fr_stream *s)
 {
 	struct preamble p;
-	int r = read_full(s->fd, &p, sizeof(p));
+	size_t got;
+	int r = read_bytes(s, &p, sizeof(p), &got);
+	if (r == -ETIMEDOUT)
+		return r;
 	if (r == -ENODATA) {
 		snprintf(s->err, sizeof(s->err), "stream is truncated: no complete header");
 		return r;
@@ -187,31 +236,30 @@ int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payl
 	struct record_header h;
 	uint64_t at = s->offset;
 	s->err[0] = '\0';
-	ssize_t got;
-	do
-		got = read(s->fd, &h, 1);
-	while (got < 0 && errno == EINTR);
-	if (got == 0)
+	size_t got;
+	int r = read_bytes(s, &h, sizeof(h), &got);
+	if (r == -ENODATA && got == 0)
 		return -ENODATA; /* clean end: the caller decides if a DONE was owed */
-	if (got < 0) {
-		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(errno));
-		return neg_errno();
-	}
-	int r = read_full(s->fd, (char *)&h + 1, sizeof(h) - 1);
-	if (r == 0 && (h.len > FR_RECORD_MAX || h.type == 0 || h.type >= REC__MAX)) {
-		snprintf(s->err, sizeof(s->err), "stream is corrupted: invalid record header at offset %llu",
-			 (unsigned long long)at);
+	const char *bad = r == 0 ? header_invalid(&h) : NULL;
+	if (bad) {
+		snprintf(s->err, sizeof(s->err), "stream is corrupted: invalid record header at offset %llu: %s (type %u, flags %#x, length %u)",
+			 (unsigned long long)at, bad, h.type, h.flags, h.len);
 		return -EBADMSG;
 	}
 	if (r == 0 && h.len > s->rcap) {
 		uint8_t *nb = realloc(s->rbuf, h.len);
-		if (!nb)
+		if (!nb) {
+			snprintf(s->err, sizeof(s->err), "out of memory while reading a %u-byte %s record", h.len,
+				 fr_record_name(h.type));
 			return -ENOMEM;
+		}
 		s->rbuf = nb;
 		s->rcap = h.len;
 	}
 	if (r == 0)
-		r = read_full(s->fd, s->rbuf, h.len);
+		r = read_bytes(s, s->rbuf, h.len, &got);
+	if (r == -ETIMEDOUT)
+		return r;
 	if (r == -ENODATA) {
 		snprintf(s->err, sizeof(s->err), "stream is truncated: record at offset %llu is incomplete",
 			 (unsigned long long)at);

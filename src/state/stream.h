@@ -1,7 +1,9 @@
 /* stream.h — ferry's stream format: a 16-byte preamble (magic "FERRYSTM",
  * format version, flags) followed by self-describing records. Each record is
  * a 12-byte header {u16 type, u16 flags, u32 length, u32 crc32c} and a
- * payload; the CRC covers type, flags, length and payload. An image file and
+ * payload; the CRC covers type, flags, length and payload. The header flags
+ * are reserved: a writer sets 0 and a reader refuses anything else, so a later
+ * format version can give them a meaning safely. An image file and
  * a migration socket carry the same stream.
  *
  * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*, VMA*,
@@ -18,6 +20,10 @@
 #define FR_STREAM_MAGIC "FERRYSTM"
 #define FR_STREAM_VERSION 1
 #define FR_RECORD_MAX (64u << 20) /* a record payload larger than this is corruption */
+/* A reader on a pipe or socket gives up when the peer sends nothing for this
+ * long: a stalled or hostile peer must not hold a restore (and its stub)
+ * forever. 30 s outlasts any pause a healthy sender makes between records. */
+#define FR_STREAM_READ_TIMEOUT_MS 30000
 
 enum fr_record_type {
 	REC_HELLO = 1,
@@ -39,6 +45,8 @@ struct fr_stream {
 	uint64_t records; /* records read or written so far (atomic for writers) */
 	uint8_t *rbuf;    /* reader: payload of the last record */
 	size_t rcap;
+	int read_timeout_ms; /* reader on a pipe/socket: longest wait for the next byte
+			      * (FR_STREAM_READ_TIMEOUT_MS unless the caller changes it) */
 	char err[256];    /* reader: what was wrong, for the one-line message */
 };
 
@@ -55,7 +63,8 @@ int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec 
 int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload, size_t len);
 
 /* Reader. Returns 0, or -EPROTO (bad magic / version) / -ENODATA (truncated) /
- * -EBADMSG (checksum, length or type invalid) with s->err filled. */
+ * -EBADMSG (checksum, length, type or reserved flags invalid) / -ETIMEDOUT
+ * (a pipe or socket sent nothing for s->read_timeout_ms) with s->err filled. */
 int stream_read_preamble(struct fr_stream *s);
 /* Reads the next record; *payload points into the stream's buffer, valid
  * until the next call. Returns 0, or -ENODATA at a clean end of input with

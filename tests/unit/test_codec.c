@@ -167,6 +167,92 @@ static void test_pages_header_bounds(void **state)
 	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), -EBADMSG); /* unaligned */
 }
 
+/* Issue 9: an address near the top of the 64-bit space must not pass the
+ * range check because addr + length wraps around to a small number. */
+static void test_pages_addr_that_wraps_is_refused(void **state)
+{
+	(void)state;
+	uint8_t rec[16 + 2 * 4096] = {0};
+	struct fr_pages_hdr h = {.addr = 0xfffffffffffff000ull, .npages = 2};
+	memcpy(rec, &h, sizeof(h));
+	struct fr_pages_hdr o;
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), -EBADMSG);
+	assert_non_null(strstr(codec_why(), "addr"));
+	h.addr = 0x00007ffffffff000ull; /* the last user page + 1: ends beyond user space */
+	memcpy(rec, &h, sizeof(h));
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), -EBADMSG);
+	h.addr = 0x00007fffffffd000ull; /* the last two user pages: fine */
+	memcpy(rec, &h, sizeof(h));
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), 0);
+}
+
+static void test_pages_reserved_flags_are_refused(void **state)
+{
+	(void)state;
+	uint8_t rec[16 + 4096] = {0};
+	struct fr_pages_hdr h = {.addr = 0x10000, .npages = 1, .flags = 1u << 31};
+	memcpy(rec, &h, sizeof(h));
+	struct fr_pages_hdr o;
+	assert_int_equal(decode_pages_hdr(rec, sizeof(rec), 4096, &o), -EBADMSG);
+	assert_non_null(strstr(codec_why(), "pages flags"));
+}
+
+static void test_negative_share_index_is_refused(void **state)
+{
+	(void)state;
+	struct fr_file f = {.fd = 5, .kind = FILE_REG, .flags = O_RDONLY, .share_of = -1, .path = "/etc/hostname"};
+	struct buf b = {0};
+	encode_file(&b, &f);
+	struct fr_file g;
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), 0); /* -1: owns its description */
+	free(g.path);
+	int32_t bad[] = {-2, -5, INT32_MIN};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		f.share_of = bad[i];
+		encode_file(&b, &f);
+		assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+		assert_null(g.path);
+		assert_non_null(strstr(codec_why(), "share_of"));
+	}
+	buf_free(&b);
+}
+
+static void test_reserved_payload_fields_are_refused(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	struct fr_vma w;
+	struct fr_vma v = {.start = 0x400000, .end = 0x401000, .prot = PROT_READ, .flags = MAP_PRIVATE | MAP_FIXED,
+			   .kind = VMA_ANON};
+	encode_vma(&b, &v);
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+	assert_non_null(strstr(codec_why(), "flags"));
+	b.len = 0;
+	v.flags = MAP_PRIVATE, v.kind = VMA_FILE_PRIVATE, v.path = "/bin/true", v.pgoff = 0xfffffffffffff000ull;
+	encode_vma(&b, &v); /* pgoff + length wraps */
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+	assert_non_null(strstr(codec_why(), "pgoff"));
+	/* A boolean stored in a u32 must be 0 or 1: other values are a later format's. */
+	b.len = 0;
+	struct fr_file f = {.fd = 3, .kind = FILE_REG, .share_of = -1, .path = "/etc/hostname"};
+	encode_file(&b, &f);
+	uint32_t two = 2;
+	memcpy(b.data + 12, &two, sizeof(two)); /* fd, kind, flags, then cloexec */
+	struct fr_file g;
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+	assert_non_null(strstr(codec_why(), "cloexec"));
+	/* A string longer than PATH_MAX is refused before it is allocated. */
+	b.len = 0;
+	buf_put_u64(&b, 0x400000), buf_put_u64(&b, 0x401000), buf_put_u32(&b, PROT_READ);
+	buf_put_u32(&b, MAP_PRIVATE), buf_put_u32(&b, VMA_FILE_PRIVATE), buf_put_u64(&b, 0);
+	static char longpath[8192];
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	buf_put_str(&b, longpath);
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +261,10 @@ int main(void)
 		cmocka_unit_test(test_vma_validation),
 		cmocka_unit_test(test_file_round_trip_and_sharing_rule),
 		cmocka_unit_test(test_pages_header_bounds),
+		cmocka_unit_test(test_pages_addr_that_wraps_is_refused),
+		cmocka_unit_test(test_pages_reserved_flags_are_refused),
+		cmocka_unit_test(test_negative_share_index_is_refused),
+		cmocka_unit_test(test_reserved_payload_fields_are_refused),
 	};
 	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -171,6 +172,79 @@ static void test_huge_length_is_rejected_without_allocating(void **state)
 	close(fd);
 }
 
+static void test_reserved_header_flags_are_refused(void **state)
+{
+	(void)state;
+	int fd = make_stream();
+	uint16_t flags = 0x8000; /* the first record's flags field */
+	assert_int_equal(pwrite(fd, &flags, sizeof(flags), 16 + 2), (ssize_t)sizeof(flags));
+	char err[256];
+	assert_int_equal(read_all(fd, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "reserved header flags"));
+	/* The in-place checker of a mapped image refuses it too. */
+	uint8_t rec[FR_RECORD_HEADER_SIZE + 5];
+	assert_int_equal(pread(fd, rec, sizeof(rec), 16), (ssize_t)sizeof(rec));
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	size_t size;
+	assert_int_equal(stream_check_record(rec, sizeof(rec), false, &type, &p, &len, &size), -EBADMSG);
+	close(fd);
+}
+
+static void test_unknown_record_type_is_refused(void **state)
+{
+	(void)state;
+	int fd = make_stream();
+	uint16_t type = REC__MAX;
+	assert_int_equal(pwrite(fd, &type, sizeof(type), 16), (ssize_t)sizeof(type));
+	char err[256];
+	assert_int_equal(read_all(fd, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "unknown record type"));
+	close(fd);
+}
+
+/* A peer that connects and then never writes: the reader must give up
+ * after its deadline instead of waiting forever. */
+static void test_silent_peer_times_out(void **state)
+{
+	(void)state;
+	enum { TEST_TIMEOUT_MS = 200 };
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	struct fr_stream s;
+	stream_init(&s, pfd[0]);
+	assert_false(s.seekable);
+	assert_int_equal(s.read_timeout_ms, FR_STREAM_READ_TIMEOUT_MS);
+	s.read_timeout_ms = TEST_TIMEOUT_MS;
+	alarm(10); /* without the deadline the read blocks: fail loudly instead of hanging */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(stream_read_preamble(&s), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	assert_true(ms >= TEST_TIMEOUT_MS * 0.9);
+	assert_non_null(strstr(s.err, "no data from the peer for"));
+
+	/* Mid-stream too: a preamble and half a record header, then silence. */
+	struct fr_stream w;
+	stream_init(&w, pfd[1]);
+	assert_int_equal(stream_write_preamble(&w), 0);
+	assert_int_equal(write(pfd[1], "\x01\x00\x00", 3), 3);
+	stream_init(&s, pfd[0]);
+	s.read_timeout_ms = TEST_TIMEOUT_MS;
+	assert_int_equal(stream_read_preamble(&s), 0);
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	assert_int_equal(stream_read_record(&s, &type, &p, &len), -ETIMEDOUT);
+	assert_non_null(strstr(s.err, "no data from the peer"));
+	alarm(0);
+	stream_release(&s);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +255,9 @@ int main(void)
 		cmocka_unit_test(test_truncation_is_reported),
 		cmocka_unit_test(test_wrong_version_is_named),
 		cmocka_unit_test(test_huge_length_is_rejected_without_allocating),
+		cmocka_unit_test(test_reserved_header_flags_are_refused),
+		cmocka_unit_test(test_unknown_record_type_is_refused),
+		cmocka_unit_test(test_silent_peer_times_out),
 	};
 	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }

@@ -1,0 +1,161 @@
+/* fuzzseed — test tool: writes the seed corpus of the fuzz target
+ * (tests/fuzz/corpus/). Usage:
+ *   fuzzseed trim IN OUT   a real image cut down to its metadata, its first
+ *                          SEED_PAGE_RECORDS pages records (one page each)
+ *                          and a matching end record
+ *   fuzzseed synth DIR     hand-made streams: a minimal valid one and one
+ *                          per guard of the decoders (wrapping addr, negative
+ *                          share index, reserved flags, too many records,
+ *                          pages outside any mapping, truncation) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "state/codec.h"
+#include "state/stream.h"
+
+#define SEED_PAGE_RECORDS 2
+#define SEED_PID 4242
+#define SEED_TOO_MANY_VMAS 70 /* above the fuzz target's cap of 64 */
+#define SEED_VMA_BASE 0x10000000ull
+
+static int die(const char *what, int r)
+{
+	fprintf(stderr, "fuzzseed: %s: %s\n", what, strerror(r < 0 ? -r : r));
+	return 1;
+}
+
+static int put(struct fr_stream *s, uint16_t type, struct buf *b)
+{
+	int r = b->oom ? -ENOMEM : stream_write_record(s, type, b->data, b->len);
+	b->len = 0;
+	return r;
+}
+
+static int trim(const char *in, const char *out)
+{
+	int ifd = open(in, O_RDONLY | O_CLOEXEC), ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (ifd < 0 || ofd < 0)
+		return die(ifd < 0 ? in : out, -errno);
+	struct fr_stream is, os;
+	stream_init(&is, ifd);
+	stream_init(&os, ofd);
+	int r = stream_read_preamble(&is);
+	if (r == 0)
+		r = stream_write_preamble(&os);
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	uint64_t page_records = 0;
+	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
+	while (r == 0 && (r = stream_read_record(&is, &type, &p, &len)) == 0 && type != REC_DONE) {
+		if (type != REC_PAGES) {
+			r = stream_write_record(&os, type, p, len);
+			continue;
+		}
+		if (page_records == SEED_PAGE_RECORDS)
+			continue;
+		struct fr_pages_hdr h;
+		memcpy(&h, p, sizeof(h));
+		h.npages = 1;
+		struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)(p + sizeof(h)), page}};
+		r = stream_write_recordv(&os, REC_PAGES, iov, 2);
+		page_records++;
+	}
+	if (r == 0) {
+		struct buf b = {0};
+		encode_done(&b, &(struct fr_done){.page_records = page_records, .pages = page_records});
+		r = put(&os, REC_DONE, &b);
+		buf_free(&b);
+	}
+	stream_release(&is);
+	close(ifd);
+	close(ofd);
+	return r < 0 ? die(in, r) : 0;
+}
+
+enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED__N };
+static const char *const seed_names[SEED__N] = {"valid", "pages-addr-wraps", "negative-share-index",
+						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings"};
+
+static int synth_one(const char *dir, enum seed_case c)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/synth-%s", dir, seed_names[c]);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return die(path, -errno);
+	struct fr_stream s;
+	stream_init(&s, fd);
+	struct buf b = {0};
+	struct utsname u;
+	uname(&u);
+	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
+	int r = stream_write_preamble(&s);
+	encode_hello(&b, &(struct fr_hello){.page_size = page, .arch = u.machine, .kernel = u.release, .host = "seed"});
+	r = r ?: put(&s, REC_HELLO, &b);
+	struct fr_process proc = {.pid = SEED_PID, .pgid = SEED_PID, .sid = SEED_PID, .cwd = "/", .nthreads = 1};
+	proc.mm.exe = "/bin/true";
+	encode_process(&b, &proc);
+	r = r ?: put(&s, REC_PROCESS, &b);
+	encode_thread(&b, &(struct fr_thread){.tid = SEED_PID, .comm = "seed"});
+	r = r ?: put(&s, REC_THREAD, &b);
+	struct fr_file files[] = {
+		{.fd = 0, .kind = FILE_CHR, .flags = O_RDWR, .share_of = -1, .path = "/dev/null"},
+		{.fd = 1, .kind = FILE_CHR, .flags = O_RDWR, .share_of = c == SEED_SHARE ? -2 : 0, .path = "/dev/null"},
+		{.fd = 3, .kind = FILE_REG, .flags = O_RDONLY, .cloexec = true, .share_of = -1, .pos = 5,
+		 .path = "/etc/hostname"},
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		encode_file(&b, &files[i]);
+		r = r ?: put(&s, REC_FILE, &b);
+	}
+	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;
+	for (int i = 0; i < nvmas; i++) {
+		uint64_t start = SEED_VMA_BASE + (uint64_t)i * 16 * page;
+		struct fr_vma v = {.start = start, .end = start + 4 * (uint64_t)page, .prot = PROT_READ | PROT_WRITE,
+				   .flags = MAP_PRIVATE, .kind = VMA_ANON};
+		if (i == 1)
+			v.kind = VMA_FILE_PRIVATE, v.prot = PROT_READ, v.path = "/bin/true";
+		encode_vma(&b, &v);
+		r = r ?: put(&s, REC_VMA, &b);
+	}
+	struct fr_pages_hdr h = {.addr = SEED_VMA_BASE + page, .npages = 1};
+	if (c == SEED_WRAP)
+		h.addr = 0xfffffffffffff000ull;
+	if (c == SEED_PAGE_FLAGS)
+		h.flags = 1;
+	if (c == SEED_OUTSIDE)
+		h.addr = SEED_VMA_BASE + 8 * (uint64_t)page;
+	uint8_t *data = calloc(1, page);
+	if (!data)
+		return die("calloc", -ENOMEM);
+	memset(data, 0x5a, page);
+	struct iovec iov[2] = {{&h, sizeof(h)}, {data, page}};
+	r = r ?: stream_write_recordv(&s, REC_PAGES, iov, 2);
+	encode_done(&b, &(struct fr_done){.page_records = 1, .pages = 1});
+	r = r ?: put(&s, REC_DONE, &b);
+	free(data);
+	buf_free(&b);
+	close(fd);
+	return r < 0 ? die(path, r) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "trim") == 0)
+		return trim(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "synth") == 0) {
+		for (int c = 0; c < SEED__N; c++)
+			if (synth_one(argv[2], (enum seed_case)c))
+				return 1;
+		return 0;
+	}
+	fprintf(stderr, "usage: fuzzseed trim IN OUT | fuzzseed synth DIR\n");
+	return 2;
+}
