@@ -34,17 +34,24 @@ const char *fr_record_name(uint32_t type)
 		[REC_HELLO] = "hello",   [REC_PROCESS] = "process",       [REC_THREAD] = "thread",
 		[REC_FILE] = "file",     [REC_VMA] = "vma",               [REC_PAGES] = "pages",
 		[REC_ROUND_END] = "round-end", [REC_SWITCHOVER] = "switchover", [REC_DONE] = "done",
+		[REC_OFFER] = "offer", [REC_ACCEPT] = "accept", [REC_REFUSE] = "refuse", [REC_READY] = "ready",
+		[REC_GO] = "go",       [REC_RUNNING] = "running",
 	};
 	return type < REC__MAX && names[type] ? names[type] : "unknown";
 }
 
-static pthread_mutex_t stream_write_lock = PTHREAD_MUTEX_INITIALIZER;
-
 void stream_init(struct fr_stream *s, int fd)
 {
 	struct stat st;
-	*s = (struct fr_stream){.fd = fd, .read_timeout_ms = FR_STREAM_READ_TIMEOUT_MS};
+	*s = (struct fr_stream){.fd = fd, .read_timeout_ms = FR_STREAM_READ_TIMEOUT_MS,
+				.wlock = PTHREAD_MUTEX_INITIALIZER};
 	s->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_CUR) == 0;
+}
+
+void stream_init_io(struct fr_stream *s, const struct fr_io *io)
+{
+	*s = (struct fr_stream){.fd = -1, .io = io, .read_timeout_ms = FR_STREAM_READ_TIMEOUT_MS,
+				.wlock = PTHREAD_MUTEX_INITIALIZER};
 }
 
 void stream_release(struct fr_stream *s)
@@ -58,8 +65,10 @@ int stream_write_preamble(struct fr_stream *s)
 {
 	struct preamble p = {.version = FR_STREAM_VERSION};
 	memcpy(p.magic, FR_STREAM_MAGIC, sizeof(p.magic));
-	int r = s->seekable ? (pwrite(s->fd, &p, sizeof(p), 0) == (ssize_t)sizeof(p) ? 0 : -EIO)
-			    : write_full(s->fd, &p, sizeof(p));
+	struct iovec v = {.iov_base = &p, .iov_len = sizeof(p)};
+	int r = s->io	     ? s->io->writev(s->io->ctx, &v, 1)
+		: s->seekable ? (pwrite(s->fd, &p, sizeof(p), 0) == (ssize_t)sizeof(p) ? 0 : -EIO)
+			      : write_full(s->fd, &p, sizeof(p));
 	if (r == 0)
 		s->offset += sizeof(p);
 	return r;
@@ -88,10 +97,20 @@ int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec 
 	int cnt = n + 1, idx = 0;
 	size_t left = sizeof(h) + len;
 	uint64_t at = 0;
+	if (s->io) {
+		pthread_mutex_lock(&s->wlock);
+		int r = s->io->writev(s->io->ctx, all, cnt);
+		if (r == 0) {
+			s->offset += left;
+			s->records++;
+		}
+		pthread_mutex_unlock(&s->wlock);
+		return r;
+	}
 	if (s->seekable)
 		at = __atomic_fetch_add(&s->offset, left, __ATOMIC_RELAXED);
 	else
-		pthread_mutex_lock(&stream_write_lock);
+		pthread_mutex_lock(&s->wlock);
 	int r = 0;
 	while (left) {
 		ssize_t w = s->seekable ? pwritev(s->fd, all + idx, cnt - idx, (off_t)at) : writev(s->fd, all + idx, cnt - idx);
@@ -119,7 +138,7 @@ int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec 
 		}
 	}
 	if (!s->seekable)
-		pthread_mutex_unlock(&stream_write_lock);
+		pthread_mutex_unlock(&s->wlock);
 	if (r == 0)
 		__atomic_fetch_add(&s->records, 1, __ATOMIC_RELAXED);
 	return r;
@@ -173,6 +192,17 @@ static int read_bytes(struct fr_stream *s, void *buf, size_t len, size_t *got)
 {
 	uint8_t *p = buf;
 	*got = 0;
+	while (*got < len && s->io) {
+		ssize_t r = s->io->read(s->io->ctx, p + *got, len - *got);
+		if (r == 0)
+			return -ENODATA;
+		if (r == -ETIMEDOUT)
+			snprintf(s->err, sizeof(s->err), "no data from the peer within its deadline (stream offset %llu)",
+				 (unsigned long long)(s->offset + *got));
+		if (r < 0)
+			return (int)r;
+		*got += (size_t)r;
+	}
 	while (*got < len) {
 		if (!s->seekable) {
 			struct pollfd pfd = {.fd = s->fd, .events = POLLIN};

@@ -12,9 +12,11 @@
 #ifndef FERRY_STREAM_H
 #define FERRY_STREAM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #define FR_STREAM_MAGIC "FERRYSTM"
@@ -35,11 +37,27 @@ enum fr_record_type {
 	REC_ROUND_END,
 	REC_SWITCHOVER,
 	REC_DONE,
+	REC_OFFER,   /* live migration (control.h) */
+	REC_ACCEPT,
+	REC_REFUSE,
+	REC_READY,
+	REC_GO,
+	REC_RUNNING,
 	REC__MAX,
 };
 
+/* A transport other than a plain fd (a TLS channel): read returns > 0, 0 at
+ * the peer's clean end, or -errno (-ETIMEDOUT when the peer is silent for
+ * the transport's own deadline); writev writes everything or fails. */
+struct fr_io {
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	int (*writev)(void *ctx, const struct iovec *iov, int n);
+	void *ctx;
+};
+
 struct fr_stream {
-	int fd;
+	int fd;           /* -1 when io is set */
+	const struct fr_io *io;
 	bool seekable;    /* a regular file: writers place records with pwritev */
 	uint64_t offset;  /* bytes read or written so far (atomic for writers) */
 	uint64_t records; /* records read or written so far (atomic for writers) */
@@ -48,12 +66,14 @@ struct fr_stream {
 	int read_timeout_ms; /* reader on a pipe/socket: longest wait for the next byte
 			      * (FR_STREAM_READ_TIMEOUT_MS unless the caller changes it) */
 	char err[256];    /* reader: what was wrong, for the one-line message */
+	pthread_mutex_t wlock; /* writers on a pipe, socket or io: one record at a time */
 };
 
 const char *fr_record_name(uint32_t type);
 
 /* Writer. */
 void stream_init(struct fr_stream *s, int fd);
+void stream_init_io(struct fr_stream *s, const struct fr_io *io);
 int stream_write_preamble(struct fr_stream *s);
 /* Write one record whose payload is the concatenation of iov[0..n).
  * Thread-safe: on a regular file each record gets its own byte range
