@@ -218,7 +218,13 @@ int image_read_metadata(struct fr_stream *s, const struct image_limits *lim, str
 		return r;
 	if ((r = read_hello(s, *type, *p, *len, err, errlen)) < 0)
 		return r;
+	return image_read_state(s, lim, img, type, p, len, err, errlen);
+}
 
+int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, uint16_t *type,
+		     const uint8_t **p, uint32_t *len, char *err, size_t errlen)
+{
+	int r;
 	bool have_proc = false;
 	uint64_t pending = 0; /* queued signals so far */
 	for (;;) {

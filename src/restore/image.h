@@ -36,6 +36,10 @@ void image_limits_of_host(struct image_limits *lim);
  * reason of a failure. */
 int image_read_metadata(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, uint16_t *type,
 			const uint8_t **p, uint32_t *len, char *err, size_t errlen);
+/* The same from just after the HELLO record (a migration reads the preamble,
+ * HELLO and its offer itself). */
+int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, uint16_t *type,
+		     const uint8_t **p, uint32_t *len, char *err, size_t errlen);
 
 /* Decodes a PAGES payload and checks that its whole range lies inside one
  * mapping of img that carries pages. -EBADMSG with err filled if not. */

@@ -27,7 +27,11 @@ int mm_open_uffd(struct stub *stub, int *uffd);
  * FIFO, socket or device where a regular file was recorded is refused
  * (-EINVAL) without being opened. *out is a new O_CLOEXEC fd. */
 int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen);
+/* Everything of the threads but letting them go: after it, every thread is
+ * complete and ptrace-stopped. */
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+/* Detaches every thread: the process runs. */
+int threads_release(const struct fr_image *img, char *err, size_t errlen);
 /* Places REC_PAGES records, starting with the one in hand, until DONE.
  * uffd (or -1) is consumed; st gets the page counts and the path taken. */
 int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,

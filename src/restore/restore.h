@@ -19,6 +19,7 @@
 struct restore_opts {
 	bool shell_job; /* reattach terminal fds to ferry's own terminal */
 	bool no_uffd;   /* write pages without a userfaultfd (to test that path) */
+	bool header_read; /* the caller has read the preamble and HELLO itself */
 };
 
 /* How pages of private writable anonymous memory (nearly all of them) land
@@ -37,6 +38,19 @@ struct restore_stats {
 	char pages_path_why[PAGES_PATH_WHY_MAX]; /* why not UFFDIO_COPY, or "" */
 };
 const char *pages_path_name(enum pages_path p);
+
+/* A migration restores in two steps around its commit point (DESIGN.md,
+ * "Switchover"): prepare reads the whole stream and builds the process
+ * completely, every thread ptrace-stopped; commit lets it run; abort kills
+ * and reaps it (nothing is left behind). Both free rp. */
+struct restore_prepared;
+int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct restore_prepared **rp,
+		    struct restore_stats *st, char *err, size_t errlen);
+int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t errlen);
+void restore_abort(struct restore_prepared *rp);
+/* True if pid cannot be restored here, with the reason (a running process
+ * has it, or others still use it as their process group or session id). */
+bool restore_pid_taken(pid_t pid, char *why, size_t len);
 
 /* Reads a whole stream from s and leaves the restored process running.
  * *pid is the restored pid (a child of the caller). */

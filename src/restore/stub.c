@@ -211,6 +211,19 @@ static void explain_taken(pid_t pid, char *err, size_t errlen)
 		 "of pid %s%s; it is free once they exit", pid, what, who, more);
 }
 
+bool restore_pid_taken(pid_t pid, char *why, size_t len)
+{
+	struct proc_kin kin;
+	bool kin_uses = proc_find_kin(pid, false, &kin) == 0 && (kin.session.n || kin.group.n);
+	if (!kin_uses && !proc_exists(pid))
+		return false;
+	if (!kin_uses && proc_is_zombie_or_gone(pid))
+		snprintf(why, len, "pid %d is taken in this pid namespace by a zombie", pid);
+	else
+		explain_taken(pid, why, len);
+	return true;
+}
+
 static int wait_pid_free(pid_t pid, char *err, size_t errlen)
 {
 	double deadline = now_ms() + PID_REAP_WAIT_MS;

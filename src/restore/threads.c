@@ -197,8 +197,11 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 		pr_warn("cannot restore oom_score_adj %d: %s", img->proc.oom_score_adj, strerror(errno));
 	for (uint32_t i = 0; r == 0 && i < img->nthreads; i++)
 		r = load_registers(&img->threads[i], err, errlen);
-	if (r < 0)
-		return r;
+	return r;
+}
+
+int threads_release(const struct fr_image *img, char *err, size_t errlen)
+{
 	/* Let go: the other threads first, the leader last. */
 	for (uint32_t i = img->nthreads; i-- > 0;)
 		if (ptrace(PTRACE_DETACH, img->threads[i].tid, 0, 0) < 0 && errno != ESRCH) {
