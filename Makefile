@@ -4,6 +4,7 @@ VERSION := 0.1.0
 # CFLAGS is the user's (optimisation, debug info, sanitizers); FERRY_CFLAGS
 # is what the code needs and is always used, so `make CFLAGS=...` still builds.
 CFLAGS ?= -O2 -g
+LIBS := -lgnutls -pthread # GnuTLS: the TLS 1.3 pre-shared-key channel of send / receive
 FERRY_CFLAGS := -pthread -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	  -D_GNU_SOURCE -DFERRY_VERSION=\"$(VERSION)\" -fno-strict-aliasing
 ALL_CFLAGS = $(FERRY_CFLAGS) $(CFLAGS)
@@ -40,7 +41,7 @@ $(B)/libferry.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/ferry: $(MAIN_OBJ) $(B)/libferry.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 	@mkdir -p $(dir $@)
@@ -48,11 +49,11 @@ $(B)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libferry.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -lcmocka -pthread
+	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -lcmocka $(LIBS)
 
 $(B)/tools/%: tests/tools/%.c $(B)/libferry.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a -pthread
+	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a $(LIBS)
 
 unit: $(UNITS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done

@@ -1,54 +1,49 @@
 #!/bin/bash
-# make demo: migrate a running program between two local test hosts.
+# make demo: live-migrate a running program between two local test hosts.
 # Host A and host B are pid+mount+uts+net namespaces joined by a veth pair
 # (10.77.0.1 <-> 10.77.0.2). A 256 MiB workload that keeps rewriting its
-# memory runs in A; ferry dumps it there, restores it in B with the same
-# pid, and the workload then verifies every page. Stats are printed as JSON;
-# the restore's must say the pages landed with UFFDIO_COPY.
+# memory runs in A; `ferry receive` listens in B; `ferry send` moves the
+# running process over TLS (a pre-shared key) to B, where it keeps its pid
+# and then verifies every page. Both sides' statistics are printed as JSON.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/integration/lib.sh"
 . "$HERE/integration/hosts.sh"
+. "$HERE/integration/migrate_lib.sh"
 require_hosts
 require_ferry
+require_cmd openssl
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-mkdir -p "$T/shared"
-say "creating test hosts A and B"
-host_create A
-host_create B
-host_link A B
-host_burn_pids A 300
-bin=$(wl_path mem256) || fail "build mem256"
-ctl=$T/shared/ctl
-mkdir -p "$ctl"
+say "creating test hosts A (10.77.0.1) and B (10.77.0.2), and a key"
+migrate_setup
+
+say "ferry receive in host B"
+receiver_start --key-file "$KEY" --stats-json "$SH/receive-stats.json"
+cat "$RECV_ERR"
 
 say "starting a 256 MiB workload in host A"
-host_exec A setsid "$bin" "$ctl" 256 </dev/null >>"$ctl/log" 2>&1 &
-track_pid $!
-wait_ready "$ctl" "" 60
-nspid=$READY_PID
+wl_start_in_a mem256 256
+nspid=$WL_NSPID
 echo "pid $nspid in host A ($(host_exec A hostname)), $(host_exec A awk '/VmRSS/ {print $2/1024 " MiB resident"}' /proc/$nspid/status)"
 sleep 1
 
-say "ferry dump --pid $nspid (in host A)"
-host_exec A "$FERRY" dump --pid "$nspid" --dir "$T/shared/img" --stats - || fail "dump failed"
-ls -l "$T/shared/img"
-
-say "ferry restore (in host B)"
-host_exec B "$FERRY" restore --dir "$T/shared/img" --stats "$T/shared/restore-stats.json" </dev/null &
-rpid=$!
-track_pid "$rpid"
-_running_in_b() { host_exec B awk '/^TracerPid/ {exit $2 != 0}' "/proc/$nspid/status" 2>/dev/null; }
-wait_until 30 _running_in_b || fail "not running in B"
+say "ferry send --pid $nspid --to 10.77.0.2:$PORT (in host A)"
+ferry_send "$nspid" --key-file "$KEY"
+[ "$SEND_RC" = 0 ] || fail "send failed: $(cat "$SEND_ERR")"
+cat "$SEND_STATS"
+cat "$RECV_OUT"
+in_b_running "$nspid" || fail "pid $nspid does not run in B"
+ns_gone A "$nspid" || fail "pid $nspid is still in A"
 echo "pid $nspid now runs in host B ($(host_exec B hostname)): $(host_exec B awk '/^State/ {print $2, $3}' /proc/$nspid/status)"
-wait_until 5 test -s "$T/shared/restore-stats.json" || fail "no restore stats"
-cat "$T/shared/restore-stats.json"
-check_pages_path "$T/shared/restore-stats.json" uffdio_copy
+echo "downtime (frozen in A until running in B): $(json_num "$SEND_STATS" downtime_ms) ms"
+wait_until 5 test -s "$SH/receive-stats.json" || fail "no receive stats"
+cat "$SH/receive-stats.json"
+[ "$(json_str "$SH/receive-stats.json" pages_path)" = uffdio_copy ] || fail "pages did not land with UFFDIO_COPY"
 sleep 2
 
 say "asking the workload to verify its memory"
-touch "$ctl/stop"
-wait_exit "$rpid" 60 || fail "workload did not finish"
-cat "$ctl/log" | grep -E '^(OK|FAIL)'
-[ "$EXIT_RC" = 0 ] || fail "workload exit status $EXIT_RC"
-say "demo complete: the process moved from host A to host B with pid $nspid and intact memory"
+touch "$WL_CTL/stop"
+wait_until 60 ns_gone B "$nspid" || fail "workload did not finish"
+grep -E '^(OK|FAIL)' "$WL_CTL/log"
+check_ok mem256 "$WL_CTL/log"
+say "demo complete: the running process moved from host A to host B with pid $nspid and intact memory"

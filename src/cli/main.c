@@ -18,6 +18,8 @@ static const char usage[] =
 	"  check     report which kernel features ferry can use on this machine\n"
 	"  dump      checkpoint a running process into an image directory\n"
 	"  restore   recreate a process from an image directory, with its pid\n"
+	"  send      live-migrate a running process to a `ferry receive`\n"
+	"  receive   accept live migrations from `ferry send`\n"
 	"\n"
 	"Global options:\n"
 	"  -v, -vv   more detail on stderr (info, debug), with timestamps\n"
@@ -122,6 +124,10 @@ int main(int argc, char **argv)
 		return cmd_dump(sub_argc, sub_argv);
 	if (strcmp(cmd, "restore") == 0)
 		return cmd_restore(sub_argc, sub_argv);
+	if (strcmp(cmd, "send") == 0)
+		return cmd_send(sub_argc, sub_argv);
+	if (strcmp(cmd, "receive") == 0)
+		return cmd_receive(sub_argc, sub_argv);
 	fprintf(stderr, "ferry: unknown command '%s' (try ferry --help)\n", cmd);
 	return 1;
 }

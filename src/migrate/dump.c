@@ -2,6 +2,7 @@
 #include "dump.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static int put(struct fr_stream *s, uint16_t type, struct buf *b)
 	return r;
 }
 
-static int write_metadata(struct fr_stream *s, const struct fr_image *img)
+int dump_write_header(struct fr_stream *s)
 {
 	struct buf b = {0};
 	struct utsname u;
@@ -39,6 +40,14 @@ static int write_metadata(struct fr_stream *s, const struct fr_image *img)
 	encode_hello(&b, &hello);
 	if (r == 0)
 		r = put(s, REC_HELLO, &b);
+	buf_free(&b);
+	return r;
+}
+
+static int write_metadata(struct fr_stream *s, const struct fr_image *img, bool header_written)
+{
+	struct buf b = {0};
+	int r = header_written ? 0 : dump_write_header(s);
 	encode_process(&b, &img->proc);
 	if (r == 0)
 		r = put(s, REC_PROCESS, &b);
@@ -93,7 +102,7 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	st->t_capture_ms = now_ms() - t;
 	if (r == 0) {
 		st->threads = img.nthreads, st->vmas = img.nvmas, st->files = img.nfiles;
-		r = write_metadata(s, &img);
+		r = write_metadata(s, &img, o->header_written);
 		if (r < 0)
 			snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
 	}
@@ -124,6 +133,16 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 		*session = NULL;
 	}
 	return r;
+}
+
+void dump_hold(struct dump_session *ds) { kill(ds->fp.pid, SIGSTOP); }
+
+void dump_detach_held(struct dump_session *ds)
+{
+	thaw_process(&ds->fp); /* the pending SIGSTOP stops it as soon as it runs */
+	pr_info("pid %d left stopped", ds->fp.pid);
+	frozen_free(&ds->fp);
+	free(ds);
 }
 
 void dump_finish(struct dump_session *ds, bool success)

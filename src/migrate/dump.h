@@ -17,6 +17,7 @@ struct dump_opts {
 	pid_t pid;
 	bool leave_running;
 	bool shell_job;
+	bool header_written; /* the caller sent the preamble and HELLO (a migration) */
 	page_progress_fn progress;
 	void *progress_arg;
 };
@@ -37,5 +38,12 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 		   struct dump_session **session, char *err, size_t errlen);
 /* success: kill the process (or let it run with leave_running); failure: thaw. */
 void dump_finish(struct dump_session *session, bool success);
+/* The preamble and HELLO record that start every stream. */
+int dump_write_header(struct fr_stream *s);
+/* The commit point of a migration: queue a SIGSTOP, so that the process
+ * stays stopped whenever it is let go, even by a dying ferry. */
+void dump_hold(struct dump_session *session);
+/* Lets go of a held process (it stops at once) and frees the session. */
+void dump_detach_held(struct dump_session *session);
 
 #endif

@@ -1,0 +1,99 @@
+/* cmd_receive.c — `ferry receive --listen ADDR:PORT`: the destination side. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/interrupt.h"
+#include "../migrate/receive.h"
+#include "cli.h"
+
+#define DEFAULT_TIMEOUT_S 30
+
+static const char help[] =
+	"Usage: ferry receive --listen ADDR:PORT (--key-file FILE | --insecure)\n"
+	"                     [--once] [--timeout SECONDS] [--stats-json FILE]\n"
+	"\n"
+	"Waits for `ferry send` to move processes here. Each connection is one\n"
+	"migration, served by its own child process, so several can run at once.\n"
+	"For each: the sender must prove the pre-shared key (TLS 1.3) before\n"
+	"anything else is read; the offer is refused with the reason if the pid is\n"
+	"taken in this pid namespace or a file the process uses is missing or\n"
+	"differs here. The process is rebuilt while its memory arrives, kept\n"
+	"stopped until the sender says GO, then started with its original pid and\n"
+	"tids. If the sender goes away before GO, the half-built process is\n"
+	"discarded (the original runs on at the source). Nothing is written to disk.\n"
+	"Each migrated process is reported on stdout with one line.\n"
+	"\n"
+	"  -l, --listen ADDR:PORT  address to listen on (:PORT = every address)\n"
+	"  -k, --key-file FILE     pre-shared key, the same as the sender's (hex, mode 0600)\n"
+	"      --insecure          plain TCP, no authentication, no encryption\n"
+	"  -1, --once              serve one migration, then exit with its result\n"
+	"      --timeout SECONDS   longest wait for the sender at any step (default 30)\n"
+	"  -s, --stats-json FILE   append one JSON line per migration to FILE\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 (with --once: the migration succeeded); 1 on an error, with one\n"
+	"line `ferry: receive: ...` on stderr. SIGINT or SIGTERM stop the listener;\n"
+	"migrations in progress finish or are discarded on their own.\n";
+
+int cmd_receive(int argc, char **argv)
+{
+	enum { OPT_INSECURE = 1000, OPT_TIMEOUT };
+	static const struct option opts[] = {
+		{"listen", required_argument, 0, 'l'},	  {"key-file", required_argument, 0, 'k'},
+		{"insecure", no_argument, 0, OPT_INSECURE}, {"once", no_argument, 0, '1'},
+		{"timeout", required_argument, 0, OPT_TIMEOUT}, {"stats-json", required_argument, 0, 's'},
+		{"help", no_argument, 0, 'h'},		  {0}};
+	struct receive_opts o = {.timeout_ms = DEFAULT_TIMEOUT_S * 1000};
+	const char *key_path = NULL;
+	bool insecure = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "l:k:1s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o.listen = optarg; break;
+		case 'k': key_path = optarg; break;
+		case OPT_INSECURE: insecure = true; break;
+		case '1': o.once = true; break;
+		case OPT_TIMEOUT: {
+			char *end;
+			long s = strtol(optarg, &end, 10);
+			if (*end || s < 1 || s > 3600) {
+				cli_error("receive", "--timeout takes 1 to 3600 seconds, not '%s'", optarg);
+				return 1;
+			}
+			o.timeout_ms = (int)s * 1000;
+			break;
+		}
+		case 's': o.stats_path = optarg; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: fputs(help, stderr); return 1;
+		}
+	}
+	if (!o.listen) {
+		cli_error("receive", "--listen is required (see ferry receive --help)");
+		return 1;
+	}
+	if (!key_path == !insecure) {
+		cli_error("receive", "give --key-file FILE, or --insecure for plain TCP (see ferry receive --help)");
+		return 1;
+	}
+	char err[1024] = "";
+	struct channel_key key;
+	if (key_path) {
+		if (channel_key_load(key_path, &key, err, sizeof(err)) < 0) {
+			cli_error("receive", "%s", err);
+			return 1;
+		}
+		o.key = &key;
+	}
+	interrupt_catch();
+	int r = receive_serve(&o, err, sizeof(err));
+	if (r < 0) {
+		if (err[0]) /* a failed --once migration already said why */
+			cli_error("receive", "%s", err);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,163 @@
+/* cmd_send.c — `ferry send --pid PID --to HOST:PORT`: live-migrate a process. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/interrupt.h"
+#include "../migrate/send.h"
+#include "cli.h"
+
+#define DEFAULT_TIMEOUT_S 30
+
+static const char help[] =
+	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
+	"                  [--mode stop-and-copy] [--timeout SECONDS] [--shell-job] [--stats-json FILE]\n"
+	"\n"
+	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
+	"listening at HOST:PORT. The process keeps its pid, memory, registers, files\n"
+	"and offsets there. Nothing is written to disk on either side.\n"
+	"\n"
+	"Before the process is touched, the destination checks that its pid is free\n"
+	"there and that every file it maps or holds open exists there with the same\n"
+	"size and mtime, and refuses with the reason otherwise. Then the process is\n"
+	"frozen and its state and memory stream to the destination, which rebuilds\n"
+	"it while the data arrives and answers READY. Only then is the switch made:\n"
+	"the destination starts the process and answers RUNNING, and the copy here\n"
+	"is killed. Any failure before READY (refusal, dropped connection, timeout,\n"
+	"Ctrl-C) leaves the process running here exactly as it was, with one line\n"
+	"saying why. If the connection drops after the switch was ordered, the\n"
+	"process is left stopped here (never running twice) and the line says how\n"
+	"to resolve it.\n"
+	"\n"
+	"Modes:\n"
+	"  stop-and-copy  freeze, stream everything, switch (the pause is the whole\n"
+	"                 transfer; reading, sending and rebuilding overlap)\n"
+	"  (pre-copy, post-copy and hybrid are being built: see README)\n"
+	"\n"
+	"  -t, --pid PID          process to move\n"
+	"  -T, --to HOST:PORT     where `ferry receive` listens (IPv4, [IPv6] or a name)\n"
+	"  -k, --key-file FILE    pre-shared key (hex, 16-64 bytes, mode 0600; make one\n"
+	"                         with `openssl rand -hex 32`): TLS 1.3 authenticated by\n"
+	"                         the key; a peer without it is refused before any state\n"
+	"                         crosses\n"
+	"      --insecure         plain TCP, no authentication, no encryption (only on a\n"
+	"                         link you trust, e.g. between test namespaces)\n"
+	"  -m, --mode MODE        stop-and-copy (default)\n"
+	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
+	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
+	"  -s, --stats-json FILE  statistics as JSON ('-' = stdout): total, setup and\n"
+	"                         downtime (frozen here until running there), bytes,\n"
+	"                         pages, the destination's build time\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Exit status: 0 when the process runs at the destination and is gone here;\n"
+	"1 otherwise, with one line on stderr that says where the process is.\n"
+	"\n"
+	"Example:\n"
+	"  B$ ferry receive --listen :7070 --key-file /etc/ferry/key\n"
+	"  A$ ferry send --pid 4242 --to hostb:7070 --key-file /etc/ferry/key\n";
+
+static void write_stats(FILE *f, const struct send_opts *o, const struct send_stats *st)
+{
+	double secs = st->dump.t_pages_ms / 1e3;
+	fprintf(f,
+		"{\"command\":\"send\",\"mode\":\"stop-and-copy\",\"pid\":%d,\"dest_pid\":%d,\"peer\":\"%s\","
+		"\"channel\":\"%s\","
+		"\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,"
+		"\"capture_ms\":%.3f,\"pages_ms\":%.3f,\"dest_build_ms\":%.3f,\"threads\":%u,\"vmas\":%u,\"files\":%u,"
+		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_zero\":%llu,\"page_bytes\":%llu,"
+		"\"wire_bytes\":%llu,\"mbps\":%.1f}\n",
+		o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "", st->t_total_ms, st->t_setup_ms, st->t_downtime_ms,
+		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, st->dump.t_pages_ms, st->t_build_ms,
+		st->dump.threads, st->dump.vmas, st->dump.files, (unsigned long long)st->dump.pages.pages_present,
+		(unsigned long long)st->dump.pages.pages_sent, (unsigned long long)st->dump.pages.pages_zero,
+		(unsigned long long)st->dump.pages.bytes, (unsigned long long)st->wire_bytes,
+		secs > 0 ? (double)st->dump.pages.bytes * 8 / secs / 1e6 : 0.0);
+}
+
+int cmd_send(int argc, char **argv)
+{
+	enum { OPT_INSECURE = 1000, OPT_TIMEOUT };
+	static const struct option opts[] = {
+		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
+		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
+		{"mode", required_argument, 0, 'm'},	   {"timeout", required_argument, 0, OPT_TIMEOUT},
+		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
+		{"help", no_argument, 0, 'h'},		   {0}};
+	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = DEFAULT_TIMEOUT_S * 1000,
+			      .progress = cli_progress, .progress_arg = "send"};
+	const char *key_path = NULL, *stats_path = NULL;
+	bool insecure = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "t:T:k:m:js:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if ((o.pid = cli_parse_pid(optarg)) < 0) {
+				cli_error("send", "invalid pid '%s'", optarg);
+				return 1;
+			}
+			break;
+		case 'T': o.to = optarg; break;
+		case 'k': key_path = optarg; break;
+		case OPT_INSECURE: insecure = true; break;
+		case 'm':
+			if (strcmp(optarg, "stop-and-copy") != 0) {
+				cli_error("send", "unknown or not yet available mode '%s' (stop-and-copy)", optarg);
+				return 1;
+			}
+			break;
+		case OPT_TIMEOUT: {
+			char *end;
+			long s = strtol(optarg, &end, 10);
+			if (*end || s < 1 || s > 3600) {
+				cli_error("send", "--timeout takes 1 to 3600 seconds, not '%s'", optarg);
+				return 1;
+			}
+			o.timeout_ms = (int)s * 1000;
+			break;
+		}
+		case 'j': o.shell_job = true; break;
+		case 's': stats_path = optarg; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: fputs(help, stderr); return 1;
+		}
+	}
+	if (o.pid < 0 || !o.to) {
+		cli_error("send", "--pid and --to are required (see ferry send --help)");
+		return 1;
+	}
+	if (!key_path == !insecure) {
+		cli_error("send", "give --key-file FILE, or --insecure for plain TCP (see ferry send --help)");
+		return 1;
+	}
+	char err[1024] = "";
+	struct channel_key key;
+	if (key_path) {
+		if (channel_key_load(key_path, &key, err, sizeof(err)) < 0) {
+			cli_error("send", "%s", err);
+			return 1;
+		}
+		o.key = &key;
+	}
+	interrupt_catch(); /* Ctrl-C before the switch: the process resumes here */
+	struct send_stats st;
+	const char *where;
+	int r = send_process(&o, &st, &where, err, sizeof(err));
+	cli_progress_end();
+	if (r < 0) {
+		if (strcmp(where, "held") == 0)
+			cli_error("send", "%s", err);
+		else
+			cli_error("send", "%s; pid %d %s", err[0] ? err : strerror(-r), o.pid,
+				  strcmp(where, "resumed") == 0 ? "was resumed here untouched" : "runs on here untouched");
+		return 1;
+	}
+	FILE *sf = cli_open_stats("send", stats_path);
+	if (sf) {
+		write_stats(sf, &o, &st);
+		cli_close_stats(sf);
+	}
+	return 0;
+}

@@ -1,0 +1,132 @@
+/* link.c — see link.h. */
+#include "link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../net/tcp.h"
+#include "../state/control.h"
+
+static ssize_t io_read(void *ctx, void *buf, size_t len) { return channel_read(ctx, buf, len); }
+static int io_writev(void *ctx, const struct iovec *iov, int n) { return channel_writev(ctx, iov, n); }
+
+static void link_init_streams(struct link *l)
+{
+	l->io = (struct fr_io){.read = io_read, .writev = io_writev, .ctx = &l->ch};
+	stream_init_io(&l->out, &l->io);
+	stream_init_io(&l->in, &l->io);
+	l->open = true;
+}
+
+int link_connect(struct link *l, const char *to, const struct channel_key *key, int timeout_ms, char *err,
+		 size_t errlen)
+{
+	*l = (struct link){0};
+	struct net_addr a;
+	int r = net_parse_addr(to, false, &a, err, errlen);
+	if (r < 0)
+		return r;
+	int fd = net_connect(&a, timeout_ms, err, errlen);
+	if (fd < 0)
+		return fd;
+	net_tune(fd, timeout_ms);
+	net_peer_name(fd, l->peer, sizeof(l->peer));
+	char why[256];
+	if ((r = channel_open(&l->ch, fd, false, key, timeout_ms, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "%s: %s", l->peer, why);
+		return r;
+	}
+	link_init_streams(l);
+	return 0;
+}
+
+int link_accept(struct link *l, int fd, const struct channel_key *key, int timeout_ms, char *err, size_t errlen)
+{
+	*l = (struct link){0};
+	net_tune(fd, timeout_ms);
+	net_peer_name(fd, l->peer, sizeof(l->peer));
+	char why[256];
+	int r = channel_open(&l->ch, fd, true, key, timeout_ms, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", l->peer, why);
+		return r;
+	}
+	link_init_streams(l);
+	return 0;
+}
+
+int link_put(struct link *l, uint16_t type, struct buf *b)
+{
+	int r = b->oom ? -ENOMEM : stream_write_record(&l->out, type, b->data, b->len);
+	b->len = 0;
+	return r;
+}
+
+void link_io_error(struct link *l, int e, const char *doing, char *err, size_t errlen)
+{
+	if (e == -ETIMEDOUT)
+		snprintf(err, errlen, "%s: %s did not answer within %d s", doing, l->peer, l->ch.timeout_ms / 1000);
+	else if (e == -ENODATA || e == -ECONNRESET || e == -EPIPE)
+		snprintf(err, errlen, "%s: %s closed the connection", doing, l->peer);
+	else if (e == -EBADMSG && l->in.err[0])
+		snprintf(err, errlen, "%s: %s", doing, l->in.err);
+	else
+		snprintf(err, errlen, "%s: %s", doing, strerror(-e));
+}
+
+int link_expect(struct link *l, uint16_t type, uint64_t *v, const char *what, char *err, size_t errlen)
+{
+	uint16_t got;
+	const uint8_t *p;
+	uint32_t len;
+	char doing[96];
+	snprintf(doing, sizeof(doing), "waiting for %s", fr_record_name(type));
+	int r = stream_read_record(&l->in, &got, &p, &len);
+	if (r < 0) {
+		link_io_error(l, r, doing, err, errlen);
+		return r;
+	}
+	if (got == REC_REFUSE) {
+		char *reason = NULL;
+		if (decode_refuse(p, len, &reason) < 0)
+			snprintf(err, errlen, "%s refused %s (its reason was unreadable)", l->peer, what);
+		else
+			snprintf(err, errlen, "%s refused %s: %s", l->peer, what, reason);
+		free(reason);
+		return -ECONNREFUSED;
+	}
+	if (got != type) {
+		snprintf(err, errlen, "%s: %s sent a %s record", doing, l->peer, fr_record_name(got));
+		return -EPROTO;
+	}
+	if (v && decode_u64_record(p, len, v) < 0) {
+		snprintf(err, errlen, "%s: a malformed %s record from %s", doing, fr_record_name(got), l->peer);
+		return -EBADMSG;
+	}
+	if (!v && len) {
+		snprintf(err, errlen, "%s: a %s record from %s with an unexpected payload", doing, fr_record_name(got),
+			 l->peer);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+void link_refuse(struct link *l, const char *reason)
+{
+	struct buf b = {0};
+	encode_refuse(&b, reason);
+	link_put(l, REC_REFUSE, &b);
+	buf_free(&b);
+}
+
+void link_close(struct link *l, bool graceful)
+{
+	if (!l->open)
+		return;
+	stream_release(&l->in);
+	stream_release(&l->out);
+	channel_close(&l->ch, graceful);
+	l->open = false;
+}

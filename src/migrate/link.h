@@ -1,0 +1,39 @@
+/* link.h — one end of a migration conversation: a channel (net/) with a
+ * stream writer and a stream reader on it, and the small steps both `ferry
+ * send` and `ferry receive` take: send a control record, wait for the one
+ * expected (a REFUSE becomes the peer's reason, silence a timeout, a closed
+ * connection says so), and turn an I/O error into one line. */
+#ifndef FERRY_LINK_H
+#define FERRY_LINK_H
+
+#include <stdint.h>
+
+#include "../net/channel.h"
+#include "../state/buf.h"
+#include "../state/stream.h"
+
+struct link {
+	struct channel ch;
+	struct fr_io io;
+	struct fr_stream out, in;
+	char peer[80];
+	bool open;
+};
+
+/* A: connects to HOST:PORT and runs the handshake. */
+int link_connect(struct link *l, const char *to, const struct channel_key *key, int timeout_ms, char *err,
+		 size_t errlen);
+/* B: takes an accepted socket and runs the handshake. */
+int link_accept(struct link *l, int fd, const struct channel_key *key, int timeout_ms, char *err, size_t errlen);
+/* Sends one record with b's payload (b is emptied). */
+int link_put(struct link *l, uint16_t type, struct buf *b);
+/* Reads the next record, which must be `type`; a u64 payload goes to *v if
+ * v is not NULL. `what` names what was sent, for "... refused <what>: why". */
+int link_expect(struct link *l, uint16_t type, uint64_t *v, const char *what, char *err, size_t errlen);
+/* Tells the peer why this side gives up (best effort). */
+void link_refuse(struct link *l, const char *reason);
+/* Fills err with "<doing>: <what went wrong with the link>". */
+void link_io_error(struct link *l, int e, const char *doing, char *err, size_t errlen);
+void link_close(struct link *l, bool graceful);
+
+#endif

@@ -1,0 +1,256 @@
+/* receive.c — see receive.h. */
+#include "receive.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/interrupt.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../net/tcp.h"
+#include "../restore/restore.h"
+#include "../state/codec.h"
+#include "../state/control.h"
+#include "link.h"
+
+#define ACCEPT_POLL_MS 200 /* how often the listener looks at signals and finished children */
+
+/* Why this host cannot take the offer, or "" if it can. */
+static void check_offer(const struct fr_offer *o, char *why, size_t len)
+{
+	why[0] = '\0';
+	char held[256];
+	if (restore_pid_taken(o->pid, held, sizeof(held))) {
+		snprintf(why, len, "%s", held);
+		return;
+	}
+	for (uint32_t i = 0; i < o->nfiles; i++) {
+		const struct fr_offer_file *f = &o->files[i];
+		struct stat st;
+		if (stat(f->path, &st) < 0) {
+			snprintf(why, len, "%s is missing here: %s", f->path, strerror(errno));
+			return;
+		}
+		int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		bool exact = f->flags & FR_OFFER_FILE_EXACT;
+		if (!S_ISREG(st.st_mode) || (exact && ((uint64_t)st.st_size != f->size || mtime != f->mtime_ns))) {
+			snprintf(why, len, "%s differs here (%s): copy it with its mtime (e.g. rsync -t)", f->path,
+				 !S_ISREG(st.st_mode)		 ? "not a regular file"
+				 : (uint64_t)st.st_size != f->size ? "size"
+								   : "mtime");
+			return;
+		}
+	}
+}
+
+/* Preamble and HELLO: a ferry stream from a machine like this one. */
+static int read_hello(struct link *l, char *err, size_t errlen)
+{
+	int r = stream_read_preamble(&l->in);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", l->peer, l->in.err[0] ? l->in.err : strerror(-r));
+		return r;
+	}
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	if ((r = stream_read_record(&l->in, &type, &p, &len)) < 0) {
+		link_io_error(l, r, "waiting for hello", err, errlen);
+		return r;
+	}
+	struct fr_hello h = {0};
+	if (type != REC_HELLO || decode_hello(p, len, &h) < 0) {
+		snprintf(err, errlen, "%s: the stream does not start with a valid hello record", l->peer);
+		return -EBADMSG;
+	}
+	struct utsname u;
+	uname(&u);
+	r = 0;
+	if (strcmp(h.arch, u.machine) != 0 || h.page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
+		snprintf(err, errlen, "%s runs %s with %u-byte pages; this host is %s with %ld", l->peer, h.arch,
+			 h.page_size, u.machine, sysconf(_SC_PAGESIZE));
+		r = -EOPNOTSUPP;
+	}
+	fr_hello_free(&h);
+	return r;
+}
+
+static int read_offer(struct link *l, struct fr_offer *o, char *err, size_t errlen)
+{
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	int r = stream_read_record(&l->in, &type, &p, &len);
+	if (r < 0) {
+		link_io_error(l, r, "waiting for the offer", err, errlen);
+		return r;
+	}
+	if (type != REC_OFFER || decode_offer(p, len, o) < 0) {
+		snprintf(err, errlen, "%s: expected a valid offer, got a %s record", l->peer, fr_record_name(type));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void write_stats(const struct receive_opts *o, const char *peer, pid_t pid, const struct restore_stats *st,
+			double total_ms)
+{
+	if (!o->stats_path)
+		return;
+	FILE *f = fopen(o->stats_path, "ae");
+	if (!f) {
+		pr_warn("cannot write stats to %s: %s", o->stats_path, strerror(errno));
+		return;
+	}
+	fprintf(f,
+		"{\"command\":\"receive\",\"peer\":\"%s\",\"pid\":%d,\"total_ms\":%.3f,\"read_meta_ms\":%.3f,"
+		"\"stub_ms\":%.3f,\"mm_ms\":%.3f,\"pages_ms\":%.3f,\"threads_ms\":%.3f,\"pages\":%llu,"
+		"\"page_bytes\":%llu,\"pages_path\":\"%s\"}\n",
+		peer, pid, total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_threads_ms,
+		(unsigned long long)st->pages, (unsigned long long)st->page_bytes, pages_path_name(st->pages_path));
+	fclose(f);
+}
+
+/* One migration on an accepted socket; runs in its own child process. */
+static int receive_one(int fd, const struct receive_opts *o, char *err, size_t errlen)
+{
+	double t0 = now_ms();
+	struct link l;
+	int r = link_accept(&l, fd, o->key, o->timeout_ms, err, errlen);
+	if (r < 0)
+		return r;
+	struct fr_offer offer = {0};
+	struct buf b = {0};
+	char why[512];
+	if ((r = read_hello(&l, err, errlen)) < 0 || (r = read_offer(&l, &offer, err, errlen)) < 0) {
+		link_refuse(&l, err);
+		goto out;
+	}
+	check_offer(&offer, why, sizeof(why));
+	if (why[0]) {
+		link_refuse(&l, why);
+		snprintf(err, errlen, "refused pid %d from %s: %s", offer.pid, l.peer, why);
+		r = -EEXIST;
+		goto out;
+	}
+	if ((r = link_put(&l, REC_ACCEPT, &b)) < 0) {
+		link_io_error(&l, r, "answering the offer", err, errlen);
+		goto out;
+	}
+
+	struct restore_opts ropts = {.header_read = true};
+	struct restore_stats rst;
+	struct restore_prepared *prep = NULL;
+	char rerr[512] = "";
+	r = restore_prepare(&l.in, &ropts, &prep, &rst, rerr, sizeof(rerr));
+	if (r < 0) {
+		link_refuse(&l, rerr[0] ? rerr : strerror(-r));
+		snprintf(err, errlen, "pid %d from %s: %s; the half-built process was discarded here", offer.pid,
+			 l.peer, rerr[0] ? rerr : strerror(-r));
+		goto out;
+	}
+	encode_u64_record(&b, (uint64_t)(rst.t_threads_ms * 1e3));
+	if ((r = link_put(&l, REC_READY, &b)) == 0)
+		r = link_expect(&l, REC_GO, NULL, "the rebuilt process", err, errlen);
+	else
+		link_io_error(&l, r, "sending READY", err, errlen);
+	if (r < 0) {
+		restore_abort(prep);
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, "; pid %d was discarded here (it runs on at the source)", offer.pid);
+		goto out;
+	}
+	pid_t pid;
+	if ((r = restore_commit(prep, &pid, rerr, sizeof(rerr))) < 0) {
+		link_refuse(&l, rerr);
+		snprintf(err, errlen, "pid %d from %s: %s", offer.pid, l.peer, rerr);
+		goto out;
+	}
+	encode_u64_record(&b, (uint64_t)pid);
+	if (link_put(&l, REC_RUNNING, &b) < 0)
+		pr_warn("pid %d runs here, but %s did not hear RUNNING: it keeps its copy stopped", pid, l.peer);
+	double total = now_ms() - t0;
+	printf("ferry receive: pid %d from %s is running here (%.1f ms, %.1f MiB of pages)\n", pid, l.peer, total,
+	       (double)rst.page_bytes / (1 << 20));
+	fflush(stdout);
+	write_stats(o, l.peer, pid, &rst, total);
+out:
+	fr_offer_free(&offer);
+	buf_free(&b);
+	link_close(&l, r == 0);
+	return r;
+}
+
+/* The result of a finished connection child, as the listener logs it. */
+static int reap_children(bool block)
+{
+	int last = 0, st;
+	pid_t w;
+	while ((w = waitpid(-1, &st, block ? 0 : WNOHANG)) > 0) {
+		last = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (block)
+			break;
+	}
+	return last;
+}
+
+int receive_serve(const struct receive_opts *o, char *err, size_t errlen)
+{
+	struct net_addr a;
+	int r = net_parse_addr(o->listen, true, &a, err, errlen);
+	if (r < 0)
+		return r;
+	int lfd = net_listen(&a, err, errlen);
+	if (lfd < 0)
+		return lfd;
+	pr_info("listening on %s (%s)", o->listen, o->key ? "TLS 1.3, pre-shared key" : "plain TCP, --insecure");
+	fprintf(stderr, "ferry receive: listening on %s\n", o->listen);
+	int result = 0;
+	while (!interrupted()) {
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		int n = poll(&p, 1, ACCEPT_POLL_MS);
+		reap_children(false);
+		if (n <= 0)
+			continue;
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		fflush(NULL);
+		pid_t child = fork();
+		if (child == 0) {
+			close(lfd);
+			char why[1024] = "";
+			int e = receive_one(fd, o, why, sizeof(why));
+			if (e < 0)
+				fprintf(stderr, "ferry: receive: %s\n", why[0] ? why : strerror(-e));
+			fflush(NULL);
+			_exit(e < 0 ? 1 : 0);
+		}
+		close(fd);
+		if (child < 0) {
+			pr_warn("cannot fork for a connection: %s", strerror(errno));
+			continue;
+		}
+		if (o->once) {
+			int st;
+			while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+				;
+			result = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+			break;
+		}
+	}
+	close(lfd);
+	if (o->once && result) {
+		err[0] = '\0'; /* the connection's child has said why */
+		return -EIO;
+	}
+	return 0;
+}

@@ -1,0 +1,182 @@
+/* send.c — see send.h. The conversation (control.h), step by step:
+ * connect and handshake; OFFER (pid, mode, the files the destination must
+ * already have) while the process still runs; on ACCEPT, freeze and stream
+ * the state and pages (dump.c); on READY, hold the process with a pending
+ * SIGSTOP (so that even a ferry killed from here on leaves it stopped, never
+ * running twice), send GO, and on RUNNING kill the source copy. */
+#include "send.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/interrupt.h"
+#include "../common/log.h"
+#include "../common/stall.h"
+#include "../common/util.h"
+#include "../inspect/capture.h"
+#include "../inspect/precheck.h"
+#include "../net/tcp.h"
+#include "../state/codec.h"
+#include "link.h"
+
+/* The files the destination must hold: mapped files (the executable and its
+ * libraries among them) and open regular files, with size and mtime, which
+ * must match unless the process writes to the file (exact = false). */
+static int add_file(struct fr_offer *o, const char *path, bool exact, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < o->nfiles; i++)
+		if (strcmp(o->files[i].path, path) == 0) {
+			if (!exact)
+				o->files[i].flags &= ~FR_OFFER_FILE_EXACT;
+			return 0;
+		}
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		int e = neg_errno();
+		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(-e));
+		return e;
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0; /* devices and directories are checked when they are opened */
+	struct fr_offer_file *nf = realloc(o->files, (o->nfiles + 1) * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	o->files = nf;
+	nf[o->nfiles] = (struct fr_offer_file){.path = strdup(path), .flags = exact ? FR_OFFER_FILE_EXACT : 0,
+					       .size = (uint64_t)st.st_size,
+					       .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec};
+	if (!nf[o->nfiles].path)
+		return -ENOMEM;
+	o->nfiles++;
+	return 0;
+}
+
+static int build_offer(const struct send_opts *so, struct fr_offer *o, char *err, size_t errlen)
+{
+	*o = (struct fr_offer){.pid = so->pid, .mode = so->mode};
+	struct fr_image live = {0};
+	struct capture_opts co = {.shell_job = so->shell_job};
+	int r = capture_files(so->pid, &co, &live, err, errlen);
+	if (r == 0)
+		r = capture_vmas(so->pid, true, &live, err, errlen);
+	for (uint32_t i = 0; r == 0 && i < live.nvmas; i++) {
+		const struct fr_vma *v = &live.vmas[i];
+		if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON || v->kind == VMA_FILE_PRIVATE)
+			o->memory += v->end - v->start;
+		if ((v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED) && v->path)
+			r = add_file(o, v->path, !(v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)), err, errlen);
+	}
+	for (uint32_t i = 0; r == 0 && i < live.nfiles; i++) {
+		const struct fr_file *f = &live.files[i];
+		if (f->kind == FILE_REG && f->path)
+			r = add_file(o, f->path, (f->flags & O_ACCMODE) == O_RDONLY, err, errlen);
+	}
+	fr_image_free(&live);
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "out of memory while listing the files of pid %d", so->pid);
+	return r;
+}
+
+int send_process(const struct send_opts *o, struct send_stats *st, const char **where, char *err, size_t errlen)
+{
+	*st = (struct send_stats){0};
+	*where = "untouched";
+	double t0 = now_ms();
+	struct capture_opts co = {.shell_job = o->shell_job};
+	int r = precheck_process(o->pid, &co, err, errlen);
+	if (r < 0)
+		return r;
+
+	struct link l;
+	if ((r = link_connect(&l, o->to, o->key, o->timeout_ms, err, errlen)) < 0)
+		return r;
+	snprintf(st->peer, sizeof(st->peer), "%s", l.peer);
+	st->channel = channel_kind(&l.ch);
+
+	struct fr_offer offer;
+	struct buf b = {0};
+	r = build_offer(o, &offer, err, errlen);
+	if (r == 0 && (r = dump_write_header(&l.out)) < 0)
+		link_io_error(&l, r, "cannot send the offer", err, errlen);
+	if (r == 0) {
+		encode_offer(&b, &offer);
+		if ((r = link_put(&l, REC_OFFER, &b)) < 0)
+			link_io_error(&l, r, "cannot send the offer", err, errlen);
+	}
+	fr_offer_free(&offer);
+	if (r == 0) {
+		r = link_expect(&l, REC_ACCEPT, NULL, "the offer", err, errlen);
+		if ((r == -ENODATA || r == -ECONNRESET) && !o->key) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, " (it may expect TLS: give both sides the same --key-file)");
+		}
+	}
+	st->t_setup_ms = now_ms() - t0;
+	if (r < 0)
+		goto out;
+	pr_info("%s accepted pid %d over %s", l.peer, o->pid, st->channel);
+
+	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .header_written = true,
+				  .progress = o->progress, .progress_arg = o->progress_arg};
+	struct dump_session *ds;
+	double t_freeze = now_ms();
+	r = dump_to_stream(&dopts, &l.out, &st->dump, &ds, err, errlen);
+	st->wire_bytes = l.out.offset;
+	if (r < 0) {
+		*where = st->dump.t_freeze_ms > 0 ? "resumed" : "untouched"; /* dump_to_stream has thawed it */
+		if (r == -EPIPE || r == -ECONNRESET || r == -ETIMEDOUT)
+			link_io_error(&l, r, "the connection failed while sending the state", err, errlen);
+		goto out;
+	}
+	*where = "resumed"; /* from here on, a failure thaws the frozen process */
+	double t_sent = now_ms();
+	uint64_t build_us = 0;
+	r = link_expect(&l, REC_READY, &build_us, "the process state", err, errlen);
+	if (r == 0 && interrupted()) {
+		snprintf(err, errlen, "interrupted by a signal before the switchover");
+		r = -EINTR;
+	}
+	if (r < 0) {
+		dump_finish(ds, false);
+		goto out;
+	}
+	st->t_build_ms = (double)build_us / 1e3;
+	pr_info("%s is ready (built in %.1f ms after the last record, %.1f ms here)", l.peer, st->t_build_ms,
+		now_ms() - t_sent);
+
+	/* The commit point. A pending SIGSTOP keeps the process stopped even if
+	 * ferry dies now: it must never run in two places. */
+	dump_hold(ds);
+	stall_point("go");
+	r = link_put(&l, REC_GO, &b);
+	uint64_t dest_pid = 0;
+	if (r == 0)
+		r = link_expect(&l, REC_RUNNING, &dest_pid, "GO", err, errlen);
+	else
+		link_io_error(&l, r, "cannot send GO", err, errlen);
+	if (r < 0) {
+		*where = "held";
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n,
+			 "; pid %d is stopped here and may be running on %s: if it runs there, `kill -KILL %d` here, "
+			 "else `kill -CONT %d`", o->pid, l.peer, o->pid, o->pid);
+		dump_detach_held(ds);
+		goto out;
+	}
+	st->t_downtime_ms = now_ms() - t_freeze;
+	st->dest_pid = (pid_t)dest_pid;
+	dump_finish(ds, true);
+	*where = "moved";
+out:
+	buf_free(&b);
+	link_close(&l, r == 0);
+	st->t_total_ms = now_ms() - t0;
+	return r;
+}

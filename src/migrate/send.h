@@ -1,0 +1,46 @@
+/* send.h — `ferry send`: moving a running process to a `ferry receive` over
+ * one channel (TLS with a pre-shared key, or plain TCP). The source process
+ * is only ever paused until the destination says READY; any failure before
+ * that thaws it as it was. See control.h for the conversation. */
+#ifndef FERRY_SEND_H
+#define FERRY_SEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../net/channel.h"
+#include "../state/control.h"
+#include "dump.h"
+
+struct send_opts {
+	pid_t pid;
+	const char *to;                /* HOST:PORT */
+	const struct channel_key *key; /* NULL = --insecure */
+	enum fr_mode mode;
+	bool shell_job;
+	int timeout_ms; /* longest wait for the peer at any step */
+	page_progress_fn progress;
+	void *progress_arg;
+};
+
+struct send_stats {
+	double t_total_ms;    /* connect → source gone */
+	double t_setup_ms;    /* connect + handshake + offer answered */
+	double t_downtime_ms; /* source frozen → destination running */
+	double t_build_ms;    /* destination's own time from the last record to READY */
+	struct dump_stats dump;
+	uint64_t wire_bytes; /* stream bytes sent */
+	pid_t dest_pid;
+	char peer[80];
+	const char *channel; /* channel_kind() */
+};
+
+/* Returns 0 once the process runs at the destination and the source copy is
+ * gone. On failure err has one line; *where says what became of the source:
+ * "untouched" (never stopped), "resumed" (thawed as it was), or "held" (it
+ * is stopped with SIGSTOP and may be running at the destination: the line
+ * says how to resolve it). */
+int send_process(const struct send_opts *o, struct send_stats *st, const char **where, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,52 @@
+/* control.h — the records of a live migration that are not process state:
+ * the offer A makes before it touches the process, and the answers and
+ * commands of the switchover (DESIGN.md, "Switchover"). They travel in the
+ * same framed, checksummed records as the state, A→B and B→A:
+ *
+ *   A → B: preamble, HELLO, OFFER          B → A: ACCEPT | REFUSE(reason)
+ *   A → B: PROCESS ... PAGES ... DONE      B → A: READY | REFUSE(reason)
+ *   A → B: GO                              B → A: RUNNING(pid)
+ *
+ * Until A has READY, A's process is only paused; any failure thaws it. */
+#ifndef FERRY_CONTROL_H
+#define FERRY_CONTROL_H
+
+#include <stdint.h>
+
+#include "buf.h"
+
+#define FR_OFFER_MAX_FILES 65536 /* files named in one offer (maps + fds of one process) */
+
+enum fr_mode { FR_MODE_STOP_AND_COPY = 0, FR_MODE_PRECOPY = 1 };
+
+/* A file the process maps or holds open: B must have it, and the same one
+ * (size and mtime) unless the process writes to it. */
+#define FR_OFFER_FILE_EXACT 1u /* size and mtime must match */
+struct fr_offer_file {
+	char *path;
+	uint32_t flags; /* FR_OFFER_FILE_* */
+	uint64_t size;
+	int64_t mtime_ns;
+};
+
+struct fr_offer {
+	int32_t pid;
+	uint32_t mode;   /* enum fr_mode */
+	uint64_t memory; /* bytes of memory to move, for B's progress and checks */
+	uint32_t nfiles;
+	struct fr_offer_file *files;
+};
+
+void encode_offer(struct buf *b, const struct fr_offer *o);
+int decode_offer(const uint8_t *p, uint32_t len, struct fr_offer *o);
+void fr_offer_free(struct fr_offer *o);
+
+/* REFUSE: one line saying why. */
+void encode_refuse(struct buf *b, const char *reason);
+int decode_refuse(const uint8_t *p, uint32_t len, char **reason);
+
+/* READY / RUNNING carry one number: B's build time in µs / the pid running. */
+void encode_u64_record(struct buf *b, uint64_t v);
+int decode_u64_record(const uint8_t *p, uint32_t len, uint64_t *v);
+
+#endif

@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# Helpers for live-migration tests between two test hosts (hosts.sh):
+#   migrate_setup            hosts A and B linked, a key file, $SH shared dir
+#   receiver_start [OPTS..]  `ferry receive` in B on 10.77.0.2:$PORT (sets RECV_PID)
+#   wl_start_in_a NAME ARGS  a workload in host A (sets WL_NSPID, WL_GPID, WL_CTL)
+#   ferry_send NSPID [OPTS]  `ferry send` inside A (sets SEND_RC, SEND_ERR, SEND_STATS)
+#   in_a_running NSPID / in_b_running NSPID: the process runs (untraced) there
+# Source after lib.sh and hosts.sh.
+
+PORT=7070
+migrate_setup() {
+	SH=$T/shared
+	mkdir -p "$SH" # made before the hosts: the same directory in both
+	host_create A
+	host_create B
+	host_link A B
+	host_reachable A 10.77.0.2 || fail "host A cannot reach B"
+	host_burn_pids A 300 # A's pids above anything B has used
+	KEY=$SH/key
+	(umask 077 && openssl rand -hex 32 >"$KEY") || fail "cannot make a key"
+}
+
+receiver_start() {
+	LIB_SEQ=$((LIB_SEQ + 1))
+	RECV_OUT=$T/recv.$LIB_SEQ.out
+	RECV_ERR=$T/recv.$LIB_SEQ.err
+	host_exec B "$FERRY" receive --listen "10.77.0.2:$PORT" "$@" </dev/null >"$RECV_OUT" 2>"$RECV_ERR" &
+	RECV_PID=$!
+	track_pid "$RECV_PID"
+	_listening() { grep -q "listening on" "$RECV_ERR"; }
+	wait_until 10 _listening || fail "ferry receive did not start: $(cat "$RECV_ERR")"
+}
+
+wl_start_in_a() {
+	local name=$1 bin
+	shift
+	bin=$(wl_path "$name") || fail "build $name"
+	LIB_SEQ=$((LIB_SEQ + 1))
+	WL_CTL=$SH/ctl.$name.$LIB_SEQ
+	mkdir -p "$WL_CTL"
+	host_exec A setsid "$bin" "$WL_CTL" "$@" </dev/null >>"$WL_CTL/log" 2>&1 &
+	track_pid $!
+	wait_ready "$WL_CTL" "" 60
+	WL_NSPID=$READY_PID
+	WL_GPID=$(host_pid_of A "$WL_NSPID") || fail "cannot find pid $WL_NSPID of host A"
+	track_pid "$WL_GPID"
+	log "$name: pid $WL_NSPID in A ($WL_GPID here)"
+}
+
+ferry_send() {
+	local nspid=$1
+	shift
+	LIB_SEQ=$((LIB_SEQ + 1))
+	SEND_ERR=$T/send.$LIB_SEQ.err
+	SEND_STATS=$T/send.$LIB_SEQ.json
+	host_exec A timeout -k 5 120 "$FERRY" send --pid "$nspid" --to "10.77.0.2:$PORT" --stats-json "$SEND_STATS" "$@" \
+		</dev/null >"$T/send.$LIB_SEQ.out" 2>"$SEND_ERR"
+	SEND_RC=$?
+	log "ferry send --pid $nspid $* -> rc $SEND_RC: $(head -c 300 "$SEND_ERR")"
+}
+
+# ns_running HOST NSPID: the process exists there, is not stopped, not traced
+ns_running() {
+	local st
+	st=$(host_exec "$1" awk '/^State:/ {print $2} /^TracerPid:/ {print $2}' "/proc/$2/status" 2>/dev/null | tr '\n' ' ')
+	case "$st" in "R 0 " | "S 0 " | "D 0 ") return 0 ;; esac
+	return 1
+}
+in_a_running() { ns_running A "$1"; }
+in_b_running() { ns_running B "$1"; }
+ns_gone() { ! host_exec "$1" test -e "/proc/$2"; }

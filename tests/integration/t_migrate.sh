@@ -1,0 +1,68 @@
+#!/bin/bash
+# ferry send / ferry receive between two test hosts over TLS with a
+# pre-shared key: real programs move from A to B with the same pid and go on
+# there (each workload verifies its own memory, threads, signals and file
+# offsets after the move); the receiver serves one migration after another;
+# the stats say what was measured.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/hosts.sh"
+. "$(dirname "$0")/migrate_lib.sh"
+require_hosts
+require_ferry
+require_cmd openssl
+migrate_setup
+receiver_start --key-file "$KEY" --stats-json "$SH/recv.jsonl"
+
+moved=0
+migrate_one() {
+	local name=$1
+	shift
+	wl_start_in_a "$name" "$@"
+	local nspid=$WL_NSPID ctl=$WL_CTL
+	sleep 0.5
+	ferry_send "$nspid" --key-file "$KEY"
+	[ "$SEND_RC" = 0 ] || fail "$name: send failed: $(cat "$SEND_ERR")"
+	[ ! -s "$SEND_ERR" ] || fail "$name: send printed: $(cat "$SEND_ERR")"
+	wait_until 10 ns_gone A "$nspid" || fail "$name: pid $nspid still in A after the move"
+	in_b_running "$nspid" || fail "$name: pid $nspid does not run in B"
+	[ "$(json_num "$SEND_STATS" dest_pid)" = "$nspid" ] || fail "$name: stats name another pid: $(cat "$SEND_STATS")"
+	grep -q "\"channel\":\"TLS 1.3 (pre-shared key)\"" "$SEND_STATS" || fail "$name: not over TLS: $(cat "$SEND_STATS")"
+	local down pages
+	down=$(json_num "$SEND_STATS" downtime_ms)
+	pages=$(json_num "$SEND_STATS" pages_sent)
+	awk -v d="$down" 'BEGIN { exit !(d > 0 && d < 30000) }' || fail "$name: downtime $down ms"
+	[ "$pages" -gt 0 ] || fail "$name: no pages sent"
+	log "$name: moved, downtime $down ms, $pages pages"
+	sleep 1 # it runs on in B
+	in_b_running "$nspid" || fail "$name: pid $nspid died in B after the move"
+	touch "$ctl/stop"
+	_done() { ns_gone B "$nspid"; }
+	wait_until 60 _done || fail "$name: did not finish in B"
+	check_ok "$name" "$ctl/log"
+	moved=$((moved + 1))
+}
+
+migrate_one mem256 64
+migrate_one threads8
+migrate_one signals
+f=$SH/data.txt
+wl_start_in_a filewriter "$f"
+fw_ctl=$WL_CTL fw_pid=$WL_NSPID
+sleep 0.5
+lines_before=$(wc -l <"$f")
+ferry_send "$fw_pid" --key-file "$KEY"
+[ "$SEND_RC" = 0 ] || fail "filewriter: send failed: $(cat "$SEND_ERR")"
+in_b_running "$fw_pid" || fail "filewriter does not run in B"
+sleep 1
+touch "$fw_ctl/stop"
+wait_until 30 ns_gone B "$fw_pid" || fail "filewriter did not finish"
+check_ok filewriter "$fw_ctl/log"
+check_numbered_lines "$f" "$lines_before"
+moved=$((moved + 1))
+
+# the receiver logged each move and wrote its stats
+n=$(grep -c "is running here" "$RECV_OUT")
+[ "$n" = "$moved" ] || fail "receiver reported $n moves, expected $moved: $(cat "$RECV_OUT")"
+[ "$(grep -c '"command":"receive"' "$SH/recv.jsonl")" = "$moved" ] || fail "receiver stats: $(cat "$SH/recv.jsonl")"
+grep -q '"pages_path":"uffdio_copy"' "$SH/recv.jsonl" || fail "pages did not land with UFFDIO_COPY: $(cat "$SH/recv.jsonl")"
+log "pass: $moved processes moved from A to B"
