@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../inspect/features.h"
+#include "../mem/dirty.h"
 #include "cli.h"
 
 static const char help[] =
@@ -17,7 +18,10 @@ static const char help[] =
 	"  -h, --help           this text\n"
 	"\n"
 	"Features: ptrace, clone3_set_tid, process_vm, pidfd_getfd, userfaultfd,\n"
-	"uffd_wp_async, pagemap_scan, soft_dirty.\n";
+	"uffd_wp_async, pagemap_scan, soft_dirty.\n"
+	"\n"
+	"The full listing ends with the dirty-page tracking that pre-copy uses here:\n"
+	"uffd_wp_async + pagemap_scan (best), soft_dirty, or none (full resends).\n";
 
 int cmd_check(int argc, char **argv)
 {
@@ -55,6 +59,7 @@ int cmd_check(int argc, char **argv)
 		if (r != 0 && f->required_for_restore)
 			missing_required++;
 	}
+	printf("dirty tracking for pre-copy: %s\n", dirty_backend_name(dirty_backend_best()));
 	if (missing_required) {
 		cli_error("check", "%d required feature(s) missing: restore is impossible here", missing_required);
 		return 1;

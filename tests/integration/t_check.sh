@@ -57,7 +57,16 @@ for f in $features; do
 	esac
 	[[ $line == *" -- "?* ]] || fail "$f: no description: $line"
 done
-[ "$(grep -c . "$T/check.out")" = $(($(wc -w <<<"$features") + 1)) ] || fail "unexpected extra lines in ferry check's output"
+if [ "${want[uffd_wp_async]}" = yes ] && [ "${want[pagemap_scan]}" = yes ] && [ "${want[pidfd_getfd]}" = yes ]; then
+	backend="uffd_wp_async + pagemap_scan"
+elif [ "${want[soft_dirty]}" = yes ]; then
+	backend=soft_dirty
+else
+	backend="none (full resend)"
+fi
+grep -qx "dirty tracking for pre-copy: $backend" "$T/check.out" ||
+	fail "expected 'dirty tracking for pre-copy: $backend': $(grep 'dirty tracking' "$T/check.out")"
+[ "$(grep -c . "$T/check.out")" = $(($(wc -w <<<"$features") + 2)) ] || fail "unexpected extra lines in ferry check's output"
 [ "$(tail -n1 "$T/check.out")" = "Looks good: dump and restore work here." ] || fail "last line: $(tail -n1 "$T/check.out")"
 
 # --feature: exit status and line for every feature, present or absent
