@@ -9,12 +9,22 @@
 #include "../net/tcp.h"
 #include "../state/control.h"
 
-static ssize_t io_read(void *ctx, void *buf, size_t len) { return channel_read(ctx, buf, len); }
-static int io_writev(void *ctx, const struct iovec *iov, int n) { return channel_writev(ctx, iov, n); }
+#define LINGER_MS 2000 /* after a refusal: time for the peer to stop sending and read it */
+
+static ssize_t io_read(void *ctx, void *buf, size_t len) { return channel_read(&((struct link *)ctx)->ch, buf, len); }
+/* On the sending side, a peer that speaks while this side streams is
+ * refusing: stop writing and let the caller read why (-ECONNABORTED). */
+static int io_writev(void *ctx, const struct iovec *iov, int n)
+{
+	struct link *l = ctx;
+	if (l->sender && channel_peer_spoke(&l->ch))
+		return -ECONNABORTED;
+	return channel_writev(&l->ch, iov, n);
+}
 
 static void link_init_streams(struct link *l)
 {
-	l->io = (struct fr_io){.read = io_read, .writev = io_writev, .ctx = &l->ch};
+	l->io = (struct fr_io){.read = io_read, .writev = io_writev, .ctx = l};
 	stream_init_io(&l->out, &l->io);
 	stream_init_io(&l->in, &l->io);
 	l->open = true;
@@ -38,6 +48,7 @@ int link_connect(struct link *l, const char *to, const struct channel_key *key, 
 		snprintf(err, errlen, "%s: %s", l->peer, why);
 		return r;
 	}
+	l->sender = true;
 	link_init_streams(l);
 	return 0;
 }
@@ -68,7 +79,7 @@ void link_io_error(struct link *l, int e, const char *doing, char *err, size_t e
 {
 	if (e == -ETIMEDOUT)
 		snprintf(err, errlen, "%s: %s did not answer within %d s", doing, l->peer, l->ch.timeout_ms / 1000);
-	else if (e == -ENODATA || e == -ECONNRESET || e == -EPIPE)
+	else if (e == -ENODATA || e == -ECONNRESET || e == -EPIPE || e == -ECONNABORTED)
 		snprintf(err, errlen, "%s: %s closed the connection", doing, l->peer);
 	else if (e == -EBADMSG && l->in.err[0])
 		snprintf(err, errlen, "%s: %s", doing, l->in.err);
@@ -117,7 +128,8 @@ void link_refuse(struct link *l, const char *reason)
 {
 	struct buf b = {0};
 	encode_refuse(&b, reason);
-	link_put(l, REC_REFUSE, &b);
+	if (link_put(l, REC_REFUSE, &b) == 0)
+		channel_linger(&l->ch, LINGER_MS);
 	buf_free(&b);
 }
 

@@ -18,6 +18,7 @@ struct link {
 	struct fr_stream out, in;
 	char peer[80];
 	bool open;
+	bool sender; /* the connecting side: a peer speaking while it streams is refusing */
 };
 
 /* A: connects to HOST:PORT and runs the handshake. */

@@ -131,8 +131,16 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	st->wire_bytes = l.out.offset;
 	if (r < 0) {
 		*where = st->dump.t_freeze_ms > 0 ? "resumed" : "untouched"; /* dump_to_stream has thawed it */
-		if (r == -EPIPE || r == -ECONNRESET || r == -ETIMEDOUT)
+		if (r == -ECONNABORTED || r == -EPIPE || r == -ECONNRESET) {
+			/* the receiver may have said why it stopped reading */
+			char why[512];
+			if (link_expect(&l, REC_READY, NULL, "the process state", why, sizeof(why)) == -ECONNREFUSED)
+				snprintf(err, errlen, "%s", why);
+			else
+				link_io_error(&l, r, "the connection failed while sending the state", err, errlen);
+		} else if (r == -ETIMEDOUT) {
 			link_io_error(&l, r, "the connection failed while sending the state", err, errlen);
+		}
 		goto out;
 	}
 	*where = "resumed"; /* from here on, a failure thaws the frozen process */

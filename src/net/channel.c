@@ -280,6 +280,27 @@ int channel_writev(struct channel *c, const struct iovec *iov, int n)
 	return g < 0 ? tls_errno(g) : 0; /* AGAIN: the send timeout passed, the peer reads nothing */
 }
 
+bool channel_peer_spoke(struct channel *c)
+{
+	if (c->tls && gnutls_record_check_pending(c->tls))
+		return true;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+void channel_linger(struct channel *c, int ms)
+{
+	shutdown(c->fd, SHUT_WR);
+	double end = now_ms() + ms;
+	char sink[4096];
+	for (;;) {
+		int left = (int)(end - now_ms());
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, left) <= 0 || read(c->fd, sink, sizeof(sink)) <= 0)
+			break;
+	}
+}
+
 void channel_close(struct channel *c, bool graceful)
 {
 	if (c->tls && graceful)

@@ -44,6 +44,12 @@ int channel_open(struct channel *c, int fd, bool server, const struct channel_ke
 ssize_t channel_read(struct channel *c, void *buf, size_t len);
 /* All of iov[0..n), or -errno. */
 int channel_writev(struct channel *c, const struct iovec *iov, int n);
+/* True if the peer has sent something not yet read (a refusal while this
+ * side is still writing), without blocking. */
+bool channel_peer_spoke(struct channel *c);
+/* Stops writing and reads (discarding) until the peer closes or ms pass, so
+ * that a last message already sent is not lost to a TCP reset. */
+void channel_linger(struct channel *c, int ms);
 /* Says goodbye (TLS close_notify) if graceful, closes the socket. */
 void channel_close(struct channel *c, bool graceful);
 const char *channel_kind(const struct channel *c);

@@ -9,6 +9,8 @@
 #   - its pid is taken in B: refused with the process that holds it;
 #   - the receiver is killed while pages stream over a shaped link;
 #   - SIGINT to ferry send while pages stream;
+#   - a bit flipped on the wire in the middle of the pages (plain TCP through
+#     a relay): the receiver detects it by the record checksum and refuses;
 #   - ferry send killed (SIGKILL) at the commit point: the process stays
 #     stopped in A, never runs twice; B discards its copy when GO never comes;
 #     `kill -CONT` in A resumes it intact.
@@ -112,7 +114,23 @@ untouched "$pid" "$blk" "SIGINT"
 host_exec A tc qdisc del dev "${HOST_IF[A]}" root
 wait_until 10 grep -q "discarded here" "$RECV_ERR" || fail "receiver did not discard the half-built process: $(cat "$RECV_ERR")"
 
-# 6. ferry send killed at the commit point
+# 6. one bit flipped on the wire, 8 MiB into the stream (plain TCP: TLS would
+#    refuse the record itself), through a relay in B
+main_err=$RECV_ERR
+PORT=7071 receiver_start --insecure --timeout 5
+plain_err=$RECV_ERR
+RECV_ERR=$main_err # the TLS receiver's, for the cases below
+host_exec B perl "$(dirname "$0")/flipproxy.pl" 10.77.0.2 7081 10.77.0.2 7071 $((8 << 20)) 2>"$T/flip.err" &
+track_pid $!
+wait_until 10 grep -q listening "$T/flip.err" || fail "relay did not start: $(cat "$T/flip.err")"
+PORT=7081 ferry_send "$pid" --insecure
+grep -q flipped "$T/flip.err" || fail "the relay flipped nothing: $(cat "$T/flip.err")"
+expect_err "flipped bit" "refused the process state: stream is corrupted: checksum mismatch in pages record at offset [0-9]+; pid $pid was resumed here untouched$"
+untouched "$pid" "$blk" "flipped bit"
+wait_until 30 grep -q "checksum mismatch" "$plain_err" || fail "receiver: $(cat "$plain_err")"
+log "receiver: $(grep "checksum mismatch" "$plain_err")"
+
+# 7. ferry send killed at the commit point
 LIB_SEQ=$((LIB_SEQ + 1))
 host_exec A env FERRY_STALL_AT=go "$FERRY" send --pid "$pid" --to "10.77.0.2:$PORT" --key-file "$KEY" \
 	</dev/null >/dev/null 2>"$T/go.err" &
