@@ -22,7 +22,7 @@ UNITS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all test unit integration sanitize fuzz demo bench clean help
+.PHONY: all test unit integration sanitize fuzz demo bench bench-migrate clean help
 all: $(B)/ferry $(WORKLOADS) $(TOOLS)
 
 help:
@@ -32,6 +32,7 @@ help:
 	@echo "make fuzz       libFuzzer on the stream decoders for FUZZ_SECONDS (default 60)"
 	@echo "make demo       migrate a running program between two local test hosts"
 	@echo "make bench      dump/restore benchmark table (bench/results/)"
+	@echo "make bench-migrate  live migration between the test hosts, unshaped and 1 Gbit/s (bench/results/)"
 
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -99,6 +100,13 @@ demo: all
 
 bench: all
 	bash bench/run.sh
+
+$(B)/bench/dirtycost: bench/dirtycost.c $(B)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a $(LIBS)
+
+bench-migrate: all $(B)/bench/dirtycost
+	bash bench/migrate.sh
 
 clean:
 	rm -rf $(B) $(SAN_B)

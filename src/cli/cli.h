@@ -3,6 +3,7 @@
 #ifndef FERRY_CLI_H
 #define FERRY_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,6 +23,15 @@ FILE *cli_open_stats(const char *cmd, const char *path);
 void cli_close_stats(FILE *f);
 /* Parses a positive pid; returns -1 if invalid. */
 int cli_parse_pid(const char *s);
+/* --timeout SECONDS into *ms; -1 with the error printed if invalid. */
+#define CLI_TIMEOUT_MAX_S 3600
+#define CLI_TIMEOUT_DEFAULT_S 30
+int cli_parse_timeout(const char *cmd, const char *arg, int *ms);
+/* Exactly one of --key-file and --insecure: loads the key into *key and sets
+ * *out to it (NULL for --insecure); -1 with the error printed otherwise. */
+struct channel_key;
+int cli_channel_key(const char *cmd, const char *key_path, bool insecure, struct channel_key *key,
+		    const struct channel_key **out);
 
 #define IMAGE_FILE "image.ferry"
 

@@ -9,8 +9,6 @@
 #include "../migrate/receive.h"
 #include "cli.h"
 
-#define DEFAULT_TIMEOUT_S 30
-
 static const char help[] =
 	"Usage: ferry receive --listen ADDR:PORT (--key-file FILE | --insecure)\n"
 	"                     [--once] [--timeout SECONDS] [--stats-json FILE]\n"
@@ -46,7 +44,7 @@ int cmd_receive(int argc, char **argv)
 		{"insecure", no_argument, 0, OPT_INSECURE}, {"once", no_argument, 0, '1'},
 		{"timeout", required_argument, 0, OPT_TIMEOUT}, {"stats-json", required_argument, 0, 's'},
 		{"help", no_argument, 0, 'h'},		  {0}};
-	struct receive_opts o = {.timeout_ms = DEFAULT_TIMEOUT_S * 1000};
+	struct receive_opts o = {.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000};
 	const char *key_path = NULL;
 	bool insecure = false;
 	int c;
@@ -56,16 +54,10 @@ int cmd_receive(int argc, char **argv)
 		case 'k': key_path = optarg; break;
 		case OPT_INSECURE: insecure = true; break;
 		case '1': o.once = true; break;
-		case OPT_TIMEOUT: {
-			char *end;
-			long s = strtol(optarg, &end, 10);
-			if (*end || s < 1 || s > 3600) {
-				cli_error("receive", "--timeout takes 1 to 3600 seconds, not '%s'", optarg);
+		case OPT_TIMEOUT:
+			if (cli_parse_timeout("receive", optarg, &o.timeout_ms) < 0)
 				return 1;
-			}
-			o.timeout_ms = (int)s * 1000;
 			break;
-		}
 		case 's': o.stats_path = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: fputs(help, stderr); return 1;
@@ -75,19 +67,10 @@ int cmd_receive(int argc, char **argv)
 		cli_error("receive", "--listen is required (see ferry receive --help)");
 		return 1;
 	}
-	if (!key_path == !insecure) {
-		cli_error("receive", "give --key-file FILE, or --insecure for plain TCP (see ferry receive --help)");
-		return 1;
-	}
-	char err[1024] = "";
 	struct channel_key key;
-	if (key_path) {
-		if (channel_key_load(key_path, &key, err, sizeof(err)) < 0) {
-			cli_error("receive", "%s", err);
-			return 1;
-		}
-		o.key = &key;
-	}
+	if (cli_channel_key("receive", key_path, insecure, &key, &o.key) < 0)
+		return 1;
+	char err[1024] = "";
 	interrupt_catch();
 	int r = receive_serve(&o, err, sizeof(err));
 	if (r < 0) {

@@ -9,8 +9,6 @@
 #include "../migrate/send.h"
 #include "cli.h"
 
-#define DEFAULT_TIMEOUT_S 30
-
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
 	"                  [--mode stop-and-copy] [--timeout SECONDS] [--shell-job] [--stats-json FILE]\n"
@@ -86,7 +84,7 @@ int cmd_send(int argc, char **argv)
 		{"mode", required_argument, 0, 'm'},	   {"timeout", required_argument, 0, OPT_TIMEOUT},
 		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
 		{"help", no_argument, 0, 'h'},		   {0}};
-	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = DEFAULT_TIMEOUT_S * 1000,
+	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000,
 			      .progress = cli_progress, .progress_arg = "send"};
 	const char *key_path = NULL, *stats_path = NULL;
 	bool insecure = false;
@@ -108,16 +106,10 @@ int cmd_send(int argc, char **argv)
 				return 1;
 			}
 			break;
-		case OPT_TIMEOUT: {
-			char *end;
-			long s = strtol(optarg, &end, 10);
-			if (*end || s < 1 || s > 3600) {
-				cli_error("send", "--timeout takes 1 to 3600 seconds, not '%s'", optarg);
+		case OPT_TIMEOUT:
+			if (cli_parse_timeout("send", optarg, &o.timeout_ms) < 0)
 				return 1;
-			}
-			o.timeout_ms = (int)s * 1000;
 			break;
-		}
 		case 'j': o.shell_job = true; break;
 		case 's': stats_path = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
@@ -128,26 +120,17 @@ int cmd_send(int argc, char **argv)
 		cli_error("send", "--pid and --to are required (see ferry send --help)");
 		return 1;
 	}
-	if (!key_path == !insecure) {
-		cli_error("send", "give --key-file FILE, or --insecure for plain TCP (see ferry send --help)");
-		return 1;
-	}
-	char err[1024] = "";
 	struct channel_key key;
-	if (key_path) {
-		if (channel_key_load(key_path, &key, err, sizeof(err)) < 0) {
-			cli_error("send", "%s", err);
-			return 1;
-		}
-		o.key = &key;
-	}
+	if (cli_channel_key("send", key_path, insecure, &key, &o.key) < 0)
+		return 1;
+	char err[1024] = "";
 	interrupt_catch(); /* Ctrl-C before the switch: the process resumes here */
 	struct send_stats st;
 	const char *where;
 	int r = send_process(&o, &st, &where, err, sizeof(err));
 	cli_progress_end();
 	if (r < 0) {
-		if (strcmp(where, "held") == 0)
+		if (strcmp(where, "held") == 0 || strcmp(where, "absent") == 0)
 			cli_error("send", "%s", err);
 		else
 			cli_error("send", "%s; pid %d %s", err[0] ? err : strerror(-r), o.pid,

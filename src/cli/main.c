@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../net/channel.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -89,6 +90,37 @@ int cli_parse_pid(const char *s)
 	char *e;
 	long v = strtol(s, &e, 10);
 	return (*s && !*e && v > 0 && v < (1 << 22)) ? (int)v : -1;
+}
+
+int cli_parse_timeout(const char *cmd, const char *arg, int *ms)
+{
+	char *end;
+	long s = strtol(arg, &end, 10);
+	if (!*arg || *end || s < 1 || s > CLI_TIMEOUT_MAX_S) {
+		cli_error(cmd, "--timeout takes 1 to %d seconds, not '%s'", CLI_TIMEOUT_MAX_S, arg);
+		return -1;
+	}
+	*ms = (int)s * 1000;
+	return 0;
+}
+
+int cli_channel_key(const char *cmd, const char *key_path, bool insecure, struct channel_key *key,
+		    const struct channel_key **out)
+{
+	*out = NULL;
+	if (!key_path == !insecure) {
+		cli_error(cmd, "give --key-file FILE, or --insecure for plain TCP (see ferry %s --help)", cmd);
+		return -1;
+	}
+	if (!key_path)
+		return 0;
+	char err[512];
+	if (channel_key_load(key_path, key, err, sizeof(err)) < 0) {
+		cli_error(cmd, "%s", err);
+		return -1;
+	}
+	*out = key;
+	return 0;
 }
 
 int main(int argc, char **argv)

@@ -91,6 +91,8 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	double t0 = now_ms();
 	struct capture_opts co = {.shell_job = o->shell_job};
 	int r = precheck_process(o->pid, &co, err, errlen);
+	if (r == -ESRCH)
+		*where = "absent";
 	if (r < 0)
 		return r;
 

@@ -38,7 +38,8 @@ struct send_stats {
 
 /* Returns 0 once the process runs at the destination and the source copy is
  * gone. On failure err has one line; *where says what became of the source:
- * "untouched" (never stopped), "resumed" (thawed as it was), or "held" (it
+ * "absent" (no such process), "untouched" (never stopped), "resumed"
+ * (thawed as it was), or "held" (it
  * is stopped with SIGSTOP and may be running at the destination: the line
  * says how to resolve it). */
 int send_process(const struct send_opts *o, struct send_stats *st, const char **where, char *err, size_t errlen);

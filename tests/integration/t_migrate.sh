@@ -60,6 +60,26 @@ check_ok filewriter "$fw_ctl/log"
 check_numbered_lines "$f" "$lines_before"
 moved=$((moved + 1))
 
+# two at once: the receiver serves each connection in its own child
+wl_start_in_a mem256 64
+p1=$WL_NSPID c1=$WL_CTL
+wl_start_in_a threads8
+p2=$WL_NSPID c2=$WL_CTL
+sleep 0.5
+host_exec A "$FERRY" send --pid "$p1" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null 2>"$T/c1.err" &
+s1=$!
+host_exec A "$FERRY" send --pid "$p2" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null 2>"$T/c2.err" &
+s2=$!
+wait "$s1" || fail "concurrent send 1: $(cat "$T/c1.err")"
+wait "$s2" || fail "concurrent send 2: $(cat "$T/c2.err")"
+for p in "$p1" "$p2"; do in_b_running "$p" || fail "pid $p does not run in B"; done
+touch "$c1/stop" "$c2/stop"
+wait_until 60 ns_gone B "$p1" || fail "mem256 did not finish in B"
+wait_until 60 ns_gone B "$p2" || fail "threads8 did not finish in B"
+check_ok mem256 "$c1/log"
+check_ok threads8 "$c2/log"
+moved=$((moved + 2))
+
 # the receiver logged each move and wrote its stats
 n=$(grep -c "is running here" "$RECV_OUT")
 [ "$n" = "$moved" ] || fail "receiver reported $n moves, expected $moved: $(cat "$RECV_OUT")"
