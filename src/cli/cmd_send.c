@@ -11,7 +11,8 @@
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
-	"                  [--mode stop-and-copy] [--timeout SECONDS] [--shell-job] [--stats-json FILE]\n"
+	"                  [--mode stop-and-copy] [--timeout SECONDS] [--shell-job] [--quiet]\n"
+	"                  [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
 	"listening at HOST:PORT. The process keeps its pid, memory, registers, files\n"
@@ -45,6 +46,8 @@ static const char help[] =
 	"  -m, --mode MODE        stop-and-copy (default)\n"
 	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
+	"  -q, --quiet            no progress bar (there is none when stderr is not a\n"
+	"                         terminal either)\n"
 	"  -s, --stats-json FILE  statistics as JSON ('-' = stdout): total, setup and\n"
 	"                         downtime (frozen here until running there), bytes,\n"
 	"                         pages, the destination's build time\n"
@@ -83,13 +86,14 @@ int cmd_send(int argc, char **argv)
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
 		{"mode", required_argument, 0, 'm'},	   {"timeout", required_argument, 0, OPT_TIMEOUT},
 		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
-		{"help", no_argument, 0, 'h'},		   {0}};
+		{"quiet", no_argument, 0, 'q'},		   {"help", no_argument, 0, 'h'},
+		{0}};
 	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000,
 			      .progress = cli_progress, .progress_arg = "send"};
 	const char *key_path = NULL, *stats_path = NULL;
 	bool insecure = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:T:k:m:js:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:T:k:m:js:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((o.pid = cli_parse_pid(optarg)) < 0) {
@@ -112,6 +116,7 @@ int cmd_send(int argc, char **argv)
 			break;
 		case 'j': o.shell_job = true; break;
 		case 's': stats_path = optarg; break;
+		case 'q': o.progress = NULL; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: fputs(help, stderr); return 1;
 		}

@@ -56,7 +56,8 @@ static int read_hello(struct link *l, char *err, size_t errlen)
 {
 	int r = stream_read_preamble(&l->in);
 	if (r < 0) {
-		snprintf(err, errlen, "%s: %s", l->peer, l->in.err[0] ? l->in.err : strerror(-r));
+		snprintf(err, errlen, "%s: %s%s", l->peer, l->in.err[0] ? l->in.err : strerror(-r),
+			 r == -EPROTO && !l->ch.tls ? " (a TLS sender? give both sides the same --key-file)" : "");
 		return r;
 	}
 	uint16_t type;

@@ -237,18 +237,9 @@ int mm_rebuild(struct stub *s, const struct fr_image *img, char *err, size_t err
 int mm_open_uffd(struct stub *s, int *uffd)
 {
 	struct rsys r;
-	int ret = rsys_begin(&r, s->pid, s->sys_ip);
-	if (ret < 0)
-		return ret;
-	long fd = rsys(&r, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
-	if (fd < 0)
-		return (int)fd;
-	int pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
-	int mine = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
-	ret = mine < 0 ? neg_errno() : 0;
-	if (pidfd >= 0)
-		close(pidfd);
-	rsys(&r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0); /* the process keeps no uffd of its own */
+	int mine, ret = rsys_begin(&r, s->pid, s->sys_ip);
+	if (ret == 0) /* the process keeps no uffd of its own */
+		ret = rsys_take_uffd(&r, s->pid, O_CLOEXEC | O_NONBLOCK, &mine);
 	if (ret < 0)
 		return ret;
 	struct uffdio_api api = {.api = UFFD_API};

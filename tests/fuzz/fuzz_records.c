@@ -1,6 +1,6 @@
 /* fuzz_records.c — libFuzzer target for everything that decodes bytes from
  * a peer: the stream framing (preamble, record headers), every record
- * decoder, and the restore's metadata reader with the PAGES range check
+ * decoder (the migration's control records too), and the restore's metadata reader with the PAGES range check
  * (restore/image.c), which turns records into an fr_image without creating
  * any process. `make fuzz` builds it with ASan + UBSan and runs it for
  * FUZZ_SECONDS on the corpus in tests/fuzz/corpus/.
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "restore/image.h"
+#include "state/control.h"
 #include "state/crc32c.h"
 
 #define PREAMBLE_SIZE 16
@@ -67,7 +68,23 @@ static void read_stream(int fd)
 	stream_release(&s);
 }
 
-/* The in-place record checker of a mapped image, over the same bytes. */
+/* A live migration's control records, as `ferry receive` and `ferry send`
+ * decode them. */
+static void decode_control(uint16_t type, const uint8_t *p, uint32_t len)
+{
+	struct fr_offer o;
+	char *reason;
+	uint64_t v;
+	if (type == REC_OFFER && decode_offer(p, len, &o) == 0)
+		fr_offer_free(&o);
+	else if (type == REC_REFUSE && decode_refuse(p, len, &reason) == 0)
+		free(reason);
+	else if (type == REC_READY || type == REC_RUNNING)
+		decode_u64_record(p, len, &v);
+}
+
+/* The in-place record checker of a mapped image, over the same bytes, and
+ * the control decoders on every record it passes. */
 static void check_in_place(const uint8_t *d, size_t size)
 {
 	size_t off = size < PREAMBLE_SIZE ? size : PREAMBLE_SIZE;
@@ -78,6 +95,7 @@ static void check_in_place(const uint8_t *d, size_t size)
 		size_t rsize;
 		if (stream_check_record(d + off, size - off, true, &type, &p, &len, &rsize) < 0)
 			return;
+		decode_control(type, p, len);
 		off += rsize;
 	}
 }

@@ -1,0 +1,103 @@
+/* test_control.c — the migration's control records: an offer survives the
+ * round trip; malformed offers (pid 0, an unknown mode, a relative path,
+ * unknown file flags, too many files, trailing bytes, truncation) and
+ * refusals (multi-line, absent) are refused rather than believed. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "state/control.h"
+
+static void offer_bytes(struct buf *b, int32_t pid, uint32_t mode, const char *path, uint32_t flags)
+{
+	struct fr_offer_file f = {.path = (char *)path, .flags = flags, .size = 4096, .mtime_ns = 1234567890123};
+	struct fr_offer o = {.pid = pid, .mode = mode, .memory = 1 << 20, .nfiles = path ? 1 : 0, .files = &f};
+	encode_offer(b, &o);
+}
+
+static void test_offer_round_trip(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	offer_bytes(&b, 4242, FR_MODE_PRECOPY, "/usr/bin/perl", FR_OFFER_FILE_EXACT);
+	struct fr_offer o;
+	assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), 0);
+	assert_int_equal(o.pid, 4242);
+	assert_int_equal(o.mode, FR_MODE_PRECOPY);
+	assert_int_equal(o.memory, 1 << 20);
+	assert_int_equal(o.nfiles, 1);
+	assert_string_equal(o.files[0].path, "/usr/bin/perl");
+	assert_int_equal(o.files[0].flags, FR_OFFER_FILE_EXACT);
+	assert_int_equal(o.files[0].size, 4096);
+	assert_int_equal(o.files[0].mtime_ns, 1234567890123);
+	fr_offer_free(&o);
+	for (size_t cut = 0; cut < b.len; cut++) /* every truncation */
+		assert_int_equal(decode_offer(b.data, (uint32_t)cut, &o), -EBADMSG);
+	buf_put_u32(&b, 0); /* trailing bytes */
+	assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), -EBADMSG);
+	buf_free(&b);
+}
+
+static void test_offer_refusals(void **state)
+{
+	(void)state;
+	struct { int32_t pid; uint32_t mode; const char *path; uint32_t flags; } bad[] = {
+		{0, FR_MODE_STOP_AND_COPY, "/a", 0}, {-5, FR_MODE_STOP_AND_COPY, "/a", 0},
+		{7, 99, "/a", 0}, {7, FR_MODE_STOP_AND_COPY, "relative/path", 0},
+		{7, FR_MODE_STOP_AND_COPY, "/a", 0x80}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct buf b = {0};
+		offer_bytes(&b, bad[i].pid, bad[i].mode, bad[i].path, bad[i].flags);
+		struct fr_offer o;
+		assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), -EBADMSG);
+		buf_free(&b);
+	}
+	struct buf b = {0}; /* a file count far above the cap, with nothing behind it */
+	buf_put_u32(&b, 7);
+	buf_put_u32(&b, FR_MODE_STOP_AND_COPY);
+	buf_put_u64(&b, 0);
+	buf_put_u32(&b, FR_OFFER_MAX_FILES + 1);
+	struct fr_offer o;
+	assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), -EBADMSG);
+	buf_free(&b);
+}
+
+static void test_refuse_and_numbers(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	char *why;
+	encode_refuse(&b, "pid 7 is taken");
+	assert_int_equal(decode_refuse(b.data, (uint32_t)b.len, &why), 0);
+	assert_string_equal(why, "pid 7 is taken");
+	free(why);
+	b.len = 0;
+	encode_refuse(&b, "two\nlines");
+	assert_int_equal(decode_refuse(b.data, (uint32_t)b.len, &why), -EBADMSG);
+	b.len = 0;
+	encode_refuse(&b, NULL);
+	assert_int_equal(decode_refuse(b.data, (uint32_t)b.len, &why), -EBADMSG);
+	b.len = 0;
+	encode_u64_record(&b, 123456789);
+	uint64_t v;
+	assert_int_equal(decode_u64_record(b.data, (uint32_t)b.len, &v), 0);
+	assert_int_equal(v, 123456789);
+	assert_int_equal(decode_u64_record(b.data, 4, &v), -EBADMSG);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offer_round_trip),
+		cmocka_unit_test(test_offer_refusals),
+		cmocka_unit_test(test_refuse_and_numbers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
