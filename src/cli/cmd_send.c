@@ -11,8 +11,8 @@
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
-	"                  [--mode stop-and-copy] [--timeout SECONDS] [--shell-job] [--quiet]\n"
-	"                  [--stats-json FILE]\n"
+	"                  [--mode stop-and-copy] [--timeout SECONDS] [--bandwidth RATE]\n"
+	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
 	"listening at HOST:PORT. The process keeps its pid, memory, registers, files\n"
@@ -46,6 +46,8 @@ static const char help[] =
 	"  -m, --mode MODE        stop-and-copy (default)\n"
 	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
+	"      --bandwidth RATE   cap the sending rate at RATE bytes/s (K, M, G: powers of\n"
+	"                         1024; e.g. 100M), to spare a link others use\n"
 	"  -q, --quiet            no progress bar (there is none when stderr is not a\n"
 	"                         terminal either)\n"
 	"  -s, --stats-json FILE  statistics as JSON ('-' = stdout): total, setup and\n"
@@ -59,6 +61,24 @@ static const char help[] =
 	"Example:\n"
 	"  B$ ferry receive --listen :7070 --key-file /etc/ferry/key\n"
 	"  A$ ferry send --pid 4242 --to hostb:7070 --key-file /etc/ferry/key\n";
+
+/* "100M" -> 104857600 (bytes per second; K, M, G are powers of 1024). */
+static int parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1024.0 * 1024 * 1024, end++;
+	if (end == s || *end || v <= 0 || v * mult < 1 || v * mult > 1e15)
+		return -1;
+	*out = (uint64_t)(v * mult);
+	return 0;
+}
 
 static void write_stats(FILE *f, const struct send_opts *o, const struct send_stats *st)
 {
@@ -80,13 +100,13 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 
 int cmd_send(int argc, char **argv)
 {
-	enum { OPT_INSECURE = 1000, OPT_TIMEOUT };
+	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH };
 	static const struct option opts[] = {
 		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
 		{"mode", required_argument, 0, 'm'},	   {"timeout", required_argument, 0, OPT_TIMEOUT},
 		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
-		{"quiet", no_argument, 0, 'q'},		   {"help", no_argument, 0, 'h'},
+		{"bandwidth", required_argument, 0, OPT_BANDWIDTH}, {"quiet", no_argument, 0, 'q'},		   {"help", no_argument, 0, 'h'},
 		{0}};
 	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000,
 			      .progress = cli_progress, .progress_arg = "send"};
@@ -117,6 +137,13 @@ int cmd_send(int argc, char **argv)
 		case 'j': o.shell_job = true; break;
 		case 's': stats_path = optarg; break;
 		case 'q': o.progress = NULL; break;
+		case OPT_BANDWIDTH:
+			if (parse_rate(optarg, &o.max_bps) < 0) {
+				cli_error("send", "--bandwidth takes bytes per second with an optional K, M or G "
+						  "(powers of 1024), e.g. 100M, not '%s'", optarg);
+				return 1;
+			}
+			break;
 		case 'h': fputs(help, stdout); return 0;
 		default: fputs(help, stderr); return 1;
 		}

@@ -3,15 +3,35 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/util.h"
 #include "../net/tcp.h"
 #include "../state/control.h"
 
 #define LINGER_MS 2000 /* after a refusal: time for the peer to stop sending and read it */
 
 static ssize_t io_read(void *ctx, void *buf, size_t len) { return channel_read(&((struct link *)ctx)->ch, buf, len); }
+/* --bandwidth: each write waits until the bytes sent so far fit the rate
+ * since the first write (a long-run average, so bursts of one record are
+ * fine and the link is never left idle below the rate). */
+static void pace(struct link *l, size_t bytes)
+{
+	double now = now_ms();
+	if (l->paced_bytes == 0)
+		l->pace_start_ms = now;
+	l->paced_bytes += bytes;
+	double due = l->pace_start_ms + (double)l->paced_bytes * 1e3 / (double)l->max_bps;
+	if (due > now) {
+		long long ns = (long long)((due - now) * 1e6);
+		struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
 /* On the sending side, a peer that speaks while this side streams is
  * refusing: stop writing and let the caller read why (-ECONNABORTED). */
 static int io_writev(void *ctx, const struct iovec *iov, int n)
@@ -19,6 +39,12 @@ static int io_writev(void *ctx, const struct iovec *iov, int n)
 	struct link *l = ctx;
 	if (l->sender && channel_peer_spoke(&l->ch))
 		return -ECONNABORTED;
+	if (l->max_bps) {
+		size_t bytes = 0;
+		for (int i = 0; i < n; i++)
+			bytes += iov[i].iov_len;
+		pace(l, bytes);
+	}
 	return channel_writev(&l->ch, iov, n);
 }
 

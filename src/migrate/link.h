@@ -19,6 +19,9 @@ struct link {
 	char peer[80];
 	bool open;
 	bool sender; /* the connecting side: a peer speaking while it streams is refusing */
+	uint64_t max_bps;      /* sending rate cap in bytes/s (0 = none) */
+	uint64_t paced_bytes;  /* sent under the cap so far */
+	double pace_start_ms;
 };
 
 /* A: connects to HOST:PORT and runs the handshake. */

@@ -100,6 +100,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	if ((r = link_connect(&l, o->to, o->key, o->timeout_ms, err, errlen)) < 0)
 		return r;
 	snprintf(st->peer, sizeof(st->peer), "%s", l.peer);
+	l.max_bps = o->max_bps;
 	st->channel = channel_kind(&l.ch);
 
 	struct fr_offer offer;

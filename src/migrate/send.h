@@ -20,6 +20,7 @@ struct send_opts {
 	enum fr_mode mode;
 	bool shell_job;
 	int timeout_ms; /* longest wait for the peer at any step */
+	uint64_t max_bps; /* --bandwidth in bytes/s, 0 = as fast as the link goes */
 	page_progress_fn progress;
 	void *progress_arg;
 };

@@ -43,6 +43,18 @@ migrate_one() {
 }
 
 migrate_one mem256 64
+# --bandwidth: 64 MiB at 32 MiB/s take at least about 2 s
+wl_start_in_a mem256 64
+bw=$WL_NSPID bw_ctl=$WL_CTL
+ferry_send "$bw" --key-file "$KEY" --bandwidth 32M
+[ "$SEND_RC" = 0 ] || fail "--bandwidth: send failed: $(cat "$SEND_ERR")"
+pms=$(json_num "$SEND_STATS" pages_ms)
+awk -v t="$pms" 'BEGIN { exit !(t >= 1800 && t < 4000) }' || fail "--bandwidth 32M: 64 MiB of pages took $pms ms, expected ~2000"
+log "--bandwidth 32M: 64 MiB of pages in $pms ms"
+touch "$bw_ctl/stop"
+wait_until 60 ns_gone B "$bw" || fail "mem256 did not finish in B"
+check_ok mem256 "$bw_ctl/log"
+moved=$((moved + 1))
 migrate_one threads8
 migrate_one signals
 f=$SH/data.txt
