@@ -103,7 +103,9 @@ int link_put(struct link *l, uint16_t type, struct buf *b)
 
 void link_io_error(struct link *l, int e, const char *doing, char *err, size_t errlen)
 {
-	if (e == -ETIMEDOUT)
+	if (e == -EINTR)
+		snprintf(err, errlen, "%s: interrupted by a signal", doing);
+	else if (e == -ETIMEDOUT)
 		snprintf(err, errlen, "%s: %s did not answer within %d s", doing, l->peer, l->ch.timeout_ms / 1000);
 	else if (e == -ENODATA || e == -ECONNRESET || e == -EPIPE || e == -ECONNABORTED)
 		snprintf(err, errlen, "%s: %s closed the connection", doing, l->peer);

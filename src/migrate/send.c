@@ -181,7 +181,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 		dump_detach_held(ds);
 		goto out;
 	}
-	st->t_downtime_ms = now_ms() - t_freeze;
+	st->t_downtime_ms = now_ms() - t_freeze - st->dump.t_precheck_ms; /* the precheck runs unfrozen */
 	st->dest_pid = (pid_t)dest_pid;
 	dump_finish(ds, true);
 	*where = "moved";

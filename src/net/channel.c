@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "../common/interrupt.h"
 #include "../common/util.h"
 
 /* TLS 1.3 only, key exchange only with the PSK plus (EC)DHE. */
@@ -206,16 +207,20 @@ static int tls_errno(ssize_t g)
 
 ssize_t channel_read(struct channel *c, void *buf, size_t len)
 {
+	if (interrupted())
+		return -EINTR;
 	if (c->tls) {
 		ssize_t g;
 		do
 			g = gnutls_record_recv(c->tls, buf, len);
-		while (g == GNUTLS_E_INTERRUPTED);
-		return g >= 0 ? g : tls_errno(g);
+		while (g == GNUTLS_E_INTERRUPTED && !interrupted());
+		return g >= 0 ? g : g == GNUTLS_E_INTERRUPTED ? -EINTR : tls_errno(g);
 	}
 	for (;;) {
 		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int n = poll(&p, 1, c->timeout_ms);
+		if (n < 0 && errno == EINTR && interrupted())
+			return -EINTR; /* ferry's own stop signal: give up the wait */
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

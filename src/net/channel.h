@@ -40,7 +40,8 @@ struct channel {
  * key NULL = plain TCP. On failure fd is closed and err says why. */
 int channel_open(struct channel *c, int fd, bool server, const struct channel_key *key, int timeout_ms, char *err,
 		 size_t errlen);
-/* Up to len bytes: > 0, 0 at the peer's clean end, or -errno. */
+/* Up to len bytes: > 0, 0 at the peer's clean end, or -errno (-EINTR when
+ * ferry was told to stop: SIGINT, SIGTERM, SIGHUP). */
 ssize_t channel_read(struct channel *c, void *buf, size_t len);
 /* All of iov[0..n), or -errno. */
 int channel_writev(struct channel *c, const struct iovec *iov, int n);

@@ -229,6 +229,14 @@ static int read_bytes(struct fr_stream *s, void *buf, size_t len, size_t *got)
 	return 0;
 }
 
+static void read_failed(struct fr_stream *s, int r)
+{
+	if (r == -EINTR) /* ferry's own stop signal (a transport gives up its wait) */
+		snprintf(s->err, sizeof(s->err), "interrupted by a signal");
+	else
+		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(-r));
+}
+
 int stream_read_preamble(struct fr_stream *s)
 {
 	struct preamble p;
@@ -241,7 +249,7 @@ int stream_read_preamble(struct fr_stream *s)
 		return r;
 	}
 	if (r < 0) {
-		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(-r));
+		read_failed(s, r);
 		return r;
 	}
 	s->offset += sizeof(p);
@@ -296,7 +304,7 @@ int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payl
 		return r;
 	}
 	if (r < 0) {
-		snprintf(s->err, sizeof(s->err), "read failed: %s", strerror(-r));
+		read_failed(s, r);
 		return r;
 	}
 	uint32_t crc = crc32c(0, &h, offsetof(struct record_header, crc));

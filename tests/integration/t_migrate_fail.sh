@@ -8,7 +8,7 @@
 #   - a file the process holds open is missing in B: refused before A is touched;
 #   - its pid is taken in B: refused with the process that holds it;
 #   - the receiver is killed while pages stream over a shaped link;
-#   - SIGINT to ferry send while pages stream;
+#   - SIGINT to ferry send, and to ferry receive, while pages stream;
 #   - a bit flipped on the wire in the middle of the pages (plain TCP through
 #     a relay): the receiver detects it by the record checksum and refuses;
 #   - ferry send killed (SIGKILL) at the commit point: the process stays
@@ -111,8 +111,22 @@ wait "$sp"
 SEND_RC=$? SEND_ERR=$T/int.err
 expect_err "SIGINT" "interrupted.*; pid $pid was resumed here untouched$"
 untouched "$pid" "$blk" "SIGINT"
-host_exec A tc qdisc del dev "${HOST_IF[A]}" root
 wait_until 10 grep -q "discarded here" "$RECV_ERR" || fail "receiver did not discard the half-built process: $(cat "$RECV_ERR")"
+
+# 5b. SIGINT to ferry receive (the listener and the migration's child) while pages stream
+host_exec A "$FERRY" send --pid "$pid" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null 2>"$T/rint.err" &
+sp=$!
+wait_until 10 _streaming || fail "send never froze the process"
+sleep 0.5
+pkill -INT -f "^$FERRY receive --listen 10.77.0.2:$PORT" || fail "no ferry receive to interrupt"
+wait "$sp"
+SEND_RC=$? SEND_ERR=$T/rint.err
+expect_err "SIGINT to the receiver" "(refused the process state: .*interrupted by a signal|closed the connection).*; pid $pid was resumed here untouched$"
+untouched "$pid" "$blk" "SIGINT to the receiver"
+wait_until 10 grep -q "interrupted by a signal; the half-built process was discarded here" "$RECV_ERR" ||
+	fail "receiver: $(cat "$RECV_ERR")"
+host_exec A tc qdisc del dev "${HOST_IF[A]}" root
+receiver_start --key-file "$KEY" --timeout 5
 
 # 6. one bit flipped on the wire, 8 MiB into the stream (plain TCP: TLS would
 #    refuse the record itself), through a relay in B
