@@ -5,6 +5,7 @@
 #   wl_start_in_a NAME ARGS  a workload in host A (sets WL_NSPID, WL_GPID, WL_CTL)
 #   ferry_send NSPID [OPTS]  `ferry send` inside A (sets SEND_RC, SEND_ERR, SEND_STATS)
 #   in_a_running NSPID / in_b_running NSPID: the process runs (untraced) there
+#   host_pkill HOST SIG PATTERN: pkill limited to HOST's pid namespace
 # Source after lib.sh and hosts.sh.
 
 PORT=7070
@@ -69,3 +70,6 @@ ns_running() {
 in_a_running() { ns_running A "$1"; }
 in_b_running() { ns_running B "$1"; }
 ns_gone() { ! host_exec "$1" test -e "/proc/$2"; }
+# host_pkill HOST SIGNAL PATTERN: signal the processes of HOST's pid
+# namespace whose command line matches PATTERN (never another run's)
+host_pkill() { pkill --ns "${HOST_PID[$1]}" --nslist pid "$2" -f "$3"; }

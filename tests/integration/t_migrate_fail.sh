@@ -73,10 +73,11 @@ for _ in $(seq 2000); do
 	[ "$last" -ge $((tp - 1)) ] && break
 done
 [ "$last" = $((tp - 1)) ] || fail "cannot set up the taken pid: B is at pid $last, need $((tp - 1))"
-host_exec B setsid sleep 120 </dev/null >/dev/null 2>&1 &
+host_exec B sleep 120 </dev/null >/dev/null 2>&1 & # nsenter's child in B takes the next pid and execs sleep
 track_pid $!
-_sleeps() { [ "$(host_exec B cat "/proc/$tp/comm" 2>/dev/null)" = sleep ]; }
-wait_until 5 _sleeps || fail "cannot set up the taken pid: pid $tp in B is $(host_exec B cat "/proc/$tp/comm" 2>&1)"
+# look from outside: anything run inside B now would take pids itself
+_sleeps() { local g; g=$(host_pid_of B "$tp") && [ "$(cat "/proc/$g/comm" 2>/dev/null)" = sleep ]; }
+wait_until 5 _sleeps || fail "cannot set up the taken pid: pid $tp in B is not the sleep"
 ferry_send "$tp" --key-file "$KEY"
 expect_err "pid taken" "refused the offer: pid $tp is taken in this pid namespace by the running process $tp \\(sleep 120\\); pid $tp runs on here untouched$"
 in_a_running "$tp" || fail "pid taken: threads8 does not run in A"
@@ -84,43 +85,39 @@ touch "$tp_ctl/stop"
 wait_until 30 ns_gone A "$tp" || fail "threads8 did not finish"
 check_ok threads8 "$tp_ctl/log"
 
-# 4. the receiver dies while 256 MiB cross a 400 Mbit/s link
-host_tc A 400mbit 64kb 100ms || fail "tc"
-host_exec A "$FERRY" send --pid "$pid" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null 2>"$T/kill.err" &
-sp=$!
-_streaming() { [ "$(pid_tracer "$WL_GPID_BIG")" != 0 ]; }
+# Cases 4 and 5 interrupt a send while 256 MiB cross a 400 Mbit/s link.
+# send_interrupted NAME CMD...: starts the send, waits until the process is
+# frozen and pages flow, runs CMD, waits for the send (SEND_RC, SEND_ERR).
 WL_GPID_BIG=$(host_pid_of A "$pid")
-wait_until 10 _streaming || fail "send never froze the process"
-sleep 1
-pkill -KILL -f "receive --listen 10.77.0.2:$PORT" # the listener and its connection child
-wait "$sp"
-SEND_RC=$? SEND_ERR=$T/kill.err
+_streaming() { [ "$(pid_tracer "$WL_GPID_BIG")" != 0 ]; }
+send_interrupted() {
+	local name=$1 sp
+	shift
+	host_exec A "$FERRY" send --pid "$pid" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null \
+		2>"$T/$name.err" &
+	sp=$!
+	wait_until 10 _streaming || fail "$name: send never froze the process"
+	sleep 0.5
+	"$@"
+	wait "$sp"
+	SEND_RC=$? SEND_ERR=$T/$name.err
+}
+host_tc A 400mbit 64kb 100ms || fail "tc"
+
+# 4. the receiver (the listener and its connection child) is killed
+send_interrupted kill host_pkill B -KILL "^$FERRY receive --listen 10.77.0.2:$PORT"
 expect_err "receiver killed" "(closed the connection|did not answer).*; pid $pid was resumed here untouched$"
 untouched "$pid" "$blk" "receiver killed"
-host_exec A tc qdisc del dev "${HOST_IF[A]}" root
 receiver_start --key-file "$KEY" --timeout 5
 
-# 5. SIGINT to ferry send while pages stream
-host_tc A 400mbit 64kb 100ms || fail "tc"
-host_exec A "$FERRY" send --pid "$pid" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null 2>"$T/int.err" &
-sp=$!
-wait_until 10 _streaming || fail "send never froze the process"
-sleep 0.5
-pkill -INT -f "^$FERRY send --pid $pid --to" || fail "no ferry send to interrupt"
-wait "$sp"
-SEND_RC=$? SEND_ERR=$T/int.err
+# 5. SIGINT to ferry send
+send_interrupted int host_pkill A -INT "^$FERRY send --pid $pid --to"
 expect_err "SIGINT" "interrupted.*; pid $pid was resumed here untouched$"
 untouched "$pid" "$blk" "SIGINT"
 wait_until 10 grep -q "discarded here" "$RECV_ERR" || fail "receiver did not discard the half-built process: $(cat "$RECV_ERR")"
 
-# 5b. SIGINT to ferry receive (the listener and the migration's child) while pages stream
-host_exec A "$FERRY" send --pid "$pid" --to "10.77.0.2:$PORT" --key-file "$KEY" </dev/null >/dev/null 2>"$T/rint.err" &
-sp=$!
-wait_until 10 _streaming || fail "send never froze the process"
-sleep 0.5
-pkill -INT -f "^$FERRY receive --listen 10.77.0.2:$PORT" || fail "no ferry receive to interrupt"
-wait "$sp"
-SEND_RC=$? SEND_ERR=$T/rint.err
+# 5b. SIGINT to ferry receive: the migration's child gives up too
+send_interrupted rint host_pkill B -INT "^$FERRY receive --listen 10.77.0.2:$PORT"
 expect_err "SIGINT to the receiver" "(refused the process state: .*interrupted by a signal|closed the connection).*; pid $pid was resumed here untouched$"
 untouched "$pid" "$blk" "SIGINT to the receiver"
 wait_until 10 grep -q "interrupted by a signal; the half-built process was discarded here" "$RECV_ERR" ||
@@ -151,7 +148,7 @@ host_exec A env FERRY_STALL_AT=go "$FERRY" send --pid "$pid" --to "10.77.0.2:$PO
 sp=$!
 _at_go() { grep -q "stalled at go" "$T/go.err"; }
 wait_until 30 _at_go || fail "send never reached the commit point: $(cat "$T/go.err")"
-pkill -KILL -f "^$FERRY send --pid $pid --to" || fail "no ferry send to kill"
+host_pkill A -KILL "^$FERRY send --pid $pid --to" || fail "no ferry send to kill"
 wait "$sp" 2>/dev/null
 _stopped() { [ "$(host_exec A awk '/^State:/ {print $2}' "/proc/$pid/status")" = T ]; }
 wait_until 5 _stopped || fail "after a kill at the commit point, pid $pid in A is $(host_exec A grep State "/proc/$pid/status")"
