@@ -33,8 +33,9 @@ static const char help[] =
 	"  -h, --help              this text\n"
 	"\n"
 	"Exit status: 0 (with --once: the migration succeeded); 1 on an error, with one\n"
-	"line `ferry: receive: ...` on stderr. SIGINT or SIGTERM stop the listener;\n"
-	"migrations in progress finish or are discarded on their own.\n";
+	"line `ferry: receive: ...` on stderr. SIGINT or SIGTERM stop the listener; a\n"
+	"migration in progress that gets the signal too (Ctrl-C reaches all of them)\n"
+	"is abandoned: its half-built process is discarded, the source keeps its own.\n";
 
 int cmd_receive(int argc, char **argv)
 {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/interrupt.h"
 #include "../migrate/send.h"
@@ -88,12 +89,13 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 		"\"channel\":\"%s\","
 		"\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,"
 		"\"capture_ms\":%.3f,\"pages_ms\":%.3f,\"dest_build_ms\":%.3f,\"threads\":%u,\"vmas\":%u,\"files\":%u,"
-		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_zero\":%llu,\"page_bytes\":%llu,"
-		"\"wire_bytes\":%llu,\"mbps\":%.1f}\n",
+		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_zero\":%llu,\"zero_bytes_saved\":%llu,"
+		"\"page_bytes\":%llu,\"wire_bytes\":%llu,\"mbps\":%.1f,\"rounds\":1,\"rule\":null}\n",
 		o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "", st->t_total_ms, st->t_setup_ms, st->t_downtime_ms,
 		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, st->dump.t_pages_ms, st->t_build_ms,
 		st->dump.threads, st->dump.vmas, st->dump.files, (unsigned long long)st->dump.pages.pages_present,
 		(unsigned long long)st->dump.pages.pages_sent, (unsigned long long)st->dump.pages.pages_zero,
+		(unsigned long long)st->dump.pages.pages_zero * (unsigned long long)sysconf(_SC_PAGESIZE),
 		(unsigned long long)st->dump.pages.bytes, (unsigned long long)st->wire_bytes,
 		secs > 0 ? (double)st->dump.pages.bytes * 8 / secs / 1e6 : 0.0);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/util.h"
 #include "../net/channel.h"
 #include "cli.h"
 
@@ -42,19 +43,32 @@ void cli_error(const char *cmd, const char *fmt, ...)
 }
 
 static bool progress_shown;
+static double progress_t0; /* first call of this operation */
+static double progress_last; /* last line drawn */
+
+#define PROGRESS_REDRAW_MS 100 /* at most ten lines a second */
 
 void cli_progress(uint64_t done, uint64_t total, void *label)
 {
 	if (!isatty(STDERR_FILENO) || total == 0)
 		return;
-	enum { WIDTH = 40 };
+	double now = now_ms();
+	if (!progress_shown)
+		progress_t0 = now;
+	if (progress_shown && done < total && now - progress_last < PROGRESS_REDRAW_MS)
+		return;
+	progress_last = now;
+	enum { WIDTH = 30 };
 	int fill = (int)((double)done / (double)total * WIDTH);
 	char bar[WIDTH + 1];
 	memset(bar, '#', (size_t)fill);
 	memset(bar + fill, '.', (size_t)(WIDTH - fill));
 	bar[WIDTH] = '\0';
-	fprintf(stderr, "\r%s [%s] %5.1f%% of %llu MiB", (const char *)label, bar, 100.0 * (double)done / (double)total,
-		(unsigned long long)(total >> 20));
+	double secs = (now - progress_t0) / 1e3;
+	double rate = secs > 0 ? (double)done / secs : 0; /* bytes/s */
+	double eta = rate > 0 ? (double)(total - done) / rate : 0;
+	fprintf(stderr, "\r%s [%s] %5.1f%% of %llu MiB, %.0f MiB/s, %.1f s left  ", (const char *)label, bar,
+		100.0 * (double)done / (double)total, (unsigned long long)(total >> 20), rate / (1 << 20), eta);
 	progress_shown = true;
 }
 

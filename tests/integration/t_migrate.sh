@@ -92,6 +92,23 @@ check_ok mem256 "$c1/log"
 check_ok threads8 "$c2/log"
 moved=$((moved + 2))
 
+# --once over plain TCP: one migration, then the receiver exits with its result
+main_out=$RECV_OUT
+PORT=7071 receiver_start --insecure --once
+once_pid=$RECV_PID once_out=$RECV_OUT
+RECV_OUT=$main_out
+wl_start_in_a threads8
+op=$WL_NSPID oc=$WL_CTL
+PORT=7071 ferry_send "$op" --insecure
+[ "$SEND_RC" = 0 ] || fail "--once: send failed: $(cat "$SEND_ERR")"
+grep -q '"channel":"plain TCP"' "$SEND_STATS" || fail "--insecure: $(cat "$SEND_STATS")"
+wait_exit "$once_pid" 10 || fail "receive --once did not exit after its migration"
+[ "$EXIT_RC" = 0 ] || fail "receive --once exited $EXIT_RC"
+grep -q "pid $op from .* is running here" "$once_out" || fail "receive --once: $(cat "$once_out")"
+touch "$oc/stop"
+wait_until 60 ns_gone B "$op" || fail "threads8 did not finish in B"
+check_ok threads8 "$oc/log"
+
 # the receiver logged each move and wrote its stats
 n=$(grep -c "is running here" "$RECV_OUT")
 [ "$n" = "$moved" ] || fail "receiver reported $n moves, expected $moved: $(cat "$RECV_OUT")"
