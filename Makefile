@@ -4,7 +4,7 @@ VERSION := 0.1.0
 # CFLAGS is the user's (optimisation, debug info, sanitizers); FERRY_CFLAGS
 # is what the code needs and is always used, so `make CFLAGS=...` still builds.
 CFLAGS ?= -O2 -g
-LIBS := -lgnutls -pthread # GnuTLS: the TLS 1.3 pre-shared-key channel of send / receive
+LIBS := -lgnutls -llz4 -lzstd -pthread # GnuTLS: the TLS channel of send / receive; lz4, zstd: --compress
 FERRY_CFLAGS := -pthread -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	  -D_GNU_SOURCE -DFERRY_VERSION=\"$(VERSION)\" -fno-strict-aliasing
 ALL_CFLAGS = $(FERRY_CFLAGS) $(CFLAGS)
@@ -72,7 +72,7 @@ FUZZ_PER_INPUT_TIMEOUT_S := 10 # one input is a few KiB: anything slower is a ha
 $(B)/fuzz/fuzz_records: $(FUZZ_SRC) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Isrc \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(FUZZ_SRC) -o $@
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(FUZZ_SRC) -o $@ -llz4 -lzstd
 
 fuzz: $(B)/fuzz/fuzz_records
 	@mkdir -p $(B)/fuzz/corpus

@@ -12,7 +12,7 @@
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
-	"                  [--mode stop-and-copy] [--timeout SECONDS] [--bandwidth RATE]\n"
+	"                  [--mode stop-and-copy] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
 	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
@@ -47,6 +47,8 @@ static const char help[] =
 	"  -m, --mode MODE        stop-and-copy (default)\n"
 	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
+	"      --compress CODEC   lz4 or zstd (level 1): compress page records that shrink,\n"
+	"                         for slow links (default none; costs CPU on both sides)\n"
 	"      --bandwidth RATE   cap the sending rate at RATE bytes/s (K, M, G: powers of\n"
 	"                         1024; e.g. 100M), to spare a link others use\n"
 	"  -q, --quiet            no progress bar (there is none when stderr is not a\n"
@@ -89,26 +91,28 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 		"\"channel\":\"%s\","
 		"\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,"
 		"\"capture_ms\":%.3f,\"pages_ms\":%.3f,\"dest_build_ms\":%.3f,\"threads\":%u,\"vmas\":%u,\"files\":%u,"
-		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_zero\":%llu,\"zero_bytes_saved\":%llu,"
+		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_zero\":%llu,\"zero_bytes_saved\":%llu,\"compress\":\"%s\",\"compress_bytes_saved\":%llu,"
 		"\"page_bytes\":%llu,\"wire_bytes\":%llu,\"mbps\":%.1f,\"rounds\":1,\"rule\":null}\n",
 		o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "", st->t_total_ms, st->t_setup_ms, st->t_downtime_ms,
 		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, st->dump.t_pages_ms, st->t_build_ms,
 		st->dump.threads, st->dump.vmas, st->dump.files, (unsigned long long)st->dump.pages.pages_present,
 		(unsigned long long)st->dump.pages.pages_sent, (unsigned long long)st->dump.pages.pages_zero,
 		(unsigned long long)st->dump.pages.pages_zero * (unsigned long long)sysconf(_SC_PAGESIZE),
+		fr_compress_name(o->compress), (unsigned long long)st->compress_saved,
 		(unsigned long long)st->dump.pages.bytes, (unsigned long long)st->wire_bytes,
 		secs > 0 ? (double)st->dump.pages.bytes * 8 / secs / 1e6 : 0.0);
 }
 
 int cmd_send(int argc, char **argv)
 {
-	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH };
+	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS };
 	static const struct option opts[] = {
 		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
 		{"mode", required_argument, 0, 'm'},	   {"timeout", required_argument, 0, OPT_TIMEOUT},
 		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
-		{"bandwidth", required_argument, 0, OPT_BANDWIDTH}, {"quiet", no_argument, 0, 'q'},		   {"help", no_argument, 0, 'h'},
+		{"bandwidth", required_argument, 0, OPT_BANDWIDTH}, {"quiet", no_argument, 0, 'q'},
+		{"compress", required_argument, 0, OPT_COMPRESS},		   {"help", no_argument, 0, 'h'},
 		{0}};
 	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000,
 			      .progress = cli_progress, .progress_arg = "send"};
@@ -139,6 +143,12 @@ int cmd_send(int argc, char **argv)
 		case 'j': o.shell_job = true; break;
 		case 's': stats_path = optarg; break;
 		case 'q': o.progress = NULL; break;
+		case OPT_COMPRESS:
+			if (fr_compress_parse(optarg, &o.compress) < 0) {
+				cli_error("send", "--compress takes lz4, zstd or none, not '%s'", optarg);
+				return 1;
+			}
+			break;
 		case OPT_BANDWIDTH:
 			if (parse_rate(optarg, &o.max_bps) < 0) {
 				cli_error("send", "--bandwidth takes bytes per second with an optional K, M or G "

@@ -142,6 +142,8 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		r = -EEXIST;
 		goto out;
 	}
+	if (offer.compress)
+		l.in.accept_compress = (uint8_t)(1u << offer.compress);
 	if ((r = link_put(&l, REC_ACCEPT, &b)) < 0) {
 		link_io_error(&l, r, "answering the offer", err, errlen);
 		goto out;

@@ -60,7 +60,7 @@ static int add_file(struct fr_offer *o, const char *path, bool exact, char *err,
 
 static int build_offer(const struct send_opts *so, struct fr_offer *o, char *err, size_t errlen)
 {
-	*o = (struct fr_offer){.pid = so->pid, .mode = so->mode};
+	*o = (struct fr_offer){.pid = so->pid, .mode = so->mode, .compress = so->compress};
 	struct fr_image live = {0};
 	struct capture_opts co = {.shell_job = so->shell_job};
 	int r = capture_files(so->pid, &co, &live, err, errlen);
@@ -125,6 +125,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	if (r < 0)
 		goto out;
 	pr_info("%s accepted pid %d over %s", l.peer, o->pid, st->channel);
+	l.out.compress = (uint8_t)o->compress;
 
 	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .header_written = true,
 				  .progress = o->progress, .progress_arg = o->progress_arg};
@@ -132,6 +133,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	double t_freeze = now_ms();
 	r = dump_to_stream(&dopts, &l.out, &st->dump, &ds, err, errlen);
 	st->wire_bytes = l.out.offset;
+	st->compress_saved = l.out.compress_saved;
 	if (r < 0) {
 		*where = st->dump.t_freeze_ms > 0 ? "resumed" : "untouched"; /* dump_to_stream has thawed it */
 		if (r == -ECONNABORTED || r == -EPIPE || r == -ECONNRESET) {

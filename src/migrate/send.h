@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "../net/channel.h"
+#include "../state/compress.h"
 #include "../state/control.h"
 #include "dump.h"
 
@@ -21,6 +22,7 @@ struct send_opts {
 	bool shell_job;
 	int timeout_ms; /* longest wait for the peer at any step */
 	uint64_t max_bps; /* --bandwidth in bytes/s, 0 = as fast as the link goes */
+	enum fr_compress compress; /* --compress */
 	page_progress_fn progress;
 	void *progress_arg;
 };
@@ -32,6 +34,7 @@ struct send_stats {
 	double t_build_ms;    /* destination's own time from the last record to READY */
 	struct dump_stats dump;
 	uint64_t wire_bytes; /* stream bytes sent */
+	uint64_t compress_saved; /* page bytes compression kept off the wire */
 	pid_t dest_pid;
 	char peer[80];
 	const char *channel; /* channel_kind() */

@@ -1,5 +1,6 @@
 /* control.c — see control.h. Field order is the wire order. */
 #include "control.h"
+#include "compress.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +14,7 @@ void encode_offer(struct buf *b, const struct fr_offer *o)
 	buf_put_u32(b, (uint32_t)o->pid);
 	buf_put_u32(b, o->mode);
 	buf_put_u64(b, o->memory);
+	buf_put_u32(b, o->compress);
 	buf_put_u32(b, o->nfiles);
 	for (uint32_t i = 0; i < o->nfiles; i++) {
 		buf_put_str(b, o->files[i].path);
@@ -29,8 +31,10 @@ int decode_offer(const uint8_t *p, uint32_t len, struct fr_offer *o)
 	o->pid = (int32_t)buf_get_u32(&r);
 	o->mode = buf_get_u32(&r);
 	o->memory = buf_get_u64(&r);
+	o->compress = buf_get_u32(&r);
 	uint32_t n = buf_get_u32(&r);
-	if (r.bad || o->pid <= 0 || o->mode > FR_MODE_PRECOPY || n > FR_OFFER_MAX_FILES)
+	if (r.bad || o->pid <= 0 || o->mode > FR_MODE_PRECOPY || o->compress > FR_COMPRESS_ZSTD ||
+	    n > FR_OFFER_MAX_FILES)
 		return -EBADMSG;
 	o->files = calloc(n ? n : 1, sizeof(*o->files));
 	if (!o->files)

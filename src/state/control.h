@@ -33,6 +33,7 @@ struct fr_offer {
 	int32_t pid;
 	uint32_t mode;   /* enum fr_mode */
 	uint64_t memory; /* bytes of memory to move, for B's progress and checks */
+	uint32_t compress; /* enum fr_compress of the PAGES records to come */
 	uint32_t nfiles;
 	struct fr_offer_file *files;
 };

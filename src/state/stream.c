@@ -1,5 +1,6 @@
 /* stream.c — record framing and checksums (see stream.h). */
 #include "stream.h"
+#include "compress.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -59,6 +60,9 @@ void stream_release(struct fr_stream *s)
 	free(s->rbuf);
 	s->rbuf = NULL;
 	s->rcap = 0;
+	free(s->dbuf);
+	s->dbuf = NULL;
+	s->dcap = 0;
 }
 
 int stream_write_preamble(struct fr_stream *s)
@@ -85,6 +89,22 @@ int stream_write_recordv(struct fr_stream *s, uint16_t type, const struct iovec 
 		len += iov[i].iov_len;
 	if (len > FR_RECORD_MAX)
 		return -E2BIG;
+	struct iovec packed;
+	if (s->compress && type == REC_PAGES) {
+		const uint8_t *out;
+		size_t outlen;
+		int c = compress_payload((enum fr_compress)s->compress, iov, n, len, &out, &outlen);
+		if (c == -ENOMEM)
+			return c;
+		if (c == 0) { /* else it would not shrink: the payload goes as it is */
+			__atomic_fetch_add(&s->compress_saved, len - outlen, __ATOMIC_RELAXED);
+			packed = (struct iovec){.iov_base = (void *)out, .iov_len = outlen};
+			iov = &packed;
+			n = 1;
+			len = outlen;
+			h.flags = s->compress;
+		}
+	}
 	h.len = (uint32_t)len;
 	uint32_t crc = crc32c(0, &h, offsetof(struct record_header, crc));
 	for (int i = 0; i < n; i++)
@@ -150,13 +170,16 @@ int stream_write_record(struct fr_stream *s, uint16_t type, const void *payload,
 	return stream_write_recordv(s, type, &iov, 1);
 }
 
-/* What is wrong with a record header, or NULL if nothing is. */
-static const char *header_invalid(const struct record_header *h)
+/* What is wrong with a record header, or NULL if nothing is. accept: the
+ * compression codecs this reader takes (1 << codec). */
+static const char *header_invalid(const struct record_header *h, unsigned accept)
 {
 	if (h->type == 0 || h->type >= REC__MAX)
 		return "unknown record type";
-	if (h->flags != 0)
+	if (h->flags & ~FR_REC_COMPRESS_MASK)
 		return "reserved header flags set";
+	if (h->flags && !(accept & (1u << h->flags)))
+		return "a compressed record this reader was not told to accept";
 	if (h->len > FR_RECORD_MAX)
 		return "record length over the limit";
 	return NULL;
@@ -169,7 +192,7 @@ int stream_check_record(const uint8_t *rec, size_t avail, bool check_crc, uint16
 	if (avail < sizeof(h))
 		return -ENODATA;
 	memcpy(&h, rec, sizeof(h));
-	if (header_invalid(&h))
+	if (header_invalid(&h, 0))
 		return -EBADMSG;
 	if (avail - sizeof(h) < h.len)
 		return -ENODATA;
@@ -269,6 +292,38 @@ int stream_read_preamble(struct fr_stream *s)
 	return 0;
 }
 
+/* The payload of a compressed record, decompressed into s->dbuf. */
+static int inflate(struct fr_stream *s, const struct record_header *h, uint64_t at, const uint8_t **payload,
+		   uint32_t *len)
+{
+	uint32_t raw = 0;
+	if (h->len >= sizeof(raw))
+		memcpy(&raw, s->rbuf, sizeof(raw));
+	if (raw > FR_RECORD_MAX) {
+		snprintf(s->err, sizeof(s->err), "stream is corrupted: compressed record at offset %llu claims %u bytes",
+			 (unsigned long long)at, raw);
+		return -EBADMSG;
+	}
+	if (raw > s->dcap) {
+		uint8_t *nb = realloc(s->dbuf, raw);
+		if (!nb) {
+			snprintf(s->err, sizeof(s->err), "out of memory while decompressing a %u-byte record", raw);
+			return -ENOMEM;
+		}
+		s->dbuf = nb;
+		s->dcap = raw;
+	}
+	size_t got;
+	if (decompress_payload((enum fr_compress)h->flags, s->rbuf, h->len, s->dbuf, s->dcap, &got) < 0) {
+		snprintf(s->err, sizeof(s->err), "stream is corrupted: %s record at offset %llu does not decompress",
+			 fr_compress_name((enum fr_compress)h->flags), (unsigned long long)at);
+		return -EBADMSG;
+	}
+	*payload = s->dbuf;
+	*len = (uint32_t)got;
+	return 0;
+}
+
 int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payload, uint32_t *len)
 {
 	struct record_header h;
@@ -278,7 +333,7 @@ int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payl
 	int r = read_bytes(s, &h, sizeof(h), &got);
 	if (r == -ENODATA && got == 0)
 		return -ENODATA; /* clean end: the caller decides if a DONE was owed */
-	const char *bad = r == 0 ? header_invalid(&h) : NULL;
+	const char *bad = r == 0 ? header_invalid(&h, s->accept_compress) : NULL;
 	if (bad) {
 		snprintf(s->err, sizeof(s->err), "stream is corrupted: invalid record header at offset %llu: %s (type %u, flags %#x, length %u)",
 			 (unsigned long long)at, bad, h.type, h.flags, h.len);
@@ -319,5 +374,5 @@ int stream_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **payl
 	*type = h.type;
 	*payload = s->rbuf;
 	*len = h.len;
-	return 0;
+	return h.flags ? inflate(s, &h, at, payload, len) : 0;
 }

@@ -67,6 +67,11 @@ struct fr_stream {
 			      * (FR_STREAM_READ_TIMEOUT_MS unless the caller changes it) */
 	char err[256];    /* reader: what was wrong, for the one-line message */
 	pthread_mutex_t wlock; /* writers on a pipe, socket or io: one record at a time */
+	uint8_t compress;        /* writer: enum fr_compress for PAGES payloads (compress.h) */
+	uint8_t accept_compress; /* reader: 1 << codec for each codec it takes; 0 = none */
+	uint64_t compress_saved; /* writer: payload bytes compression kept off the wire */
+	uint8_t *dbuf;           /* reader: the decompressed payload */
+	size_t dcap;
 };
 
 const char *fr_record_name(uint32_t type);

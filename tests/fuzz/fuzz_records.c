@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "restore/image.h"
+#include "state/compress.h"
 #include "state/control.h"
 #include "state/crc32c.h"
 
@@ -47,6 +48,7 @@ static void read_stream(int fd)
 {
 	struct fr_stream s;
 	stream_init(&s, fd);
+	s.accept_compress = 1u << FR_COMPRESS_LZ4 | 1u << FR_COMPRESS_ZSTD; /* as a migration's reader */
 	struct fr_image img = {0};
 	uint16_t type;
 	const uint8_t *p;

@@ -92,6 +92,36 @@ check_ok mem256 "$c1/log"
 check_ok threads8 "$c2/log"
 moved=$((moved + 2))
 
+# --compress: a perl process holding 120 MB of text moves with a fraction of
+# the bytes on the wire, and its data is intact in B
+for codec in lz4 zstd; do
+	LIB_SEQ=$((LIB_SEQ + 1))
+	pc=$SH/ctl.perl.$LIB_SEQ
+	mkdir -p "$pc"
+	host_exec A setsid perl -e '
+		my ($ctl) = @ARGV; my $x = "ferry moves processes " x 6_000_000; my $sum = unpack("%32C*", $x);
+		open(my $f, ">", "$ctl/ready.tmp") or die; print $f "$$\n"; close $f; rename("$ctl/ready.tmp", "$ctl/ready");
+		select(undef, undef, undef, 0.05) until -e "$ctl/stop";
+		my $now = unpack("%32C*", $x);
+		print(($now == $sum && length($x) == 132_000_000) ? "OK perlmem sum=$now\n" : "FAIL perlmem $now != $sum\n");
+	' "$pc" </dev/null >>"$pc/log" 2>&1 &
+	track_pid $!
+	wait_ready "$pc" "" 60
+	pp=$READY_PID
+	ferry_send "$pp" --key-file "$KEY" --compress "$codec"
+	[ "$SEND_RC" = 0 ] || fail "--compress $codec: send failed: $(cat "$SEND_ERR")"
+	pb=$(json_num "$SEND_STATS" page_bytes) wb=$(json_num "$SEND_STATS" wire_bytes) cs=$(json_num "$SEND_STATS" compress_bytes_saved)
+	[ "$(json_str "$SEND_STATS" compress)" = "$codec" ] || fail "--compress $codec: stats say $(json_str "$SEND_STATS" compress)"
+	[ $((wb * 4)) -lt "$pb" ] || fail "--compress $codec: $wb bytes on the wire for $pb bytes of pages"
+	[ "$cs" -gt $((pb / 2)) ] || fail "--compress $codec: saved only $cs of $pb"
+	log "--compress $codec: $pb bytes of pages, $wb on the wire, downtime $(json_num "$SEND_STATS" downtime_ms) ms"
+	in_b_running "$pp" || fail "perl does not run in B"
+	touch "$pc/stop"
+	wait_until 60 ns_gone B "$pp" || fail "perl did not finish in B"
+	check_ok perlmem "$pc/log"
+	moved=$((moved + 1))
+done
+
 # --once over plain TCP: one migration, then the receiver exits with its result
 main_out=$RECV_OUT
 PORT=7071 receiver_start --insecure --once

@@ -1,5 +1,5 @@
 /* test_control.c — the migration's control records: an offer survives the
- * round trip; malformed offers (pid 0, an unknown mode, a relative path,
+ * round trip; malformed offers (pid 0, an unknown mode or codec, a relative path,
  * unknown file flags, too many files, trailing bytes, truncation) and
  * refusals (multi-line, absent) are refused rather than believed. */
 #include <errno.h>
@@ -12,12 +12,14 @@
 
 #include <cmocka.h>
 
+#include "state/compress.h"
 #include "state/control.h"
 
 static void offer_bytes(struct buf *b, int32_t pid, uint32_t mode, const char *path, uint32_t flags)
 {
 	struct fr_offer_file f = {.path = (char *)path, .flags = flags, .size = 4096, .mtime_ns = 1234567890123};
-	struct fr_offer o = {.pid = pid, .mode = mode, .memory = 1 << 20, .nfiles = path ? 1 : 0, .files = &f};
+	struct fr_offer o = {.pid = pid, .mode = mode, .memory = 1 << 20, .compress = FR_COMPRESS_ZSTD,
+			     .nfiles = path ? 1 : 0, .files = &f};
 	encode_offer(b, &o);
 }
 
@@ -31,6 +33,7 @@ static void test_offer_round_trip(void **state)
 	assert_int_equal(o.pid, 4242);
 	assert_int_equal(o.mode, FR_MODE_PRECOPY);
 	assert_int_equal(o.memory, 1 << 20);
+	assert_int_equal(o.compress, FR_COMPRESS_ZSTD);
 	assert_int_equal(o.nfiles, 1);
 	assert_string_equal(o.files[0].path, "/usr/bin/perl");
 	assert_int_equal(o.files[0].flags, FR_OFFER_FILE_EXACT);
@@ -62,6 +65,7 @@ static void test_offer_refusals(void **state)
 	buf_put_u32(&b, 7);
 	buf_put_u32(&b, FR_MODE_STOP_AND_COPY);
 	buf_put_u64(&b, 0);
+	buf_put_u32(&b, FR_COMPRESS_NONE);
 	buf_put_u32(&b, FR_OFFER_MAX_FILES + 1);
 	struct fr_offer o;
 	assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), -EBADMSG);
