@@ -89,4 +89,33 @@ done
 		"$ROOT/build/bench/dirtycost" 256 3 "$round" | sed 's/^/  /'
 	done
 } | tee "$table"
+
+# A plot of the medians, when gnuplot is there (Debian: gnuplot-nox).
+png=$OUT/migrate-$stamp.png
+if command -v gnuplot >/dev/null 2>&1; then
+	dat=$T/plot.dat
+	for link in $LINKS; do
+		for size in $SIZES; do
+			awk -v s="$size" -v l="$link" '
+			function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+			function num(k) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
+			index($0, "\"size_mib\":" s ",") && index($0, "\"link\":\"" l "\"") { n++; d[n] = num("downtime_ms"); g[n] = num("app_max_gap_ms") }
+			END { printf "\"%s MiB, %s\" %.1f %.1f\n", s, l, med(d, n), med(g, n) }' "$json"
+		done
+	done >"$dat"
+	gnuplot <<-GP
+		set terminal pngcairo size 900,500 noenhanced
+		set output "$png"
+		set title "ferry live migration, stop-and-copy ($stamp)"
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.8 border -1
+		set logscale y
+		set ylabel "ms (log scale)"
+		set key top left
+		set grid ytics
+		plot "$dat" using 2:xtic(1) title "downtime (ferry)", "" using 3 title "pause the program saw"
+	GP
+	[ -s "$png" ] && echo "plot: $png"
+fi
 echo "saved: $table, $json"
