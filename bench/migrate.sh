@@ -100,11 +100,12 @@ if command -v gnuplot >/dev/null 2>&1; then
 			function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
 			function num(k) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
 			index($0, "\"size_mib\":" s ",") && index($0, "\"link\":\"" l "\"") { n++; d[n] = num("downtime_ms"); g[n] = num("app_max_gap_ms") }
-			END { printf "\"%s MiB, %s\" %.1f %.1f\n", s, l, med(d, n), med(g, n) }' "$json"
+			END { printf "\"%s MiB\\n%s\" %.1f %.1f\n", s, l, med(d, n), med(g, n) }' "$json"
 		done
 	done >"$dat"
 	gnuplot <<-GP
-		set terminal pngcairo size 900,500 noenhanced
+		set terminal pngcairo size 900,540 noenhanced
+		set bmargin 4
 		set output "$png"
 		set title "ferry live migration, stop-and-copy ($stamp)"
 		set style data histograms
