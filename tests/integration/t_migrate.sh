@@ -57,6 +57,7 @@ check_ok mem256 "$bw_ctl/log"
 moved=$((moved + 1))
 migrate_one threads8
 migrate_one signals
+migrate_one efd
 f=$SH/data.txt
 wl_start_in_a filewriter "$f"
 fw_ctl=$WL_CTL fw_pid=$WL_NSPID
