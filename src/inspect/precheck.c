@@ -42,19 +42,26 @@ static int refuse_kin(char *err, size_t errlen, pid_t pid, const char *relation,
 	return -EOPNOTSUPP;
 }
 
-/* fds, mappings, timers: capture's checks on the running process. */
-static int check_resources(pid_t pid, const struct capture_opts *opts, char *err, size_t errlen)
+/* fds, mappings, timers: capture's checks on the running process; the fds
+ * and mappings read go to *live if the caller wants them. */
+static int check_resources(pid_t pid, const struct capture_opts *opts, struct fr_image *live, char *err,
+			   size_t errlen)
 {
 	struct fr_image scratch = {0};
 	int r = capture_files(pid, opts, &scratch, err, errlen);
 	if (r == 0)
 		r = capture_vmas(pid, true, &scratch, err, errlen);
-	fr_image_free(&scratch);
+	if (r == 0 && live)
+		*live = scratch;
+	else
+		fr_image_free(&scratch);
 	return r < 0 ? r : check_posix_timers(pid, err, errlen);
 }
 
-int precheck_process(pid_t pid, const struct capture_opts *opts, char *err, size_t errlen)
+int precheck_process(pid_t pid, const struct capture_opts *opts, struct fr_image *live, char *err, size_t errlen)
 {
+	if (live)
+		*live = (struct fr_image){0};
 	struct proc_stat st;
 	if (pid == getpid()) {
 		snprintf(err, errlen, "pid %d is ferry itself", pid);
@@ -78,13 +85,15 @@ int precheck_process(pid_t pid, const struct capture_opts *opts, char *err, size
 	if (kin.shares_mm.n)
 		return refuse_kin(err, errlen, pid, "shares its address space (vfork or CLONE_VM) with", "other",
 				  &kin.shares_mm, "ferry cannot restore a shared address space yet");
-	if ((r = check_resources(pid, opts, err, errlen)) < 0)
+	if ((r = check_resources(pid, opts, live, err, errlen)) < 0)
 		return r;
 	if (kin.children.n)
-		return refuse_kin(err, errlen, pid, "has", "child", &kin.children, NOT_YET_TREES);
-	if (kin.group.n)
-		return refuse_kin(err, errlen, pid, "is the process group id of", "other", &kin.group, NOT_YET_TREES);
-	if (kin.session.n)
-		return refuse_kin(err, errlen, pid, "is the session id of", "other", &kin.session, NOT_YET_TREES);
-	return 0;
+		r = refuse_kin(err, errlen, pid, "has", "child", &kin.children, NOT_YET_TREES);
+	else if (kin.group.n)
+		r = refuse_kin(err, errlen, pid, "is the process group id of", "other", &kin.group, NOT_YET_TREES);
+	else if (kin.session.n)
+		r = refuse_kin(err, errlen, pid, "is the session id of", "other", &kin.session, NOT_YET_TREES);
+	if (r < 0 && live)
+		fr_image_free(live);
+	return r;
 }

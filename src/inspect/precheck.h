@@ -17,7 +17,9 @@
  * own (no vfork child or CLONE_VM sibling); every fd and mapping is of a
  * kind capture accepts (the same checks, files.c and vmas.c); no POSIX
  * timers; no child processes; no other process uses its pid as process
- * group or session id (process trees). */
-int precheck_process(pid_t pid, const struct capture_opts *opts, char *err, size_t errlen);
+ * group or session id (process trees). If live is not NULL, it receives the
+ * fds and mappings read on the way (the caller frees it with fr_image_free;
+ * it is left empty on failure). */
+int precheck_process(pid_t pid, const struct capture_opts *opts, struct fr_image *live, char *err, size_t errlen);
 
 #endif

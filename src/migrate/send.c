@@ -58,27 +58,24 @@ static int add_file(struct fr_offer *o, const char *path, bool exact, char *err,
 	return 0;
 }
 
-static int build_offer(const struct send_opts *so, struct fr_offer *o, char *err, size_t errlen)
+/* The offer, from the fds and mappings the precheck read (live). */
+static int build_offer(const struct send_opts *so, const struct fr_image *live, struct fr_offer *o, char *err,
+		       size_t errlen)
 {
 	*o = (struct fr_offer){.pid = so->pid, .mode = so->mode, .compress = so->compress};
-	struct fr_image live = {0};
-	struct capture_opts co = {.shell_job = so->shell_job};
-	int r = capture_files(so->pid, &co, &live, err, errlen);
-	if (r == 0)
-		r = capture_vmas(so->pid, true, &live, err, errlen);
-	for (uint32_t i = 0; r == 0 && i < live.nvmas; i++) {
-		const struct fr_vma *v = &live.vmas[i];
+	int r = 0;
+	for (uint32_t i = 0; r == 0 && i < live->nvmas; i++) {
+		const struct fr_vma *v = &live->vmas[i];
 		if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON || v->kind == VMA_FILE_PRIVATE)
 			o->memory += v->end - v->start;
 		if ((v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED) && v->path)
 			r = add_file(o, v->path, !(v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)), err, errlen);
 	}
-	for (uint32_t i = 0; r == 0 && i < live.nfiles; i++) {
-		const struct fr_file *f = &live.files[i];
+	for (uint32_t i = 0; r == 0 && i < live->nfiles; i++) {
+		const struct fr_file *f = &live->files[i];
 		if (f->kind == FILE_REG && f->path)
 			r = add_file(o, f->path, (f->flags & O_ACCMODE) == O_RDONLY, err, errlen);
 	}
-	fr_image_free(&live);
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "out of memory while listing the files of pid %d", so->pid);
 	return r;
@@ -90,22 +87,26 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	*where = "untouched";
 	double t0 = now_ms();
 	struct capture_opts co = {.shell_job = o->shell_job};
-	int r = precheck_process(o->pid, &co, err, errlen);
+	struct fr_image live;
+	int r = precheck_process(o->pid, &co, &live, err, errlen);
 	if (r == -ESRCH)
 		*where = "absent";
 	if (r < 0)
 		return r;
 
 	struct link l;
-	if ((r = link_connect(&l, o->to, o->key, o->timeout_ms, err, errlen)) < 0)
+	if ((r = link_connect(&l, o->to, o->key, o->timeout_ms, err, errlen)) < 0) {
+		fr_image_free(&live);
 		return r;
+	}
 	snprintf(st->peer, sizeof(st->peer), "%s", l.peer);
 	l.max_bps = o->max_bps;
 	st->channel = channel_kind(&l.ch);
 
 	struct fr_offer offer;
 	struct buf b = {0};
-	r = build_offer(o, &offer, err, errlen);
+	r = build_offer(o, &live, &offer, err, errlen);
+	fr_image_free(&live);
 	if (r == 0 && (r = dump_write_header(&l.out)) < 0)
 		link_io_error(&l, r, "cannot send the offer", err, errlen);
 	if (r == 0) {
