@@ -42,8 +42,5 @@ cat "$SH/receive-stats.json"
 sleep 2
 
 say "asking the workload to verify its memory"
-touch "$WL_CTL/stop"
-wait_until 60 ns_gone B "$nspid" || fail "workload did not finish"
-grep -E '^(OK|FAIL)' "$WL_CTL/log"
-check_ok mem256 "$WL_CTL/log"
+finish_in B mem256 "$nspid" "$WL_CTL"
 say "demo complete: the running process moved from host A to host B with pid $nspid and intact memory"

@@ -6,6 +6,7 @@
 #   ferry_send NSPID [OPTS]  `ferry send` inside A (sets SEND_RC, SEND_ERR, SEND_STATS)
 #   in_a_running NSPID / in_b_running NSPID: the process runs (untraced) there
 #   host_pkill HOST SIG PATTERN: pkill limited to HOST's pid namespace
+#   finish_in HOST NAME NSPID CTL [TMO]: stop a workload there, check its OK line
 # Source after lib.sh and hosts.sh.
 
 PORT=7070
@@ -73,3 +74,10 @@ ns_gone() { ! host_exec "$1" test -e "/proc/$2"; }
 # host_pkill HOST SIGNAL PATTERN: signal the processes of HOST's pid
 # namespace whose command line matches PATTERN (never another run's)
 host_pkill() { pkill --ns "${HOST_PID[$1]}" --nslist pid "$2" -f "$3"; }
+# finish_in HOST NAME NSPID CTL [TMO=60]: asks the workload to stop, waits
+# (bounded) until it is gone from HOST, then checks its OK line
+finish_in() {
+	touch "$4/stop"
+	wait_until "${5:-60}" ns_gone "$1" "$3" || fail "$2 (pid $3) did not finish in host $1"
+	check_ok "$2" "$4/log"
+}

@@ -35,10 +35,7 @@ migrate_one() {
 	log "$name: moved, downtime $down ms, $pages pages"
 	sleep 1 # it runs on in B
 	in_b_running "$nspid" || fail "$name: pid $nspid died in B after the move"
-	touch "$ctl/stop"
-	_done() { ns_gone B "$nspid"; }
-	wait_until 60 _done || fail "$name: did not finish in B"
-	check_ok "$name" "$ctl/log"
+	finish_in B "$name" "$nspid" "$ctl"
 	moved=$((moved + 1))
 }
 
@@ -51,9 +48,7 @@ ferry_send "$bw" --key-file "$KEY" --bandwidth 32M
 pms=$(json_num "$SEND_STATS" pages_ms)
 awk -v t="$pms" 'BEGIN { exit !(t >= 1800 && t < 4000) }' || fail "--bandwidth 32M: 64 MiB of pages took $pms ms, expected ~2000"
 log "--bandwidth 32M: 64 MiB of pages in $pms ms"
-touch "$bw_ctl/stop"
-wait_until 60 ns_gone B "$bw" || fail "mem256 did not finish in B"
-check_ok mem256 "$bw_ctl/log"
+finish_in B mem256 "$bw" "$bw_ctl"
 moved=$((moved + 1))
 migrate_one threads8
 migrate_one signals
@@ -67,9 +62,7 @@ ferry_send "$fw_pid" --key-file "$KEY"
 [ "$SEND_RC" = 0 ] || fail "filewriter: send failed: $(cat "$SEND_ERR")"
 in_b_running "$fw_pid" || fail "filewriter does not run in B"
 sleep 1
-touch "$fw_ctl/stop"
-wait_until 30 ns_gone B "$fw_pid" || fail "filewriter did not finish"
-check_ok filewriter "$fw_ctl/log"
+finish_in B filewriter "$fw_pid" "$fw_ctl" 30
 check_numbered_lines "$f" "$lines_before"
 moved=$((moved + 1))
 
@@ -86,11 +79,8 @@ s2=$!
 wait "$s1" || fail "concurrent send 1: $(cat "$T/c1.err")"
 wait "$s2" || fail "concurrent send 2: $(cat "$T/c2.err")"
 for p in "$p1" "$p2"; do in_b_running "$p" || fail "pid $p does not run in B"; done
-touch "$c1/stop" "$c2/stop"
-wait_until 60 ns_gone B "$p1" || fail "mem256 did not finish in B"
-wait_until 60 ns_gone B "$p2" || fail "threads8 did not finish in B"
-check_ok mem256 "$c1/log"
-check_ok threads8 "$c2/log"
+finish_in B mem256 "$p1" "$c1"
+finish_in B threads8 "$p2" "$c2"
 moved=$((moved + 2))
 
 # --compress: a perl process holding 120 MB of text moves with a fraction of
@@ -117,9 +107,7 @@ for codec in lz4 zstd; do
 	[ "$cs" -gt $((pb / 2)) ] || fail "--compress $codec: saved only $cs of $pb"
 	log "--compress $codec: $pb bytes of pages, $wb on the wire, downtime $(json_num "$SEND_STATS" downtime_ms) ms"
 	in_b_running "$pp" || fail "perl does not run in B"
-	touch "$pc/stop"
-	wait_until 60 ns_gone B "$pp" || fail "perl did not finish in B"
-	check_ok perlmem "$pc/log"
+	finish_in B perlmem "$pp" "$pc"
 	moved=$((moved + 1))
 done
 
@@ -136,9 +124,7 @@ grep -q '"channel":"plain TCP"' "$SEND_STATS" || fail "--insecure: $(cat "$SEND_
 wait_exit "$once_pid" 10 || fail "receive --once did not exit after its migration"
 [ "$EXIT_RC" = 0 ] || fail "receive --once exited $EXIT_RC"
 grep -q "pid $op from .* is running here" "$once_out" || fail "receive --once: $(cat "$once_out")"
-touch "$oc/stop"
-wait_until 60 ns_gone B "$op" || fail "threads8 did not finish in B"
-check_ok threads8 "$oc/log"
+finish_in B threads8 "$op" "$oc"
 
 # the receiver logged each move and wrote its stats
 n=$(grep -c "is running here" "$RECV_OUT")

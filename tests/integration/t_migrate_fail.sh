@@ -61,9 +61,7 @@ fw=$WL_NSPID fw_ctl=$WL_CTL
 ferry_send "$fw" --key-file "$KEY"
 expect_err "missing file" "refused the offer: $T/aonly/data.txt is missing here: No such file or directory; pid $fw runs on here untouched$"
 in_a_running "$fw" || fail "missing file: filewriter does not run in A"
-touch "$fw_ctl/stop"
-wait_until 30 ns_gone A "$fw" || fail "filewriter did not finish"
-check_ok filewriter "$fw_ctl/log"
+finish_in A filewriter "$fw" "$fw_ctl" 30
 
 # 3. the pid is taken in B: fill B's pids up to pid-1, then a sleep gets pid
 wl_start_in_a threads8
@@ -81,9 +79,7 @@ wait_until 5 _sleeps || fail "cannot set up the taken pid: pid $tp in B is not t
 ferry_send "$tp" --key-file "$KEY"
 expect_err "pid taken" "refused the offer: pid $tp is taken in this pid namespace by the running process $tp \\(sleep 120\\); pid $tp runs on here untouched$"
 in_a_running "$tp" || fail "pid taken: threads8 does not run in A"
-touch "$tp_ctl/stop"
-wait_until 30 ns_gone A "$tp" || fail "threads8 did not finish"
-check_ok threads8 "$tp_ctl/log"
+finish_in A threads8 "$tp" "$tp_ctl" 30
 
 # Cases 4 and 5 interrupt a send while 256 MiB cross a 400 Mbit/s link.
 # send_interrupted NAME CMD...: starts the send, waits until the process is
@@ -164,7 +160,5 @@ kill -CONT "$(pid_ppid "$WL_GPID_BIG")" # nsenter, its parent here, stopped itse
 ferry_send "$pid" --key-file "$KEY"
 [ "$SEND_RC" = 0 ] || fail "migration after the failures: $(cat "$SEND_ERR")"
 in_b_running "$pid" || fail "not running in B"
-touch "$ctl/stop"
-wait_until 60 ns_gone B "$pid" || fail "mem256 did not finish in B"
-check_ok mem256 "$ctl/log"
+finish_in B mem256 "$pid" "$ctl"
 log "pass"
