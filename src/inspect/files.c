@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -55,35 +54,6 @@ static int read_fdinfo(pid_t pid, int fd, int64_t *pos, uint32_t *flags)
 	return 0;
 }
 
-/* An eventfd: its counter and semaphore mode, from fdinfo. */
-static int describe_eventfd(pid_t pid, int fd, const char *proc_path, const char *link, struct fr_file *f,
-			    struct fd_key *key, char *err, size_t errlen)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	_cleanup_free_ char *text = NULL;
-	int r = read_small_file(path, &text, NULL);
-	const char *cs = r == 0 ? strstr(text, "eventfd-count:") : NULL;
-	const char *ss = r == 0 ? strstr(text, "eventfd-semaphore:") : NULL;
-	unsigned long long count;
-	unsigned sem = 0;
-	if (!cs || sscanf(cs, "eventfd-count: %llx", &count) != 1 || (ss && sscanf(ss, "eventfd-semaphore: %u", &sem) != 1)) {
-		snprintf(err, errlen, "cannot read the state of eventfd %d from %s", fd, path);
-		return r < 0 ? r : -EINVAL;
-	}
-	struct stat st; /* every eventfd has the one anonymous inode: kcmp tells them apart */
-	if (stat(proc_path, &st) < 0)
-		return neg_errno();
-	key->dev = st.st_dev;
-	key->ino = st.st_ino;
-	f->kind = FILE_EVENTFD;
-	f->value = count;
-	f->kind_flags = sem ? EFD_SEMAPHORE : 0;
-	f->pos = 0;
-	f->path = strdup(link);
-	return f->path ? 0 : -ENOMEM;
-}
-
 static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struct fr_file *f, struct fd_key *key,
 		       char *err, size_t errlen)
 {
@@ -106,8 +76,6 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 		return refuse_fd(err, errlen, fd, link, "a socket");
 	if (strncmp(link, "pipe:", 5) == 0)
 		return refuse_fd(err, errlen, fd, link, "a pipe");
-	if (strcmp(link, "anon_inode:[eventfd]") == 0)
-		return describe_eventfd(pid, fd, path, link, f, key, err, errlen);
 	if (strncmp(link, "anon_inode:", 11) == 0)
 		return refuse_fd(err, errlen, fd, link, "an anonymous-inode object");
 	if (link[0] != '/')

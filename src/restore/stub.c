@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -97,17 +96,6 @@ static void setup_files(const struct fr_image *img, const struct restore_opts *o
 		bool opened = false;
 		if (f->share_of >= 0) {
 			src = f->share_of;
-		} else if (f->kind == FILE_EVENTFD) {
-			src = eventfd(0, EFD_CLOEXEC | (int)(f->kind_flags & EFD_SEMAPHORE));
-			if (src < 0)
-				stub_fail(*hs, "cannot create eventfd %d: %s", f->fd, strerror(errno));
-			/* eventfd() takes a 32-bit start value; a write adds the full 64 bits */
-			if (f->value && write(src, &f->value, sizeof(f->value)) != (ssize_t)sizeof(f->value))
-				stub_fail(*hs, "cannot set eventfd %d to %llu: %s", f->fd, (unsigned long long)f->value,
-					  strerror(errno));
-			if (fcntl(src, F_SETFL, (int)(f->flags & O_NONBLOCK)) < 0)
-				stub_fail(*hs, "cannot set the flags of eventfd %d: %s", f->fd, strerror(errno));
-			opened = true;
 		} else if (f->kind == FILE_TTY) {
 			if (tty < 0)
 				stub_fail(*hs, "fd %d was a terminal (%s) but ferry has no terminal to attach it to", f->fd,

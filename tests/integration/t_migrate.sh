@@ -52,7 +52,6 @@ finish_in B mem256 "$bw" "$bw_ctl"
 moved=$((moved + 1))
 migrate_one threads8
 migrate_one signals
-migrate_one efd
 f=$SH/data.txt
 wl_start_in_a filewriter "$f"
 fw_ctl=$WL_CTL fw_pid=$WL_NSPID
