@@ -27,7 +27,6 @@
 #define XSTATE_BUF_MAX (64u << 10) /* larger than any XSAVE area (AVX-512 + AMX ~ 11 KiB) */
 #define KSIGACTION_SIZE 32        /* struct kernel_sigaction on x86_64 */
 #define SIGSET_BYTES 8
-#define MEMBARRIER_CMD_GET_REGISTRATIONS_ (1 << 9) /* Linux 6.3; Debian's 6.1 headers lack it */
 #define CAPTURE_SCRATCH_BYTES 64 /* the largest result read back: a kernel_sigaction or an itimerval */
 
 /* -ERESTART* values the kernel leaves in rax of a thread stopped inside a syscall. */
@@ -167,11 +166,6 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 		if (r < 0)
 			return r;
 	}
-	/* membarrier registrations (Linux 6.3+: GET_REGISTRATIONS; before, none can be seen) */
-	v = rsys(rs, SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS_, 0, 0, 0, 0, 0);
-	if (v < 0 && v != -EINVAL)
-		return (int)v;
-	p->membarrier = v > 0 ? (uint32_t)v & FR_MEMBARRIER_REGISTRATIONS : 0;
 	v = rsys(rs, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0);
 	if (v < 0)
 		return (int)v;

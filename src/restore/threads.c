@@ -175,16 +175,6 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 			r = (int)e;
 		}
 	}
-	for (uint32_t bit = 0; r == 0 && bit < 32; bit++) {
-		uint32_t cmd = 1u << bit;
-		if (!(img->proc.membarrier & cmd))
-			continue;
-		long e = rsys(&main_rs, SYS_membarrier, cmd, 0, 0, 0, 0, 0);
-		if (e < 0) {
-			snprintf(err, errlen, "cannot register membarrier command %#x again: %s", cmd, strerror((int)-e));
-			r = (int)e;
-		}
-	}
 	for (uint32_t i = 0; r == 0 && i < img->nthreads; i++)
 		r = thread_state(s, img, &img->threads[i], err, errlen);
 	if (r == 0) {

@@ -16,9 +16,6 @@
 #define FR_NLIMITS 16       /* RLIM_NLIMITS on x86_64 */
 #define FR_SIGINFO_SIZE 128 /* sizeof(siginfo_t) */
 #define FR_MAX_PENDING 4096 /* queued signals kept per queue; RLIMIT_SIGPENDING is usually lower */
-/* membarrier(2) registrations: GLOBAL_EXPEDITED, PRIVATE_EXPEDITED,
- * PRIVATE_EXPEDITED_SYNC_CORE, PRIVATE_EXPEDITED_RSEQ */
-#define FR_MEMBARRIER_REGISTRATIONS ((1u << 2) | (1u << 4) | (1u << 6) | (1u << 8))
 
 /* One signal's disposition as the kernel's rt_sigaction sees it. */
 struct fr_sigaction {
@@ -53,7 +50,6 @@ struct fr_process {
 	int32_t oom_score_adj;
 	uint32_t nthreads;
 	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
-	uint32_t membarrier;    /* MEMBARRIER_CMD_REGISTER_* bits the process registered */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };
