@@ -78,14 +78,14 @@ int main(int argc, char **argv)
 	double scan_ms = 0, start = now_ms();
 	while (now_ms() - start < secs * 1e3) {
 		usleep((useconds_t)round_ms * 1000);
-		struct dirty_list l = {0};
+		struct range_list l = {0};
 		double s0 = now_ms();
 		if (dirty_collect(&t, &l) < 0)
 			break;
 		scan_ms += now_ms() - s0;
-		pages += l.pages;
+		pages += range_list_bytes(&l) / 4096;
 		rounds++;
-		dirty_list_free(&l);
+		range_list_free(&l);
 	}
 	double tracked = (double)(atomic_load(count) - c0) / ((now_ms() - start) / 1e3);
 	dirty_close(&t);

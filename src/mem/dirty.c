@@ -46,60 +46,33 @@ enum dirty_backend dirty_backend_best(void)
 	return DIRTY_NONE;
 }
 
-int dirty_list_add(struct dirty_list *l, uint64_t start, uint64_t end, uint64_t page)
-{
-	if (end <= start)
-		return 0;
-	l->pages += (end - start) / page;
-	if (l->n && l->v[l->n - 1].end == start) {
-		l->v[l->n - 1].end = end;
-		return 0;
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct dirty_range *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = (struct dirty_range){start, end};
-	return 0;
-}
-
-void dirty_list_free(struct dirty_list *l)
-{
-	free(l->v);
-	*l = (struct dirty_list){0};
-}
-
 /* The tracked set without [start, end). */
 static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
-	struct dirty_list kept = {0};
+	struct range_list kept = {0};
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < t->tracked.n; i++) {
-		struct dirty_range g = t->tracked.v[i];
+		struct fr_range g = t->tracked.v[i];
 		if (g.end <= start || g.start >= end) {
-			r = dirty_list_add(&kept, g.start, g.end, t->page);
+			r = range_list_add(&kept, g.start, g.end);
 			continue;
 		}
-		r = dirty_list_add(&kept, g.start, MIN(g.end, start), t->page);
+		r = range_list_add(&kept, g.start, MIN(g.end, start));
 		if (r == 0)
-			r = dirty_list_add(&kept, MAX(g.start, end), g.end, t->page);
+			r = range_list_add(&kept, MAX(g.start, end), g.end);
 	}
 	if (r < 0) {
-		dirty_list_free(&kept);
+		range_list_free(&kept);
 		return r;
 	}
-	dirty_list_free(&t->tracked);
+	range_list_free(&t->tracked);
 	t->tracked = kept;
 	return 0;
 }
 
 static int by_start(const void *a, const void *b)
 {
-	const struct dirty_range *x = a, *y = b;
+	const struct fr_range *x = a, *y = b;
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
@@ -107,10 +80,10 @@ static int by_start(const void *a, const void *b)
  * every collect reports in address order. */
 static int tracked_insert(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
-	int r = dirty_list_add(&t->tracked, start, end, t->page);
+	int r = range_list_add(&t->tracked, start, end);
 	if (r < 0)
 		return r;
-	struct dirty_list *l = &t->tracked;
+	struct range_list *l = &t->tracked;
 	qsort(l->v, l->n, sizeof(l->v[0]), by_start);
 	size_t k = 0;
 	for (size_t i = 1; i < l->n; i++) {
@@ -120,9 +93,6 @@ static int tracked_insert(struct dirty_tracker *t, uint64_t start, uint64_t end)
 			l->v[++k] = l->v[i];
 	}
 	l->n = l->n ? k + 1 : 0;
-	l->pages = 0;
-	for (size_t i = 0; i < l->n; i++)
-		l->pages += (l->v[i].end - l->v[i].start) / t->page;
 	return 0;
 }
 
@@ -166,7 +136,7 @@ int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct 
 /* One PAGEMAP_SCAN walk over [start, end): written pages are appended to out
  * (if not NULL) and write-protected again. -EPERM: part of the range is not
  * registered any more (its mapping was replaced). */
-static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, struct dirty_list *out)
+static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
 	struct page_region *vec = t->scan_vec;
 	while (start < end) {
@@ -178,7 +148,7 @@ static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 		if (n < 0)
 			return neg_errno();
 		for (long i = 0; out && i < n; i++) {
-			int r = dirty_list_add(out, vec[i].start, vec[i].end, t->page);
+			int r = range_list_add(out, vec[i].start, vec[i].end);
 			if (r < 0)
 				return r;
 		}
@@ -190,7 +160,7 @@ static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 }
 
 /* Soft-dirty: pages of [start, end) with pagemap bit 55 (present or swapped). */
-static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end, struct dirty_list *out)
+static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
 	uint64_t ent[PAGEMAP_BATCH];
 	for (uint64_t a = start; a < end;) {
@@ -201,7 +171,7 @@ static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end
 		size_t k = (size_t)got / sizeof(ent[0]);
 		for (size_t i = 0; i < k; i++, a += t->page)
 			if (ent[i] & PM_SOFT_DIRTY_BIT) {
-				int r = dirty_list_add(out, a, a + t->page, t->page);
+				int r = range_list_add(out, a, a + t->page);
 				if (r < 0)
 					return r;
 			}
@@ -212,7 +182,7 @@ static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end
 /* [start, end) is no longer one registered stretch of memory: part of it
  * was unmapped (ENOMEM) or mapped anew, unregistered (EPERM). Scan it mapping
  * by mapping; what cannot be scanned counts as written whole. */
-static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct dirty_list *out)
+static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
 	struct proc_map *maps;
 	size_t n;
@@ -224,13 +194,12 @@ static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 		if (a >= b)
 			continue;
 		size_t mark = out->n;
-		uint64_t pages = out->pages;
 		r = scan_written(t, a, b, out);
 		if (r == -EPERM || r == -ENOMEM) {
-			out->n = mark, out->pages = pages;
+			out->n = mark;
 			pr_debug("dirty: %#llx-%#llx was mapped anew under the tracker: all of it counts as written",
 				 (unsigned long long)a, (unsigned long long)b);
-			r = dirty_list_add(out, a, b, t->page);
+			r = range_list_add(out, a, b);
 		}
 	}
 	free(maps);
@@ -284,24 +253,23 @@ void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end)
 		pr_warn("out of memory while untracking %#llx-%#llx", (unsigned long long)start, (unsigned long long)end);
 }
 
-int dirty_collect(struct dirty_tracker *t, struct dirty_list *out)
+int dirty_collect(struct dirty_tracker *t, struct range_list *out)
 {
 	for (size_t i = 0; i < t->pending.n; i++) {
-		int r = dirty_list_add(out, t->pending.v[i].start, t->pending.v[i].end, t->page);
+		int r = range_list_add(out, t->pending.v[i].start, t->pending.v[i].end);
 		if (r < 0)
 			return r;
 	}
-	dirty_list_free(&t->pending);
+	range_list_free(&t->pending);
 	for (size_t i = 0; i < t->tracked.n; i++) {
-		struct dirty_range g = t->tracked.v[i];
+		struct fr_range g = t->tracked.v[i];
 		int r;
 		switch (t->backend) {
 		case DIRTY_UFFD_WP: {
 			size_t mark = out->n;
-			uint64_t pages = out->pages;
-			r = scan_written(t, g.start, g.end, out);
+				r = scan_written(t, g.start, g.end, out);
 			if (r == -EPERM || r == -ENOMEM) {
-				out->n = mark, out->pages = pages;
+				out->n = mark;
 				r = scan_changed(t, g.start, g.end, out);
 			}
 			break;
@@ -310,7 +278,7 @@ int dirty_collect(struct dirty_tracker *t, struct dirty_list *out)
 			r = scan_soft_dirty(t, g.start, g.end, out);
 			break;
 		default:
-			r = dirty_list_add(out, g.start, g.end, t->page);
+			r = range_list_add(out, g.start, g.end);
 			break;
 		}
 		if (r < 0)
@@ -331,8 +299,8 @@ void dirty_close(struct dirty_tracker *t)
 	}
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
-	dirty_list_free(&t->tracked);
-	dirty_list_free(&t->pending);
+	range_list_free(&t->tracked);
+	range_list_free(&t->pending);
 	free(t->scan_vec);
 	*t = (struct dirty_tracker){.uffd = -1, .pagemap_fd = -1};
 }

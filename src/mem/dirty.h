@@ -23,20 +23,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../state/layout.h" /* struct range_list */
+
 struct rsys;
 
 enum dirty_backend { DIRTY_NONE, DIRTY_SOFT_DIRTY, DIRTY_UFFD_WP };
-
-struct dirty_range {
-	uint64_t start, end;
-};
-
-/* A growing list of ranges; adjacent ranges are merged as they are added. */
-struct dirty_list {
-	struct dirty_range *v;
-	size_t n, cap;
-	uint64_t pages;
-};
 
 struct dirty_tracker {
 	pid_t pid;
@@ -44,8 +35,8 @@ struct dirty_tracker {
 	int uffd;       /* uffd_wp: ferry's userfaultfd on the process's mm, else -1 */
 	int pagemap_fd; /* /proc/PID/pagemap */
 	uint64_t page;
-	struct dirty_list tracked;
-	struct dirty_list pending; /* soft_dirty: marks saved before a clear_refs */
+	struct range_list tracked;
+	struct range_list pending; /* soft_dirty: marks saved before a clear_refs */
 	void *scan_vec; /* struct page_region[scan_len] for PAGEMAP_SCAN */
 	size_t scan_len;
 };
@@ -63,11 +54,10 @@ int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end);
 void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end);
 /* Appends to out the pages of tracked ranges written since the last
  * dirty_collect or dirty_track, and watches them again. */
-int dirty_collect(struct dirty_tracker *t, struct dirty_list *out);
+int dirty_collect(struct dirty_tracker *t, struct range_list *out);
 /* Removes every trace of tracking from the process and frees t. */
 void dirty_close(struct dirty_tracker *t);
 
-int dirty_list_add(struct dirty_list *l, uint64_t start, uint64_t end, uint64_t page);
-void dirty_list_free(struct dirty_list *l);
+
 
 #endif

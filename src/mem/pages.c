@@ -25,7 +25,7 @@
 
 /* A stretch of pages to copy, planned before the copying starts so that
  * several workers can share the work. */
-enum run_source { SRC_PRIVATE, SRC_SHMEM };
+enum run_source { SRC_PRIVATE, SRC_SHMEM, SRC_DISCARD /* nothing to read: a DISCARD record */ };
 struct run {
 	uint64_t addr;
 	uint32_t npages;
@@ -33,12 +33,14 @@ struct run {
 	uint8_t source;     /* enum run_source */
 	bool readable;      /* process_vm_readv can read it (else /proc/PID/mem) */
 	bool elide_zero;    /* anonymous memory: all-zero pages need not travel */
+	bool discard_zero;  /* ...but were sent before: they travel as DISCARD */
 	int shmem_fd;       /* SRC_SHMEM: /proc/PID/map_files fd */
 	uint64_t shmem_off; /* SRC_SHMEM: offset of addr in that object */
 };
 
 struct plan {
 	long page;
+	uint32_t shmem_vma; /* the VMA whose map_files fd is fds[nfds - 1] */
 	struct run *runs;
 	size_t nruns, cap;
 	int *fds;
@@ -48,6 +50,9 @@ struct plan {
 
 struct dump_ctx {
 	pid_t pid;
+	bool live;               /* the process runs: a run that cannot be read is listed, not fatal */
+	struct range_list *unread;
+	pthread_mutex_t unread_lock;
 	int mem_fd;
 	long page;
 	struct fr_stream *s;
@@ -80,9 +85,9 @@ static bool page_is_zero(const uint8_t *p, long len)
 
 static int plan_add(struct plan *pl, struct run r)
 {
-	if (pl->nruns && r.source == SRC_PRIVATE) { /* extend the previous run if contiguous */
+	if (pl->nruns && r.source != SRC_SHMEM) { /* extend the previous run if contiguous */
 		struct run *last = &pl->runs[pl->nruns - 1];
-		if (last->source == SRC_PRIVATE && last->vma == r.vma &&
+		if (last->source == r.source && last->vma == r.vma && last->discard_zero == r.discard_zero &&
 		    last->addr + (uint64_t)last->npages * (uint64_t)pl->page == r.addr && last->npages + r.npages <= RUN_PAGES_MAX) {
 			last->npages += r.npages;
 			return 0;
@@ -105,67 +110,76 @@ static bool pm_mine(uint64_t e, bool anon)
 	return (e & PM_SWAPPED) || ((e & PM_PRESENT) && (anon || !(e & PM_FILE)));
 }
 
-/* Private mappings: pagemap says which pages are the process's own. */
+/* Private mappings: pagemap says which pages of [lo, hi) are the process's
+ * own. A page sent before (`again`) that is now absent, or zero in anonymous
+ * memory, becomes a DISCARD run: the destination still holds its old copy. */
 static int plan_private_vma(struct plan *pl, int pagemap_fd, long page, const struct fr_vma *v, uint32_t vi,
-			    uint64_t *pm)
+			    uint64_t lo, uint64_t hi, bool again, uint64_t *pm)
 {
 	bool anon = v->kind == VMA_ANON;
-	uint64_t npages_vma = (v->end - v->start) / (uint64_t)page;
-	for (uint64_t base = 0; base < npages_vma; base += PAGEMAP_CHUNK) {
-		uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, npages_vma - base);
-		uint64_t addr0 = v->start + base * (uint64_t)page;
+	uint64_t npages = (hi - lo) / (uint64_t)page;
+	for (uint64_t base = 0; base < npages; base += PAGEMAP_CHUNK) {
+		uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, npages - base);
+		uint64_t addr0 = lo + base * (uint64_t)page;
 		ssize_t want = (ssize_t)(chunk * sizeof(uint64_t));
 		if (pread(pagemap_fd, pm, (size_t)want, (off_t)(addr0 / (uint64_t)page * 8)) != want)
 			return errno ? neg_errno() : -EIO;
 		for (uint32_t i = 0; i < chunk;) {
-			if (!pm_mine(pm[i], anon)) {
+			bool mine = pm_mine(pm[i], anon);
+			if (!mine && !again) {
 				i++;
 				continue;
 			}
 			uint32_t j = i + 1;
-			while (j < chunk && j - i < RUN_PAGES_MAX && pm_mine(pm[j], anon))
+			while (j < chunk && j - i < RUN_PAGES_MAX && pm_mine(pm[j], anon) == mine)
 				j++;
-			int r = plan_add(pl, (struct run){.addr = addr0 + (uint64_t)i * (uint64_t)page, .npages = j - i,
-							  .vma = vi, .source = SRC_PRIVATE, .readable = (v->prot & PROT_READ) != 0,
-							  .elide_zero = anon, .shmem_fd = -1});
-			if (r < 0)
-				return r;
+			struct run r = {.addr = addr0 + (uint64_t)i * (uint64_t)page, .npages = j - i, .vma = vi,
+					.source = mine ? SRC_PRIVATE : SRC_DISCARD, .readable = (v->prot & PROT_READ) != 0,
+					.elide_zero = anon, .discard_zero = anon && again, .shmem_fd = -1};
+			int e = plan_add(pl, r);
+			if (e < 0)
+				return e;
 			i = j;
 		}
 	}
 	return 0;
 }
 
-/* Shared anonymous memory: the shmem object itself says where data is. */
-static int plan_shmem_vma(struct plan *pl, pid_t pid, long page, const struct fr_vma *v, uint32_t vi)
+/* Shared anonymous memory: the shmem object itself says where data is. A
+ * range sent before (`again`) is read whole: its zeros must travel too. */
+static int plan_shmem_vma(struct plan *pl, pid_t pid, long page, const struct fr_vma *v, uint32_t vi, uint64_t lo,
+			  uint64_t hi, bool again)
 {
-	char path[96];
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
-		 (unsigned long long)v->end);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return neg_errno();
-	int *nf = realloc(pl->fds, (pl->nfds + 1) * sizeof(*nf));
-	if (!nf) {
-		close(fd);
-		return -ENOMEM;
+	if (pl->shmem_vma != vi || pl->nfds == 0) {
+		char path[96];
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
+			 (unsigned long long)v->end);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return neg_errno();
+		int *nf = realloc(pl->fds, (pl->nfds + 1) * sizeof(*nf));
+		if (!nf) {
+			close(fd);
+			return -ENOMEM;
+		}
+		pl->fds = nf;
+		pl->fds[pl->nfds++] = fd;
+		pl->shmem_vma = vi;
 	}
-	pl->fds = nf;
-	pl->fds[pl->nfds++] = fd;
-	off_t size = (off_t)(v->end - v->start), off = 0;
+	int fd = pl->fds[pl->nfds - 1];
+	off_t size = (off_t)(hi - v->start), off = (off_t)(lo - v->start);
 	while (off < size) {
-		off_t data = lseek(fd, off, SEEK_DATA);
+		off_t data = again ? off : lseek(fd, off, SEEK_DATA);
 		if (data < 0 || data >= size)
 			break;
-		off_t hole = lseek(fd, data, SEEK_HOLE);
+		off_t hole = again ? size : lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || hole > size)
 			hole = size;
 		for (off_t at = data; at < hole; at += (off_t)RUN_PAGES_MAX * page) {
 			uint32_t np = (uint32_t)(MIN((off_t)RUN_PAGES_MAX * page, hole - at) / page);
 			int r = plan_add(pl, (struct run){.addr = v->start + (uint64_t)at, .npages = np, .vma = vi,
-							  .source = SRC_SHMEM,
-							  .readable = true, .elide_zero = true, .shmem_fd = fd,
-							  .shmem_off = (uint64_t)at});
+							  .source = SRC_SHMEM, .readable = true, .elide_zero = !again,
+							  .shmem_fd = fd, .shmem_off = (uint64_t)at});
 			if (r < 0)
 				return r;
 		}
@@ -197,17 +211,37 @@ static int emit(struct worker *w, uint64_t addr, const uint8_t *data, uint32_t n
 	return r;
 }
 
-/* Emits the pages of run r now in w->buf, skipping zero pages when the
- * run allows it (anonymous memory starts out zero on restore). */
+static int emit_discard(struct worker *w, uint64_t addr, uint32_t npages)
+{
+	struct fr_discard d = {.addr = addr, .npages = npages};
+	uint8_t payload[sizeof(uint64_t) + sizeof(uint32_t)];
+	memcpy(payload, &d.addr, sizeof(d.addr)); /* encode_discard's layout, without a buf per record */
+	memcpy(payload + sizeof(d.addr), &d.npages, sizeof(d.npages));
+	int r = stream_write_record(w->c->s, REC_DISCARD, payload, sizeof(payload));
+	if (r == 0)
+		w->st.pages_discarded += npages;
+	return r;
+}
+
+/* Emits the pages of run r now in w->buf. All-zero pages of anonymous
+ * memory do not travel as data: they are skipped (a fresh mapping is zero)
+ * or, if an earlier round sent them, sent as one DISCARD per stretch. */
 static int emit_runs(struct worker *w, const struct run *r)
 {
 	long page = w->c->page;
 	w->st.pages_present += r->npages;
-	uint32_t start = 0;
+	uint32_t start = 0, zero_start = 0;
 	for (uint32_t i = 0; i <= r->npages; i++) {
 		bool zero = i < r->npages && r->elide_zero && page_is_zero(w->buf + (size_t)i * (size_t)page, page);
-		if (i < r->npages && !zero)
+		if (i < r->npages && !zero) {
+			if (r->discard_zero && i > zero_start) {
+				int e = emit_discard(w, r->addr + (uint64_t)zero_start * (uint64_t)page, i - zero_start);
+				if (e < 0)
+					return e;
+			}
+			zero_start = i + 1;
 			continue;
+		}
 		if (i > start) {
 			int e = emit(w, r->addr + (uint64_t)start * (uint64_t)page, w->buf + (size_t)start * (size_t)page,
 				     i - start);
@@ -218,6 +252,8 @@ static int emit_runs(struct worker *w, const struct run *r)
 			w->st.pages_zero++;
 		start = i + 1;
 	}
+	if (r->discard_zero && r->npages > zero_start)
+		return emit_discard(w, r->addr + (uint64_t)zero_start * (uint64_t)page, r->npages - zero_start);
 	return 0;
 }
 
@@ -259,9 +295,17 @@ static void *dump_worker(void *arg)
 		if (i >= c->plan->nruns)
 			break;
 		const struct run *r = &c->plan->runs[i];
-		int e = read_run(w, r);
-		if (e == 0)
+		int e;
+		if (r->source == SRC_DISCARD) {
+			e = emit_discard(w, r->addr, r->npages);
+		} else if ((e = read_run(w, r)) == 0) {
 			e = emit_runs(w, r);
+		} else if (c->live) {
+			/* unmapped since the round began: the next round's layout says what became of it */
+			pthread_mutex_lock(&c->unread_lock);
+			e = range_list_add(c->unread, r->addr, r->addr + (uint64_t)r->npages * (uint64_t)c->page);
+			pthread_mutex_unlock(&c->unread_lock);
+		}
 		if (e < 0) {
 			int expected = 0;
 			if (__atomic_compare_exchange_n(&c->error, &expected, e, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -287,8 +331,67 @@ static int dump_workers(void)
 	return (int)MAX(1, MIN(n, DUMP_WORKERS_MAX));
 }
 
+/* Plans [lo, hi) of VMA vi (sent before if `again`). */
+static int plan_range(struct plan *pl, pid_t pid, int pagemap_fd, const struct fr_vma *vmas, uint32_t vi, uint64_t lo,
+		      uint64_t hi, bool again, uint64_t *pm)
+{
+	const struct fr_vma *v = &vmas[vi];
+	lo = MAX(lo, v->start), hi = MIN(hi, v->end);
+	if (lo >= hi)
+		return 0;
+	return v->kind == VMA_SHARED_ANON ? plan_shmem_vma(pl, pid, pl->page, v, vi, lo, hi, again)
+					  : plan_private_vma(pl, pagemap_fd, pl->page, v, vi, lo, hi, again, pm);
+}
+
+/* Plans the parts of VMA vi that the ranges of l (sorted) cover; *k is
+ * where to start looking in l, moved on as the VMAs go up. */
+static int plan_list(struct plan *pl, pid_t pid, int pagemap_fd, const struct fr_vma *vmas, uint32_t vi,
+		     const struct range_list *l, size_t *k, bool again, uint64_t *pm)
+{
+	const struct fr_vma *v = &vmas[vi];
+	while (*k < l->n && l->v[*k].end <= v->start)
+		(*k)++;
+	int r = 0;
+	for (size_t i = *k; r == 0 && i < l->n && l->v[i].start < v->end; i++)
+		r = plan_range(pl, pid, pagemap_fd, vmas, vi, l->v[i].start, l->v[i].end, again, pm);
+	return r;
+}
+
+static int plan_pages(struct plan *pl, pid_t pid, int pagemap_fd, const struct fr_vma *vmas, uint32_t nvmas,
+		      const struct page_select *sel, uint64_t *pm, char *err, size_t errlen)
+{
+	size_t kw = 0, kd = 0;
+	for (uint32_t i = 0; i < nvmas; i++) {
+		const struct fr_vma *v = &vmas[i];
+		if (!fr_vma_has_pages(v))
+			continue;
+		int r = 0;
+		if (!sel)
+			r = plan_range(pl, pid, pagemap_fd, vmas, i, v->start, v->end, false, pm);
+		if (r == 0 && sel && sel->whole)
+			r = plan_list(pl, pid, pagemap_fd, vmas, i, sel->whole, &kw, false, pm);
+		if (r == 0 && sel && sel->dirty)
+			r = plan_list(pl, pid, pagemap_fd, vmas, i, sel->dirty, &kd, true, pm);
+		if (r < 0 && r != -ENOMEM && sel && sel->unread) /* live: it vanished while planned */
+			r = range_list_add(sel->unread, v->start, v->end);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot scan the pages of %llx-%llx (%s): %s", (unsigned long long)v->start,
+				 (unsigned long long)v->end, fr_vma_kind_name(v->kind), strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
 	       page_progress_fn progress_fn, void *progress_arg, char *err, size_t errlen)
+{
+	return dump_pages_select(pid, img->vmas, img->nvmas, NULL, s, st, progress_fn, progress_arg, err, errlen);
+}
+
+int dump_pages_select(pid_t pid, const struct fr_vma *vmas, uint32_t nvmas, const struct page_select *sel,
+		      struct fr_stream *s, struct page_stats *st, page_progress_fn progress_fn, void *progress_arg,
+		      char *err, size_t errlen)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct plan pl = {.page = page};
@@ -306,21 +409,14 @@ int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struc
 	}
 	if (!pm)
 		return -ENOMEM;
-	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++) {
-		const struct fr_vma *v = &img->vmas[i];
-		if (!fr_vma_has_pages(v))
-			continue;
-		r = v->kind == VMA_SHARED_ANON ? plan_shmem_vma(&pl, pid, page, v, i)
-					       : plan_private_vma(&pl, pagemap_fd, page, v, i, pm);
-		if (r < 0)
-			snprintf(err, errlen, "cannot scan the pages of %llx-%llx (%s): %s", (unsigned long long)v->start,
-				 (unsigned long long)v->end, fr_vma_kind_name(v->kind), strerror(-r));
-	}
+	r = plan_pages(&pl, pid, pagemap_fd, vmas, nvmas, sel, pm, err, errlen);
 	for (size_t i = 0; i < pl.nruns; i++)
 		pl.total_bytes += (uint64_t)pl.runs[i].npages * (uint64_t)page;
 
 	struct dump_ctx c = {.pid = pid, .mem_fd = mem_fd, .page = page, .s = s, .plan = &pl, .progress = progress_fn,
-			     .progress_arg = progress_arg, .err = err, .errlen = errlen};
+			     .progress_arg = progress_arg, .err = err, .errlen = errlen,
+			     .live = sel && sel->unread, .unread = sel ? sel->unread : NULL,
+			     .unread_lock = PTHREAD_MUTEX_INITIALIZER};
 	int nw = s->seekable ? dump_workers() : 1; /* a pipe or socket keeps one writer */
 	struct worker w[DUMP_WORKERS_MAX] = {0};
 	pthread_t tid[DUMP_WORKERS_MAX];
@@ -348,6 +444,7 @@ int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struc
 		st->pages_sent += w[i].st.pages_sent;
 		st->pages_zero += w[i].st.pages_zero;
 		st->records += w[i].st.records;
+		st->pages_discarded += w[i].st.pages_discarded;
 		st->bytes += w[i].st.bytes;
 	}
 	for (int i = 0; i < nw; i++)

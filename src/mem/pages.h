@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "../state/codec.h"
+#include "../state/layout.h"
 #include "../state/model.h"
 #include "../state/stream.h"
 
@@ -17,6 +18,7 @@ struct page_stats {
 	uint64_t pages_present; /* pages found that belong in the image */
 	uint64_t pages_sent;    /* pages written to the stream */
 	uint64_t pages_zero;    /* present but all-zero anonymous pages, elided */
+	uint64_t pages_discarded; /* pre-copy: sent before, now absent or zero: a DISCARD record */
 	uint64_t records;
 	uint64_t bytes;         /* page bytes sent */
 };
@@ -26,6 +28,20 @@ typedef void (*page_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void
 /* Streams the pages of every VMA that carries memory as REC_PAGES records. */
 int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
 	       page_progress_fn progress, void *progress_arg, char *err, size_t errlen);
+
+/* A pre-copy round's pages (ranges sorted and page-aligned; parts outside
+ * the VMAs given are ignored): */
+struct page_select {
+	const struct range_list *whole; /* every present page (a first round, a fresh range) */
+	const struct range_list *dirty; /* written since the last round, sent again as they are now:
+					 * data, or DISCARD where absent or all-zero anonymous */
+	struct range_list *unread;      /* not NULL: the process runs, and what vanishes before it is
+					 * read is added here instead of failing the round */
+};
+/* The same for the pages sel chooses (sel NULL: every VMA whole). */
+int dump_pages_select(pid_t pid, const struct fr_vma *vmas, uint32_t nvmas, const struct page_select *sel,
+		      struct fr_stream *s, struct page_stats *st, page_progress_fn progress, void *progress_arg,
+		      char *err, size_t errlen);
 
 /* Writes pages into a process being restored. */
 struct page_writer {

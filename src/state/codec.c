@@ -342,6 +342,30 @@ int decode_done(const uint8_t *data, uint32_t len, struct fr_done *d)
 	return finish(&r);
 }
 
+void encode_discard(struct buf *b, const struct fr_discard *d)
+{
+	buf_put_u64(b, d->addr);
+	buf_put_u32(b, d->npages);
+}
+
+int decode_discard(const uint8_t *data, uint32_t len, uint32_t page_size, struct fr_discard *d)
+{
+	struct buf_reader r = buf_reader(data, len);
+	d->addr = buf_get_u64(&r);
+	d->npages = buf_get_u32(&r);
+	int ret = finish(&r);
+	uint64_t end;
+	if (ret < 0)
+		return ret;
+	if (d->npages == 0)
+		return refuse("npages (zero)");
+	if (page_size == 0 || (page_size & (page_size - 1)) || (d->addr & (page_size - 1)))
+		return refuse("addr (not page-aligned)");
+	if (__builtin_add_overflow(d->addr, (uint64_t)d->npages * page_size, &end) || end > USER_ADDR_LIMIT)
+		return refuse("addr (range wraps or leaves user space)");
+	return 0;
+}
+
 int decode_pages_hdr(const uint8_t *data, uint32_t len, uint32_t page_size, struct fr_pages_hdr *h)
 {
 	struct buf_reader r = buf_reader(data, len);

@@ -24,6 +24,17 @@ struct fr_pages_hdr {
 	uint32_t flags; /* reserved: a writer sets 0, a reader refuses anything else */
 };
 
+/* A REC_DISCARD payload: pages the destination drops back to what a fresh
+ * mapping holds (zero for anonymous memory, the file's page for a private
+ * file mapping): written to zero, or unmapped with MADV_DONTNEED, since an
+ * earlier pre-copy round sent them. */
+struct fr_discard {
+	uint64_t addr;
+	uint32_t npages;
+};
+
+/* DONE and ROUND_END: how many PAGES records and pages came before it
+ * (since the previous ROUND_END, for a pre-copy round). */
 struct fr_done {
 	uint64_t page_records;
 	uint64_t pages;
@@ -47,6 +58,8 @@ void encode_file(struct buf *b, const struct fr_file *f);
 int decode_file(const uint8_t *p, uint32_t len, struct fr_file *out);
 void encode_done(struct buf *b, const struct fr_done *d);
 int decode_done(const uint8_t *p, uint32_t len, struct fr_done *out);
+void encode_discard(struct buf *b, const struct fr_discard *d);
+int decode_discard(const uint8_t *p, uint32_t len, uint32_t page_size, struct fr_discard *out);
 /* Checks the header and that exactly npages pages follow. */
 int decode_pages_hdr(const uint8_t *p, uint32_t len, uint32_t page_size, struct fr_pages_hdr *out);
 

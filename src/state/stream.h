@@ -8,7 +8,10 @@
  *
  * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*, VMA*,
  * PAGES*, DONE. A reader accepts PAGES in any order and the same page more
- * than once (the last one wins). */
+ * than once (the last one wins). A pre-copy migration first sends rounds
+ * while the process runs, each VMA* (the layout now), PAGES* and DISCARD*,
+ * ROUND_END; then SWITCHOVER and the dump's records from PROCESS on, whose
+ * PAGES and DISCARD records are the last round's. */
 #ifndef FERRY_STREAM_H
 #define FERRY_STREAM_H
 
@@ -43,6 +46,7 @@ enum fr_record_type {
 	REC_READY,
 	REC_GO,
 	REC_RUNNING,
+	REC_DISCARD, /* pre-copy: pages to drop back to their fresh contents */
 	REC__MAX,
 };
 

@@ -140,7 +140,7 @@ static void open_tracker(struct child *ch, struct dirty_tracker *t, enum dirty_b
 	child_do(ch, 'c', 0); /* the interrupted read() went on; memory intact */
 }
 
-static void expect(const struct dirty_list *l, const struct child *ch, const int *first, const int *count, size_t n)
+static void expect(const struct range_list *l, const struct child *ch, const int *first, const int *count, size_t n)
 {
 	bool same = l->n == n;
 	for (size_t i = 0; same && i < n; i++)
@@ -155,9 +155,9 @@ static void expect(const struct dirty_list *l, const struct child *ch, const int
 	}
 }
 
-static void collect(struct dirty_tracker *t, struct dirty_list *l)
+static void collect(struct dirty_tracker *t, struct range_list *l)
 {
-	dirty_list_free(l);
+	range_list_free(l);
 	assert_int_equal(dirty_collect(t, l), 0);
 }
 
@@ -173,7 +173,7 @@ static void test_uffd_wp(void **state)
 	struct dirty_tracker t;
 	open_tracker(&ch, &t, DIRTY_UFFD_WP);
 	assert_int_equal(dirty_track(&t, pg(&ch, 0), pg(&ch, NPAGES)), 0);
-	struct dirty_list l = {0};
+	struct range_list l = {0};
 
 	collect(&t, &l);
 	expect(&l, &ch, NULL, NULL, 0); /* nothing written since it was armed */
@@ -183,7 +183,7 @@ static void test_uffd_wp(void **state)
 	child_do(&ch, 'w', 11);
 	collect(&t, &l);
 	expect(&l, &ch, (int[]){3, 10}, (int[]){1, 2}, 2);
-	assert_int_equal(l.pages, 3);
+	assert_int_equal(range_list_bytes(&l) / 4096, 3);
 
 	collect(&t, &l);
 	expect(&l, &ch, NULL, NULL, 0); /* reported once, then watched again */
@@ -208,7 +208,7 @@ static void test_uffd_wp(void **state)
 	dirty_close(&t);
 	child_do(&ch, 'w', 5); /* no tracking left: writes just happen */
 	child_do(&ch, 'c', 0);
-	dirty_list_free(&l);
+	range_list_free(&l);
 	child_finish(&ch);
 }
 
@@ -223,11 +223,11 @@ static void test_none_reports_everything(void **state)
 	assert_int_equal(dirty_track(&t, pg(&ch, 0), pg(&ch, 16)), 0);
 	assert_int_equal(dirty_track(&t, pg(&ch, 32), pg(&ch, NPAGES)), 0);
 	dirty_untrack(&t, pg(&ch, 40), pg(&ch, 48));
-	struct dirty_list l = {0};
+	struct range_list l = {0};
 	collect(&t, &l);
 	expect(&l, &ch, (int[]){0, 32, 48}, (int[]){16, 8, 16}, 3);
-	assert_int_equal(l.pages, 40);
-	dirty_list_free(&l);
+	assert_int_equal(range_list_bytes(&l) / 4096, 40);
+	range_list_free(&l);
 	dirty_close(&t);
 	child_finish(&ch);
 }
@@ -235,15 +235,15 @@ static void test_none_reports_everything(void **state)
 static void test_list_merges(void **state)
 {
 	(void)state;
-	struct dirty_list l = {0};
+	struct range_list l = {0};
 	for (uint64_t a = 0; a < 100 * 4096; a += 4096)
-		assert_int_equal(dirty_list_add(&l, a, a + 4096, 4096), 0);
-	assert_int_equal(dirty_list_add(&l, 200 * 4096, 201 * 4096, 4096), 0);
-	assert_int_equal(dirty_list_add(&l, 300 * 4096, 300 * 4096, 4096), 0); /* empty: ignored */
+		assert_int_equal(range_list_add(&l, a, a + 4096), 0);
+	assert_int_equal(range_list_add(&l, 200 * 4096, 201 * 4096), 0);
+	assert_int_equal(range_list_add(&l, 300 * 4096, 300 * 4096), 0); /* empty: ignored */
 	assert_int_equal(l.n, 2);
-	assert_int_equal(l.pages, 101);
+	assert_int_equal(range_list_bytes(&l) / 4096, 101);
 	assert_int_equal(l.v[0].end, 100 * 4096);
-	dirty_list_free(&l);
+	range_list_free(&l);
 }
 
 int main(void)

@@ -1,0 +1,111 @@
+/* layout.c — see layout.h. */
+#include "layout.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+int range_list_add(struct range_list *l, uint64_t start, uint64_t end)
+{
+	if (end <= start)
+		return 0;
+	if (l->n && l->v[l->n - 1].end == start) {
+		l->v[l->n - 1].end = end;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct fr_range *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct fr_range){start, end};
+	return 0;
+}
+
+void range_list_free(struct range_list *l)
+{
+	free(l->v);
+	*l = (struct range_list){0};
+}
+
+uint64_t range_list_bytes(const struct range_list *l)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += l->v[i].end - l->v[i].start;
+	return n;
+}
+
+static bool is_file(uint32_t kind) { return kind == VMA_FILE_PRIVATE || kind == VMA_FILE_SHARED; }
+
+/* Does address `at`, inside both x and y, have the same mapping in both? */
+static bool same_mapping(const struct fr_vma *x, const struct fr_vma *y, uint64_t at)
+{
+	if (x->kind != y->kind || x->prot != y->prot || x->flags != y->flags)
+		return false;
+	if ((x->path == NULL) != (y->path == NULL) || (x->path && strcmp(x->path, y->path) != 0))
+		return false;
+	if (x->kind == VMA_SHARED_ANON) /* one shmem object each: the same only if it did not move */
+		return x->start == y->start && x->pgoff == y->pgoff;
+	return !is_file(x->kind) || x->pgoff + (at - x->start) == y->pgoff + (at - y->start);
+}
+
+int layout_diff(const struct fr_vma *a, uint32_t na, const struct fr_vma *b, uint32_t nb, struct layout_diff *d)
+{
+	*d = (struct layout_diff){0};
+	uint32_t i = 0, j = 0;
+	uint64_t pos = 0;
+	int r = 0;
+	while (r == 0) {
+		while (i < na && a[i].end <= pos)
+			i++;
+		while (j < nb && b[j].end <= pos)
+			j++;
+		if (i >= na && j >= nb)
+			break;
+		bool in_a = i < na && a[i].start <= pos, in_b = j < nb && b[j].start <= pos;
+		uint64_t next_a = i < na ? (in_a ? a[i].end : a[i].start) : UINT64_MAX;
+		uint64_t next_b = j < nb ? (in_b ? b[j].end : b[j].start) : UINT64_MAX;
+		uint64_t end = next_a < next_b ? next_a : next_b;
+		if (!in_a && !in_b) {
+			pos = end;
+			continue;
+		}
+		if (in_a && in_b && same_mapping(&a[i], &b[j], pos)) {
+			r = range_list_add(&d->kept, pos, end);
+		} else {
+			if (in_a)
+				r = range_list_add(&d->removed, pos, end);
+			if (r == 0 && in_b)
+				r = range_list_add(&d->fresh, pos, end);
+		}
+		pos = end;
+	}
+	if (r < 0)
+		layout_diff_free(d);
+	return r;
+}
+
+void layout_diff_free(struct layout_diff *d)
+{
+	range_list_free(&d->kept);
+	range_list_free(&d->removed);
+	range_list_free(&d->fresh);
+}
+
+const struct fr_vma *layout_find(const struct fr_vma *v, uint32_t n, uint64_t addr)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].start <= addr ? &v[lo] : NULL;
+}

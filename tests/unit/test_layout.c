@@ -1,0 +1,110 @@
+/* test_layout.c — the layout diff that pre-copy's two ends both run: an
+ * unchanged layout is all kept; brk growth keeps the old heap and makes the
+ * growth fresh; munmap removes; mremap moves are removed + fresh; an
+ * mprotect in the middle of a mapping changes just that part; a file mapped
+ * at another offset is changed; layout_find finds the VMA of an address. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "state/layout.h"
+
+#define P 4096ull
+
+static struct fr_vma anon(uint64_t s, uint64_t e, uint32_t prot)
+{
+	return (struct fr_vma){.start = s * P, .end = e * P, .prot = prot, .flags = 0x02 /* MAP_PRIVATE */,
+			       .kind = VMA_ANON};
+}
+
+static struct fr_vma file(uint64_t s, uint64_t e, uint64_t pgoff, char *path)
+{
+	return (struct fr_vma){.start = s * P, .end = e * P, .prot = 1, .flags = 0x02, .kind = VMA_FILE_PRIVATE,
+			       .pgoff = pgoff * P, .path = path};
+}
+
+static void expect(const struct range_list *l, size_t n, const uint64_t *pairs)
+{
+	assert_int_equal(l->n, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(l->v[i].start, pairs[2 * i] * P);
+		assert_int_equal(l->v[i].end, pairs[2 * i + 1] * P);
+	}
+}
+
+static void test_same_layout_is_kept(void **state)
+{
+	(void)state;
+	struct fr_vma a[] = {anon(10, 20, 3), file(30, 40, 0, "/lib/x"), anon(40, 50, 3)};
+	struct layout_diff d;
+	assert_int_equal(layout_diff(a, 3, a, 3, &d), 0);
+	expect(&d.kept, 2, (uint64_t[]){10, 20, 30, 50});
+	expect(&d.removed, 0, NULL);
+	expect(&d.fresh, 0, NULL);
+	layout_diff_free(&d);
+}
+
+static void test_growth_unmap_move(void **state)
+{
+	(void)state;
+	struct fr_vma a[] = {anon(10, 20, 3), anon(30, 35, 3), anon(60, 70, 3)};
+	/* heap grew 20 -> 25; 30-35 unmapped; 60-70 moved to 80-90 */
+	struct fr_vma b[] = {anon(10, 25, 3), anon(80, 90, 3)};
+	struct layout_diff d;
+	assert_int_equal(layout_diff(a, 3, b, 2, &d), 0);
+	expect(&d.kept, 1, (uint64_t[]){10, 20});
+	expect(&d.fresh, 2, (uint64_t[]){20, 25, 80, 90});
+	expect(&d.removed, 2, (uint64_t[]){30, 35, 60, 70});
+	assert_int_equal(range_list_bytes(&d.fresh), 15 * P);
+	layout_diff_free(&d);
+}
+
+static void test_mprotect_and_file_offset(void **state)
+{
+	(void)state;
+	struct fr_vma a[] = {anon(10, 20, 3), file(30, 40, 0, "/lib/x")};
+	struct fr_vma b[] = {anon(10, 12, 3), anon(12, 14, 1), anon(14, 20, 3), file(30, 40, 1, "/lib/x")};
+	struct layout_diff d;
+	assert_int_equal(layout_diff(a, 2, b, 4, &d), 0);
+	expect(&d.kept, 2, (uint64_t[]){10, 12, 14, 20});
+	expect(&d.removed, 2, (uint64_t[]){12, 14, 30, 40});
+	expect(&d.fresh, 2, (uint64_t[]){12, 14, 30, 40});
+	layout_diff_free(&d);
+	/* the same file split in two pieces at consistent offsets is kept */
+	struct fr_vma c[] = {anon(10, 20, 3), file(30, 33, 0, "/lib/x"), file(33, 40, 3, "/lib/x")};
+	assert_int_equal(layout_diff(a, 2, c, 3, &d), 0);
+	expect(&d.kept, 2, (uint64_t[]){10, 20, 30, 40});
+	expect(&d.fresh, 0, NULL);
+	layout_diff_free(&d);
+	/* another file at the same place is changed */
+	struct fr_vma e[] = {anon(10, 20, 3), file(30, 40, 0, "/lib/y")};
+	assert_int_equal(layout_diff(a, 2, e, 2, &d), 0);
+	expect(&d.fresh, 1, (uint64_t[]){30, 40});
+	layout_diff_free(&d);
+}
+
+static void test_find(void **state)
+{
+	(void)state;
+	struct fr_vma a[] = {anon(10, 20, 3), anon(30, 35, 3)};
+	assert_ptr_equal(layout_find(a, 2, 10 * P), &a[0]);
+	assert_ptr_equal(layout_find(a, 2, 20 * P - 1), &a[0]);
+	assert_null(layout_find(a, 2, 20 * P));
+	assert_ptr_equal(layout_find(a, 2, 34 * P), &a[1]);
+	assert_null(layout_find(a, 2, 35 * P));
+	assert_null(layout_find(a, 0, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_layout_is_kept),
+		cmocka_unit_test(test_growth_unmap_move),
+		cmocka_unit_test(test_mprotect_and_file_offset),
+		cmocka_unit_test(test_find),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
