@@ -26,6 +26,8 @@ int cli_parse_pid(const char *s);
 /* --timeout SECONDS into *ms; -1 with the error printed if invalid. */
 #define CLI_TIMEOUT_MAX_S 3600
 #define CLI_TIMEOUT_DEFAULT_S 30
+/* A decimal number in [lo, hi]: 0, or -1 if s is not one. */
+int cli_parse_number(const char *s, double lo, double hi, double *out);
 int cli_parse_timeout(const char *cmd, const char *arg, int *ms);
 /* Exactly one of --key-file and --insecure: loads the key into *key and sets
  * *out to it (NULL for --insecure); -1 with the error printed otherwise. */

@@ -12,7 +12,8 @@
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
-	"                  [--mode stop-and-copy] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
+	"                  [--mode precopy|stop-and-copy] [--downtime-limit MS] [--max-iterations N]\n"
+	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
 	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
@@ -32,9 +33,18 @@ static const char help[] =
 	"to resolve it.\n"
 	"\n"
 	"Modes:\n"
+	"  precopy        (default where the kernel tracks written pages; `ferry check`\n"
+	"                 says) copy the memory while the process runs, then rounds of\n"
+	"                 only the pages written since the previous round, each with\n"
+	"                 the layout as it is then (new, moved and removed mappings);\n"
+	"                 when the estimated pause (what is left / the measured rate +\n"
+	"                 the switch's own cost) fits --downtime-limit, or a cap is hit,\n"
+	"                 freeze and send the rest. The pause is short; the total time\n"
+	"                 and bytes grow with the rate at which the process writes\n"
 	"  stop-and-copy  freeze, stream everything, switch (the pause is the whole\n"
-	"                 transfer; reading, sending and rebuilding overlap)\n"
-	"  (pre-copy, post-copy and hybrid are being built: see README)\n"
+	"                 transfer; reading, sending and rebuilding overlap): for a\n"
+	"                 process that writes faster than the link can carry\n"
+	"  (post-copy and hybrid are being built: see README)\n"
 	"\n"
 	"  -t, --pid PID          process to move\n"
 	"  -T, --to HOST:PORT     where `ferry receive` listens (IPv4, [IPv6] or a name)\n"
@@ -44,7 +54,15 @@ static const char help[] =
 	"                         crosses\n"
 	"      --insecure         plain TCP, no authentication, no encryption (only on a\n"
 	"                         link you trust, e.g. between test namespaces)\n"
-	"  -m, --mode MODE        stop-and-copy (default)\n"
+	"  -m, --mode MODE        precopy or stop-and-copy (see Modes)\n"
+	"      --downtime-limit MS  pre-copy: switch as soon as the estimated pause is at\n"
+	"                         most MS milliseconds (default 50)\n"
+	"      --max-iterations N pre-copy: at most N rounds while the process runs\n"
+	"                         (default 10, as LXD); then switch even if the pause\n"
+	"                         will be longer (the progress line and stats say so)\n"
+	"      --goal PCT         pre-copy: also switch once PCT % of the pages were not\n"
+	"                         written during the last round (LXD's goal; off by\n"
+	"                         default: it can switch long before the pause is short)\n"
 	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
 	"      --compress CODEC   lz4 or zstd (level 1): compress page records that shrink,\n"
@@ -54,8 +72,10 @@ static const char help[] =
 	"  -q, --quiet            no progress bar (there is none when stderr is not a\n"
 	"                         terminal either)\n"
 	"  -s, --stats-json FILE  statistics as JSON ('-' = stdout): total, setup and\n"
-	"                         downtime (frozen here until running there), bytes,\n"
-	"                         pages, the destination's build time\n"
+	"                         downtime (frozen here until running there), expected\n"
+	"                         downtime, bytes, pages, each round (pages, bytes,\n"
+	"                         duration, dirty rate), the rule that ended pre-copy,\n"
+	"                         the destination's build time\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0 when the process runs at the destination and is gone here;\n"
@@ -83,29 +103,92 @@ static int parse_rate(const char *s, uint64_t *out)
 	return 0;
 }
 
+static void write_rounds(FILE *f, const struct precopy_stats *p)
+{
+	fprintf(f, "\"rounds\":[");
+	for (uint32_t i = 0; i < p->nrounds; i++) {
+		const struct precopy_round *r = &p->rounds[i];
+		fprintf(f,
+			"%s{\"round\":%u,\"dirty_pages\":%llu,\"dirty_rate_pps\":%.0f,\"fresh_bytes\":%llu,"
+			"\"pages_sent\":%llu,\"pages_discarded\":%llu,\"pages_zero\":%llu,\"wire_bytes\":%llu,"
+			"\"ms\":%.3f,\"expected_downtime_ms\":%.3f}",
+			i ? "," : "", r->round, (unsigned long long)r->dirty_pages, r->dirty_rate,
+			(unsigned long long)r->fresh_bytes, (unsigned long long)r->pages.pages_sent,
+			(unsigned long long)r->pages.pages_discarded, (unsigned long long)r->pages.pages_zero,
+			(unsigned long long)r->wire_bytes, r->ms, r->expected_downtime_ms);
+	}
+	fprintf(f, "],");
+}
+
 static void write_stats(FILE *f, const struct send_opts *o, const struct send_stats *st)
 {
-	double secs = st->dump.t_pages_ms / 1e3;
+	const struct precopy_stats *p = &st->precopy;
+	struct page_stats all = st->dump.pages;
+	double pages_ms = st->dump.t_pages_ms;
+	for (uint32_t i = 0; i < p->nrounds; i++) {
+		all.pages_present += p->rounds[i].pages.pages_present;
+		all.pages_sent += p->rounds[i].pages.pages_sent;
+		all.pages_zero += p->rounds[i].pages.pages_zero;
+		all.pages_discarded += p->rounds[i].pages.pages_discarded;
+		all.bytes += p->rounds[i].pages.bytes;
+		pages_ms += p->rounds[i].ms;
+	}
+	bool pre = o->mode == FR_MODE_PRECOPY;
+	fprintf(f, "{\"command\":\"send\",\"mode\":\"%s\",\"pid\":%d,\"dest_pid\":%d,\"peer\":\"%s\","
+		   "\"channel\":\"%s\",\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,",
+		pre ? "precopy" : "stop-and-copy", o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "",
+		st->t_total_ms, st->t_setup_ms, st->t_downtime_ms);
+	if (pre)
+		fprintf(f, "\"expected_downtime_ms\":%.3f,\"downtime_limit_ms\":%.3f,\"downtime_fits\":%s,"
+			   "\"rule\":\"%s\",\"dirty_backend\":\"%s\",\"track_setup_ms\":%.3f,\"switchover_cost_ms\":%.3f,"
+			   "\"rate_mbps\":%.1f,\"final_dirty_pages\":%llu,",
+			p->expected_downtime_ms, o->precopy.downtime_limit_ms, p->downtime_fits ? "true" : "false",
+			precopy_rule_name(p->rule), dirty_backend_name(p->backend), p->t_track_ms, p->switchover_ms,
+			p->rate_bps * 8 / 1e6, (unsigned long long)p->final_dirty_pages);
+	else
+		fprintf(f, "\"rule\":null,");
+	write_rounds(f, p);
 	fprintf(f,
-		"{\"command\":\"send\",\"mode\":\"stop-and-copy\",\"pid\":%d,\"dest_pid\":%d,\"peer\":\"%s\","
-		"\"channel\":\"%s\","
-		"\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,"
-		"\"capture_ms\":%.3f,\"pages_ms\":%.3f,\"dest_build_ms\":%.3f,\"threads\":%u,\"vmas\":%u,\"files\":%u,"
-		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_zero\":%llu,\"zero_bytes_saved\":%llu,\"compress\":\"%s\",\"compress_bytes_saved\":%llu,"
-		"\"page_bytes\":%llu,\"wire_bytes\":%llu,\"mbps\":%.1f,\"rounds\":1,\"rule\":null}\n",
-		o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "", st->t_total_ms, st->t_setup_ms, st->t_downtime_ms,
-		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, st->dump.t_pages_ms, st->t_build_ms,
-		st->dump.threads, st->dump.vmas, st->dump.files, (unsigned long long)st->dump.pages.pages_present,
-		(unsigned long long)st->dump.pages.pages_sent, (unsigned long long)st->dump.pages.pages_zero,
-		(unsigned long long)st->dump.pages.pages_zero * (unsigned long long)sysconf(_SC_PAGESIZE),
-		fr_compress_name(o->compress), (unsigned long long)st->compress_saved,
-		(unsigned long long)st->dump.pages.bytes, (unsigned long long)st->wire_bytes,
-		secs > 0 ? (double)st->dump.pages.bytes * 8 / secs / 1e6 : 0.0);
+		"\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"final_pages_ms\":%.3f,"
+		"\"final_pages\":%llu,\"dest_build_ms\":%.3f,\"threads\":%u,\"vmas\":%u,\"files\":%u,"
+		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_discarded\":%llu,\"pages_zero\":%llu,"
+		"\"zero_bytes_saved\":%llu,\"compress\":\"%s\",\"compress_bytes_saved\":%llu,"
+		"\"page_bytes\":%llu,\"wire_bytes\":%llu,\"mbps\":%.1f}\n",
+		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, st->dump.t_pages_ms,
+		(unsigned long long)st->dump.pages.pages_sent, st->t_build_ms, st->dump.threads, st->dump.vmas,
+		st->dump.files, (unsigned long long)all.pages_present, (unsigned long long)all.pages_sent,
+		(unsigned long long)all.pages_discarded, (unsigned long long)all.pages_zero,
+		(unsigned long long)all.pages_zero * (unsigned long long)sysconf(_SC_PAGESIZE),
+		fr_compress_name(o->compress), (unsigned long long)st->compress_saved, (unsigned long long)all.bytes,
+		(unsigned long long)st->wire_bytes, pages_ms > 0 ? (double)all.bytes * 8 / (pages_ms / 1e3) / 1e6 : 0.0);
+}
+
+/* The progress line's label: the round, or the frozen last one; a cap
+ * that ends the rounds above the downtime limit is said on its own line. */
+static char progress_label[160] = "send";
+
+static void round_begin(const struct precopy_round *rd, const struct precopy_stats *st, void *arg)
+{
+	cli_progress_end();
+	if (rd) {
+		if (rd->round == 1)
+			snprintf(progress_label, sizeof(progress_label), "send round 1");
+		else
+			snprintf(progress_label, sizeof(progress_label), "send round %u (%llu MiB written, %.0f pages/s)",
+				 rd->round, (unsigned long long)(rd->dirty_pages * (uint64_t)sysconf(_SC_PAGESIZE) >> 20),
+				 rd->dirty_rate);
+		return;
+	}
+	snprintf(progress_label, sizeof(progress_label), "send frozen (%s, ~%.0f ms)", precopy_rule_name(st->rule),
+		 st->expected_downtime_ms);
+	if (!st->downtime_fits)
+		fprintf(stderr, "ferry: send: %s reached after %u rounds; the pause will be about %.0f ms, above the limit\n",
+			precopy_rule_name(st->rule), st->nrounds, st->expected_downtime_ms);
 }
 
 int cmd_send(int argc, char **argv)
 {
-	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS };
+	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS, OPT_DOWNTIME, OPT_ITERATIONS, OPT_GOAL };
 	static const struct option opts[] = {
 		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
@@ -113,9 +196,15 @@ int cmd_send(int argc, char **argv)
 		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
 		{"bandwidth", required_argument, 0, OPT_BANDWIDTH}, {"quiet", no_argument, 0, 'q'},
 		{"compress", required_argument, 0, OPT_COMPRESS},		   {"help", no_argument, 0, 'h'},
+		{"downtime-limit", required_argument, 0, OPT_DOWNTIME}, {"max-iterations", required_argument, 0, OPT_ITERATIONS},
+		{"goal", required_argument, 0, OPT_GOAL},
 		{0}};
-	struct send_opts o = {.pid = -1, .mode = FR_MODE_STOP_AND_COPY, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000,
-			      .progress = cli_progress, .progress_arg = "send"};
+	struct send_opts o = {.pid = -1, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
+			      .progress_arg = progress_label,
+			      .precopy = {.downtime_limit_ms = PRECOPY_DOWNTIME_LIMIT_MS_DEFAULT,
+					  .max_iterations = PRECOPY_MAX_ITERATIONS_DEFAULT, .goal_pct = -1,
+					  .round_begin = round_begin}};
+	o.mode = dirty_backend_best() != DIRTY_NONE ? FR_MODE_PRECOPY : FR_MODE_STOP_AND_COPY;
 	const char *key_path = NULL, *stats_path = NULL;
 	bool insecure = false;
 	int c;
@@ -131,11 +220,43 @@ int cmd_send(int argc, char **argv)
 		case 'k': key_path = optarg; break;
 		case OPT_INSECURE: insecure = true; break;
 		case 'm':
-			if (strcmp(optarg, "stop-and-copy") != 0) {
-				cli_error("send", "unknown or not yet available mode '%s' (stop-and-copy)", optarg);
+			if (strcmp(optarg, "stop-and-copy") == 0) {
+				o.mode = FR_MODE_STOP_AND_COPY;
+			} else if (strcmp(optarg, "precopy") == 0 || strcmp(optarg, "pre-copy") == 0) {
+				o.mode = FR_MODE_PRECOPY;
+			} else {
+				cli_error("send", "unknown or not yet available mode '%s' (precopy, stop-and-copy)", optarg);
 				return 1;
 			}
 			break;
+		case OPT_DOWNTIME: {
+			double ms;
+			if (cli_parse_number(optarg, 0, 3600e3, &ms) < 0) {
+				cli_error("send", "--downtime-limit takes milliseconds (0 to 3600000), not '%s'", optarg);
+				return 1;
+			}
+			o.precopy.downtime_limit_ms = ms;
+			break;
+		}
+		case OPT_ITERATIONS: {
+			double n;
+			if (cli_parse_number(optarg, 1, PRECOPY_MAX_ITERATIONS_MAX, &n) < 0 || n != (uint32_t)n) {
+				cli_error("send", "--max-iterations takes a whole number of rounds from 1 to %d, not '%s'",
+					  PRECOPY_MAX_ITERATIONS_MAX, optarg);
+				return 1;
+			}
+			o.precopy.max_iterations = (uint32_t)n;
+			break;
+		}
+		case OPT_GOAL: {
+			double pct;
+			if (cli_parse_number(optarg, 0, 100, &pct) < 0 || pct != (int)pct) {
+				cli_error("send", "--goal takes a whole percentage from 0 to 100, not '%s'", optarg);
+				return 1;
+			}
+			o.precopy.goal_pct = (int)pct;
+			break;
+		}
 		case OPT_TIMEOUT:
 			if (cli_parse_timeout("send", optarg, &o.timeout_ms) < 0)
 				return 1;
@@ -173,12 +294,16 @@ int cmd_send(int argc, char **argv)
 	const char *where;
 	int r = send_process(&o, &st, &where, err, sizeof(err));
 	cli_progress_end();
+	if (r == 0 && !(stats_path && strcmp(stats_path, "-") == 0))
+		printf("ferry send: pid %d runs on %s as pid %d; paused %.1f ms%s\n", o.pid, st.peer, st.dest_pid,
+		       st.t_downtime_ms, o.mode == FR_MODE_PRECOPY ? "" : " (stop-and-copy)");
 	if (r < 0) {
 		if (strcmp(where, "held") == 0 || strcmp(where, "absent") == 0)
 			cli_error("send", "%s", err);
 		else
 			cli_error("send", "%s; pid %d %s", err[0] ? err : strerror(-r), o.pid,
 				  strcmp(where, "resumed") == 0 ? "was resumed here untouched" : "runs on here untouched");
+		precopy_stats_free(&st.precopy);
 		return 1;
 	}
 	FILE *sf = cli_open_stats("send", stats_path);
@@ -186,5 +311,6 @@ int cmd_send(int argc, char **argv)
 		write_stats(sf, &o, &st);
 		cli_close_stats(sf);
 	}
+	precopy_stats_free(&st.precopy);
 	return 0;
 }

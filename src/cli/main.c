@@ -106,6 +106,16 @@ int cli_parse_pid(const char *s)
 	return (*s && !*e && v > 0 && v < (1 << 22)) ? (int)v : -1;
 }
 
+int cli_parse_number(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (!*s || *end || !(v >= lo && v <= hi))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int cli_parse_timeout(const char *cmd, const char *arg, int *ms)
 {
 	char *end;

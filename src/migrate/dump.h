@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "../mem/pages.h"
+#include "precopy.h"
 #include "../state/stream.h"
 
 struct dump_opts {
@@ -18,6 +19,7 @@ struct dump_opts {
 	bool leave_running;
 	bool shell_job;
 	bool header_written; /* the caller sent the preamble and HELLO (a migration) */
+	struct precopy_session *precopy; /* pre-copy rounds ran: send only what changed since */
 	page_progress_fn progress;
 	void *progress_arg;
 };

@@ -81,6 +81,23 @@ static int build_offer(const struct send_opts *so, const struct fr_image *live, 
 	return r;
 }
 
+#define SWITCHOVER_BUILD_MS 5.0 /* the destination's last steps (fds, threads) before READY */
+
+/* The stream failed while sending: the receiver may have said why it
+ * stopped reading; else the link's own error. */
+static void stream_failure(struct link *l, int r, char *err, size_t errlen)
+{
+	if (r == -ECONNABORTED || r == -EPIPE || r == -ECONNRESET) {
+		char why[512];
+		if (link_expect(l, REC_READY, NULL, "the process state", why, sizeof(why)) == -ECONNREFUSED)
+			snprintf(err, errlen, "%s", why);
+		else
+			link_io_error(l, r, "the connection failed while sending the state", err, errlen);
+	} else if (r == -ETIMEDOUT) {
+		link_io_error(l, r, "the connection failed while sending the state", err, errlen);
+	}
+}
+
 int send_process(const struct send_opts *o, struct send_stats *st, const char **where, char *err, size_t errlen)
 {
 	*st = (struct send_stats){0};
@@ -89,6 +106,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	struct capture_opts co = {.shell_job = o->shell_job};
 	struct fr_image live;
 	int r = precheck_process(o->pid, &co, &live, err, errlen);
+	double precheck_ms = now_ms() - t0;
 	if (r == -ESRCH)
 		*where = "absent";
 	if (r < 0)
@@ -115,6 +133,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 			link_io_error(&l, r, "cannot send the offer", err, errlen);
 	}
 	fr_offer_free(&offer);
+	double t_offer = now_ms();
 	if (r == 0) {
 		r = link_expect(&l, REC_ACCEPT, NULL, "the offer", err, errlen);
 		if ((r == -ENODATA || r == -ECONNRESET) && !o->key) {
@@ -128,25 +147,32 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	pr_info("%s accepted pid %d over %s", l.peer, o->pid, st->channel);
 	l.out.compress = (uint8_t)o->compress;
 
+	struct precopy_session *ps = NULL;
+	if (o->mode == FR_MODE_PRECOPY) {
+		struct precopy_opts po = o->precopy;
+		/* the switch costs about a precheck, a capture like it, and a round trip */
+		po.switchover_ms = 2 * precheck_ms + (now_ms() - t_offer) + SWITCHOVER_BUILD_MS;
+		r = precopy_run(o->pid, &po, &l.out, &ps, &st->precopy, err, errlen);
+		if (r == 0 && (r = link_put(&l, REC_SWITCHOVER, &b)) < 0)
+			link_io_error(&l, r, "cannot send the switchover", err, errlen);
+		if (r < 0) {
+			precopy_close(ps);
+			stream_failure(&l, r, err, errlen);
+			goto out;
+		}
+	}
+
 	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .header_written = true,
-				  .progress = o->progress, .progress_arg = o->progress_arg};
+				  .precopy = ps, .progress = o->progress, .progress_arg = o->progress_arg};
 	struct dump_session *ds;
 	double t_freeze = now_ms();
 	r = dump_to_stream(&dopts, &l.out, &st->dump, &ds, err, errlen);
+	precopy_close(ps); /* frozen on success, thawed on failure: tracking goes either way */
 	st->wire_bytes = l.out.offset;
 	st->compress_saved = l.out.compress_saved;
 	if (r < 0) {
 		*where = st->dump.t_freeze_ms > 0 ? "resumed" : "untouched"; /* dump_to_stream has thawed it */
-		if (r == -ECONNABORTED || r == -EPIPE || r == -ECONNRESET) {
-			/* the receiver may have said why it stopped reading */
-			char why[512];
-			if (link_expect(&l, REC_READY, NULL, "the process state", why, sizeof(why)) == -ECONNREFUSED)
-				snprintf(err, errlen, "%s", why);
-			else
-				link_io_error(&l, r, "the connection failed while sending the state", err, errlen);
-		} else if (r == -ETIMEDOUT) {
-			link_io_error(&l, r, "the connection failed while sending the state", err, errlen);
-		}
+		stream_failure(&l, r, err, errlen);
 		goto out;
 	}
 	*where = "resumed"; /* from here on, a failure thaws the frozen process */

@@ -13,12 +13,14 @@
 #include "../state/compress.h"
 #include "../state/control.h"
 #include "dump.h"
+#include "precopy.h"
 
 struct send_opts {
 	pid_t pid;
 	const char *to;                /* HOST:PORT */
 	const struct channel_key *key; /* NULL = --insecure */
 	enum fr_mode mode;
+	struct precopy_opts precopy; /* convergence rules (pre-copy) */
 	bool shell_job;
 	int timeout_ms; /* longest wait for the peer at any step */
 	uint64_t max_bps; /* --bandwidth in bytes/s, 0 = as fast as the link goes */
@@ -32,7 +34,8 @@ struct send_stats {
 	double t_setup_ms;    /* connect + handshake + offer answered */
 	double t_downtime_ms; /* source frozen → destination running */
 	double t_build_ms;    /* destination's own time from the last record to READY */
-	struct dump_stats dump;
+	struct dump_stats dump; /* the frozen part */
+	struct precopy_stats precopy;
 	uint64_t wire_bytes; /* stream bytes sent */
 	uint64_t compress_saved; /* page bytes compression kept off the wire */
 	pid_t dest_pid;

@@ -40,6 +40,42 @@ uint64_t range_list_bytes(const struct range_list *l)
 	return n;
 }
 
+int range_list_intersect(const struct range_list *a, const struct range_list *b, struct range_list *out)
+{
+	size_t i = 0, j = 0;
+	while (i < a->n && j < b->n) {
+		uint64_t lo = a->v[i].start > b->v[j].start ? a->v[i].start : b->v[j].start;
+		uint64_t hi = a->v[i].end < b->v[j].end ? a->v[i].end : b->v[j].end;
+		if (lo < hi && range_list_add(out, lo, hi) < 0)
+			return -ENOMEM;
+		if (a->v[i].end < b->v[j].end)
+			i++;
+		else
+			j++;
+	}
+	return 0;
+}
+
+int range_list_union(struct range_list *l, const struct range_list *add)
+{
+	struct range_list u = {0};
+	size_t i = 0, j = 0;
+	while (i < l->n || j < add->n) {
+		const struct fr_range *r = j >= add->n || (i < l->n && l->v[i].start <= add->v[j].start) ? &l->v[i++]
+													   : &add->v[j++];
+		if (u.n && r->start <= u.v[u.n - 1].end) {
+			if (r->end > u.v[u.n - 1].end)
+				u.v[u.n - 1].end = r->end;
+		} else if (range_list_add(&u, r->start, r->end) < 0) {
+			range_list_free(&u);
+			return -ENOMEM;
+		}
+	}
+	range_list_free(l);
+	*l = u;
+	return 0;
+}
+
 static bool is_file(uint32_t kind) { return kind == VMA_FILE_PRIVATE || kind == VMA_FILE_SHARED; }
 
 /* Does address `at`, inside both x and y, have the same mapping in both? */

@@ -28,6 +28,11 @@ int range_list_add(struct range_list *l, uint64_t start, uint64_t end);
 void range_list_free(struct range_list *l);
 uint64_t range_list_bytes(const struct range_list *l);
 
+/* out gets a ∩ b (out must be empty; a and b sorted). */
+int range_list_intersect(const struct range_list *a, const struct range_list *b, struct range_list *out);
+/* l becomes l ∪ add, sorted and merged. */
+int range_list_union(struct range_list *l, const struct range_list *add);
+
 struct layout_diff {
 	struct range_list kept, removed, fresh;
 };

@@ -2,7 +2,8 @@
  * unchanged layout is all kept; brk growth keeps the old heap and makes the
  * growth fresh; munmap removes; mremap moves are removed + fresh; an
  * mprotect in the middle of a mapping changes just that part; a file mapped
- * at another offset is changed; layout_find finds the VMA of an address. */
+ * at another offset is changed; range lists intersect and unite;
+ * layout_find finds the VMA of an address. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,6 +87,23 @@ static void test_mprotect_and_file_offset(void **state)
 	layout_diff_free(&d);
 }
 
+static void test_intersect_union(void **state)
+{
+	(void)state;
+	struct range_list a = {0}, b = {0}, x = {0};
+	range_list_add(&a, 0, 10 * P), range_list_add(&a, 20 * P, 30 * P);
+	range_list_add(&b, 5 * P, 25 * P), range_list_add(&b, 29 * P, 40 * P);
+	assert_int_equal(range_list_intersect(&a, &b, &x), 0);
+	expect(&x, 3, (uint64_t[]){5, 10, 20, 25, 29, 30});
+	assert_int_equal(range_list_union(&a, &b), 0);
+	expect(&a, 1, (uint64_t[]){0, 40});
+	struct range_list c = {0};
+	range_list_add(&c, 50 * P, 60 * P);
+	assert_int_equal(range_list_union(&c, &x), 0);
+	expect(&c, 4, (uint64_t[]){5, 10, 20, 25, 29, 30, 50, 60});
+	range_list_free(&a), range_list_free(&b), range_list_free(&x), range_list_free(&c);
+}
+
 static void test_find(void **state)
 {
 	(void)state;
@@ -104,6 +122,7 @@ int main(void)
 		cmocka_unit_test(test_same_layout_is_kept),
 		cmocka_unit_test(test_growth_unmap_move),
 		cmocka_unit_test(test_mprotect_and_file_offset),
+		cmocka_unit_test(test_intersect_union),
 		cmocka_unit_test(test_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
