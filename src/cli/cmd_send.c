@@ -149,12 +149,12 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 		fprintf(f, "\"rule\":null,");
 	write_rounds(f, p);
 	fprintf(f,
-		"\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"final_pages_ms\":%.3f,"
+		"\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,\"final_pages_ms\":%.3f,"
 		"\"final_pages\":%llu,\"dest_build_ms\":%.3f,\"threads\":%u,\"vmas\":%u,\"files\":%u,"
 		"\"pages_present\":%llu,\"pages_sent\":%llu,\"pages_discarded\":%llu,\"pages_zero\":%llu,"
 		"\"zero_bytes_saved\":%llu,\"compress\":\"%s\",\"compress_bytes_saved\":%llu,"
 		"\"page_bytes\":%llu,\"wire_bytes\":%llu,\"mbps\":%.1f}\n",
-		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, st->dump.t_pages_ms,
+		st->dump.t_precheck_ms, st->dump.t_freeze_ms, st->dump.t_capture_ms, pages_ms, st->dump.t_pages_ms,
 		(unsigned long long)st->dump.pages.pages_sent, st->t_build_ms, st->dump.threads, st->dump.vmas,
 		st->dump.files, (unsigned long long)all.pages_present, (unsigned long long)all.pages_sent,
 		(unsigned long long)all.pages_discarded, (unsigned long long)all.pages_zero,

@@ -102,7 +102,7 @@ static int read_offer(struct link *l, struct fr_offer *o, char *err, size_t errl
 }
 
 static void write_stats(const struct receive_opts *o, const char *peer, pid_t pid, const struct restore_stats *st,
-			double total_ms)
+			uint32_t rounds, double total_ms)
 {
 	if (!o->stats_path)
 		return;
@@ -112,12 +112,34 @@ static void write_stats(const struct receive_opts *o, const char *peer, pid_t pi
 		return;
 	}
 	fprintf(f,
-		"{\"command\":\"receive\",\"peer\":\"%s\",\"pid\":%d,\"total_ms\":%.3f,\"read_meta_ms\":%.3f,"
+		"{\"command\":\"receive\",\"peer\":\"%s\",\"pid\":%d,\"precopy_rounds\":%u,\"total_ms\":%.3f,\"read_meta_ms\":%.3f,"
 		"\"stub_ms\":%.3f,\"mm_ms\":%.3f,\"pages_ms\":%.3f,\"threads_ms\":%.3f,\"pages\":%llu,"
 		"\"page_bytes\":%llu,\"pages_path\":\"%s\"}\n",
-		peer, pid, total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_threads_ms,
+		peer, pid, rounds, total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_threads_ms,
 		(unsigned long long)st->pages, (unsigned long long)st->page_bytes, pages_path_name(st->pages_path));
 	fclose(f);
+}
+
+/* Pre-copy: the stub takes its layout and pages round by round while the
+ * process still runs at the source, then the frozen state completes it. */
+static int receive_rounds(struct link *l, pid_t pid, const struct restore_opts *ro, struct restore_prepared **prep,
+			  struct restore_stats *st, uint32_t *rounds, char *err, size_t errlen)
+{
+	int r = restore_live_begin(pid, ro, prep, st, err, errlen);
+	while (r == 0) {
+		r = restore_live_round(*prep, &l->in, st, err, errlen);
+		if (r == 0)
+			(*rounds)++;
+	}
+	if (r == 1)
+		r = restore_live_finish(*prep, &l->in, st, err, errlen);
+	if (r < 0) {
+		restore_abort(*prep);
+		*prep = NULL;
+	} else {
+		pr_info("pid %d: %u pre-copy round(s), then the frozen state", pid, *rounds);
+	}
+	return r;
 }
 
 /* One migration on an accepted socket; runs in its own child process. */
@@ -153,7 +175,11 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 	struct restore_stats rst;
 	struct restore_prepared *prep = NULL;
 	char rerr[512] = "";
-	r = restore_prepare(&l.in, &ropts, &prep, &rst, rerr, sizeof(rerr));
+	uint32_t rounds = 0;
+	if (offer.mode == FR_MODE_PRECOPY)
+		r = receive_rounds(&l, offer.pid, &ropts, &prep, &rst, &rounds, rerr, sizeof(rerr));
+	else
+		r = restore_prepare(&l.in, &ropts, &prep, &rst, rerr, sizeof(rerr));
 	if (r < 0) {
 		link_refuse(&l, rerr[0] ? rerr : strerror(-r));
 		snprintf(err, errlen, "pid %d from %s: %s; the half-built process was discarded here", offer.pid,
@@ -184,7 +210,7 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 	printf("ferry receive: pid %d from %s is running here (%.1f ms, %.1f MiB of pages)\n", pid, l.peer, total,
 	       (double)rst.page_bytes / (1 << 20));
 	fflush(stdout);
-	write_stats(o, l.peer, pid, &rst, total);
+	write_stats(o, l.peer, pid, &rst, rounds, total);
 out:
 	fr_offer_free(&offer);
 	buf_free(&b);

@@ -267,6 +267,28 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 	return 0;
 }
 
+/* The mapping of img that holds all of [addr, end) and takes pages, or NULL. */
+static const struct fr_vma *pages_vma(const struct fr_image *img, uint64_t addr, uint64_t end)
+{
+	uint32_t lo = 0, hi = img->nvmas; /* the last mapping that starts at or below addr */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (img->vmas[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct fr_vma *v = lo ? &img->vmas[lo - 1] : NULL;
+	return v && addr < v->end && end <= v->end && fr_vma_has_pages(v) ? v : NULL;
+}
+
+static int outside(uint32_t npages, uint64_t addr, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "stream is corrupted: %u pages at %#llx are not inside one restored mapping that takes pages",
+		 npages, (unsigned long long)addr);
+	return -EBADMSG;
+}
+
 int image_check_pages(const struct fr_image *img, uint32_t page_size, const uint8_t *p, uint32_t len,
 		      struct fr_pages_hdr *h, char *err, size_t errlen)
 {
@@ -275,19 +297,18 @@ int image_check_pages(const struct fr_image *img, uint32_t page_size, const uint
 		return -EBADMSG;
 	}
 	uint64_t end = h->addr + (uint64_t)h->npages * page_size; /* checked by decode_pages_hdr */
-	uint32_t lo = 0, hi = img->nvmas; /* the last mapping that starts at or below addr */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (img->vmas[mid].start <= h->addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+	return pages_vma(img, h->addr, end) ? 0 : outside(h->npages, h->addr, err, errlen);
+}
+
+const struct fr_vma *image_check_discard(const struct fr_image *img, uint32_t page_size, const uint8_t *p,
+					 uint32_t len, struct fr_discard *d, char *err, size_t errlen)
+{
+	if (decode_discard(p, len, page_size, d) < 0) {
+		snprintf(err, errlen, "stream is corrupted: invalid discard record: %s", codec_why());
+		return NULL;
 	}
-	const struct fr_vma *v = lo ? &img->vmas[lo - 1] : NULL;
-	if (!v || h->addr >= v->end || end > v->end || !fr_vma_has_pages(v)) {
-		snprintf(err, errlen, "stream is corrupted: %u pages at %#llx are not inside one restored mapping "
-				      "that takes pages", h->npages, (unsigned long long)h->addr);
-		return -EBADMSG;
-	}
-	return 0;
+	const struct fr_vma *v = pages_vma(img, d->addr, d->addr + (uint64_t)d->npages * page_size);
+	if (!v)
+		outside(d->npages, d->addr, err, errlen);
+	return v;
 }

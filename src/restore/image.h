@@ -46,6 +46,11 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 int image_check_pages(const struct fr_image *img, uint32_t page_size, const uint8_t *p, uint32_t len,
 		      struct fr_pages_hdr *h, char *err, size_t errlen);
 
+/* The same for a DISCARD payload; returns the mapping it falls in, or NULL
+ * with err filled. */
+const struct fr_vma *image_check_discard(const struct fr_image *img, uint32_t page_size, const uint8_t *p,
+					 uint32_t len, struct fr_discard *d, char *err, size_t errlen);
+
 /* Reads the next record; a clean end of input is reported as a stream
  * truncated before its end record. err gets the one-line reason. */
 int restore_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err,

@@ -18,6 +18,12 @@ int stub_create(const struct fr_image *img, const struct restore_opts *opts, str
 		size_t errlen);
 void stub_kill(struct stub *stub);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
+/* Follows a layout change (pre-copy): what `was` mapped and `now` does not
+ * map the same way is unmapped, what `now` maps anew is mapped (layout.h);
+ * kept ranges and their pages are left alone. The vDSO block must not move. */
+int mm_update(struct stub *stub, const struct fr_image *was, const struct fr_image *now, char *err, size_t errlen);
+/* MADV_DONTNEED on [addr, addr + len): private memory reads as fresh again. */
+int mm_discard(struct stub *stub, uint64_t addr, uint64_t len);
 int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* A userfaultfd for the stub's mm, created inside it (so it is bound to its
  * final mm), taken with pidfd_getfd, its copy in the stub closed. */
@@ -32,9 +38,13 @@ int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen);
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* Detaches every thread: the process runs. */
 int threads_release(const struct fr_image *img, char *err, size_t errlen);
-/* Places REC_PAGES records, starting with the one in hand, until DONE.
+/* A pre-copy round's PAGES and DISCARD records, from the one in hand to
+ * its ROUND_END, into the stub laid out as `layout`; adds to st's counts. */
+int restore_round_pages(struct fr_stream *s, struct stub *stub, const struct fr_image *layout, uint16_t type,
+			const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
+/* Places REC_PAGES (and DISCARD) records, starting with the one in hand, until DONE.
  * uffd (or -1) is consumed; st gets the page counts and the path taken. */
-int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
+int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
 
 #endif

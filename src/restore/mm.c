@@ -22,6 +22,7 @@
 #include "../common/util.h"
 #include "../inspect/proc.h"
 #include "../inspect/rsys.h"
+#include "../state/layout.h"
 #include "internal.h"
 
 #define USER_TOP 0x7ffffffff000ull     /* TASK_SIZE with 4-level paging */
@@ -112,48 +113,152 @@ static int open_remote(struct stub *s, struct rsys *r, const char *path, int fla
 	return *fd < 0 ? (int)*fd : 0;
 }
 
+/* The file a mapping needs, kept open while consecutive pieces map it. */
+struct map_file {
+	long fd;
+	const char *path;
+	int flags;
+};
+
+/* Maps [lo, hi) of the saved VMA v (all of it, or a piece a pre-copy round
+ * found fresh) at its address, from its file at the matching offset. */
+static int map_piece(struct stub *s, struct rsys *r, struct map_file *mf, const struct fr_vma *v, uint64_t lo,
+		     uint64_t hi, char *err, size_t errlen)
+{
+	uint64_t flags = MAP_FIXED | (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN));
+	long mfd = -1;
+	if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON) {
+		flags |= MAP_ANONYMOUS;
+	} else {
+		int want = (v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
+		if (!mf->path || strcmp(mf->path, v->path) != 0 || mf->flags != want) {
+			if (mf->fd >= 0)
+				rsys(r, SYS_close, (uint64_t)mf->fd, 0, 0, 0, 0, 0);
+			mf->fd = -1, mf->path = NULL;
+			int e = open_remote(s, r, v->path, want, &mf->fd);
+			if (e < 0) {
+				snprintf(err, errlen, "cannot open %s to map it at %#llx: %s", v->path,
+					 (unsigned long long)lo, strerror(-e));
+				return e;
+			}
+			mf->path = v->path, mf->flags = want;
+		}
+		mfd = mf->fd;
+	}
+	long a = rsys(r, SYS_mmap, lo, hi - lo, v->prot, flags, (uint64_t)mfd, v->pgoff + (lo - v->start));
+	if (a != (long)lo) {
+		int e = a < 0 ? (int)a : -EFAULT;
+		snprintf(err, errlen, "cannot map %llx-%llx (%s%s%s): %s", (unsigned long long)lo, (unsigned long long)hi,
+			 fr_vma_kind_name(v->kind), v->path ? " " : "", v->path ? v->path : "", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+static void map_file_close(struct rsys *r, struct map_file *mf)
+{
+	if (mf->fd >= 0)
+		rsys(r, SYS_close, (uint64_t)mf->fd, 0, 0, 0, 0, 0);
+	mf->fd = -1;
+}
+
 static int map_vmas(struct stub *s, struct rsys *r, const struct fr_image *img, char *err, size_t errlen)
 {
-	long fd = -1;
-	const char *fd_path = NULL;
-	int fd_flags = 0, ret = 0;
+	struct map_file mf = {.fd = -1};
+	int ret = 0;
 	for (uint32_t i = 0; i < img->nvmas && ret == 0; i++) {
 		const struct fr_vma *v = &img->vmas[i];
-		if (is_special(v->kind))
-			continue;
-		uint64_t len = v->end - v->start;
-		uint64_t flags = MAP_FIXED | (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN));
-		long mfd = -1;
-		if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON) {
-			flags |= MAP_ANONYMOUS;
-		} else {
-			int want = (v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
-			if (!fd_path || strcmp(fd_path, v->path) != 0 || fd_flags != want) {
-				if (fd >= 0)
-					rsys(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
-				fd = -1;
-				ret = open_remote(s, r, v->path, want, &fd);
-				if (ret < 0) {
-					snprintf(err, errlen, "cannot open %s to map it at %#llx: %s", v->path,
-						 (unsigned long long)v->start, strerror(-ret));
-					break;
-				}
-				fd_path = v->path;
-				fd_flags = want;
-			}
-			mfd = fd;
+		if (!is_special(v->kind))
+			ret = map_piece(s, r, &mf, v, v->start, v->end, err, errlen);
+	}
+	map_file_close(r, &mf);
+	return ret;
+}
+
+/* Does [lo, hi) touch a vDSO-block mapping of l? */
+static bool hits_special(const struct fr_vma *l, uint32_t n, uint64_t lo, uint64_t hi)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (is_special(l[i].kind) && overlaps(lo, hi, l[i].start, l[i].end))
+			return true;
+	return false;
+}
+
+/* The scratch area must stay out of the process's mappings: if the new
+ * layout wants its place, it moves to a hole of the new layout. */
+static int move_scratch(struct stub *s, struct rsys *r, const struct fr_image *now, char *err, size_t errlen)
+{
+	bool in_way = false;
+	for (uint32_t i = 0; i < now->nvmas && !in_way; i++)
+		in_way = overlaps(s->scratch, s->scratch + s->scratch_len, now->vmas[i].start, now->vmas[i].end);
+	if (!in_way)
+		return 0;
+	uint64_t hole = find_hole(now, s->scratch_len);
+	long a = hole ? rsys(r, SYS_mremap, s->scratch, s->scratch_len, s->scratch_len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			     hole, 0)
+		      : -ENOMEM;
+	if (a != (long)hole) {
+		snprintf(err, errlen, "no room for the scratch area in the new layout: %s", strerror(a < 0 ? (int)-a : EFAULT));
+		return a < 0 ? (int)a : -EFAULT;
+	}
+	s->scratch = hole;
+	return 0;
+}
+
+int mm_update(struct stub *s, const struct fr_image *was, const struct fr_image *now, char *err, size_t errlen)
+{
+	struct layout_diff d;
+	if (layout_diff(was->vmas, was->nvmas, now->vmas, now->nvmas, &d) < 0)
+		return -ENOMEM;
+	struct rsys r;
+	int ret = rsys_begin(&r, s->pid, s->sys_ip);
+	for (size_t i = 0; ret == 0 && i < d.removed.n; i++) {
+		const struct fr_range *g = &d.removed.v[i];
+		if (hits_special(was->vmas, was->nvmas, g->start, g->end) || hits_special(now->vmas, now->nvmas, g->start, g->end)) {
+			snprintf(err, errlen, "the process moved its vDSO at %#llx: ferry cannot follow that yet",
+				 (unsigned long long)g->start);
+			ret = -EOPNOTSUPP;
+			break;
 		}
-		long a = rsys(r, SYS_mmap, v->start, len, v->prot, flags, (uint64_t)mfd, v->pgoff);
-		if (a != (long)v->start) {
-			ret = a < 0 ? (int)a : -EFAULT;
-			snprintf(err, errlen, "cannot map %llx-%llx (%s%s%s): %s", (unsigned long long)v->start,
-				 (unsigned long long)v->end, fr_vma_kind_name(v->kind), v->path ? " " : "",
-				 v->path ? v->path : "", strerror(-ret));
+		long e = rsys(&r, SYS_munmap, g->start, g->end - g->start, 0, 0, 0, 0);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot unmap %llx-%llx: %s", (unsigned long long)g->start,
+				 (unsigned long long)g->end, strerror((int)-e));
+			ret = (int)e;
 		}
 	}
-	if (fd >= 0)
-		rsys(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = move_scratch(s, &r, now, err, errlen);
+	struct map_file mf = {.fd = -1};
+	for (size_t i = 0; ret == 0 && i < d.fresh.n; i++) {
+		const struct fr_range *g = &d.fresh.v[i];
+		for (uint32_t k = 0; ret == 0 && k < now->nvmas; k++) {
+			const struct fr_vma *v = &now->vmas[k];
+			uint64_t lo = MAX(v->start, g->start), hi = MIN(v->end, g->end);
+			if (lo >= hi)
+				continue;
+			if (is_special(v->kind)) {
+				snprintf(err, errlen, "the process moved its vDSO to %#llx: ferry cannot follow that yet",
+					 (unsigned long long)lo);
+				ret = -EOPNOTSUPP;
+				break;
+			}
+			ret = map_piece(s, &r, &mf, v, lo, hi, err, errlen);
+		}
+	}
+	map_file_close(&r, &mf);
+	layout_diff_free(&d);
 	return ret;
+}
+
+int mm_discard(struct stub *s, uint64_t addr, uint64_t len)
+{
+	struct rsys r;
+	int ret = rsys_begin(&r, s->pid, s->sys_ip);
+	if (ret < 0)
+		return ret;
+	long e = rsys(&r, SYS_madvise, addr, len, MADV_DONTNEED, 0, 0, 0);
+	return e < 0 ? (int)e : 0;
 }
 
 int mm_rebuild(struct stub *s, const struct fr_image *img, char *err, size_t errlen)

@@ -226,11 +226,95 @@ const char *pages_path_name(enum pages_path p)
 	return p == PAGES_PATH_UFFDIO_COPY ? "uffdio_copy" : "process_vm_writev";
 }
 
-int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_image *img, uint16_t type,
+#define ZERO_CHUNK_PAGES 64
+
+/* A DISCARD record: private memory is dropped (it reads as fresh: zero, or
+ * the file's page); shared anonymous memory is written with zeros. */
+static int apply_discard(struct page_writer *pw, struct stub *stub, const struct fr_image *img, const uint8_t *p,
+			 uint32_t len, char *err, size_t errlen)
+{
+	struct fr_discard d;
+	const struct fr_vma *v = image_check_discard(img, pw->page_size, p, len, &d, err, errlen);
+	if (!v)
+		return -EBADMSG;
+	uint64_t bytes = (uint64_t)d.npages * pw->page_size;
+	int r = 0;
+	if (v->kind != VMA_SHARED_ANON) {
+		r = mm_discard(stub, d.addr, bytes);
+	} else {
+		static const uint8_t zeros[ZERO_CHUNK_PAGES * 4096];
+		size_t chunk = MIN(sizeof(zeros), (size_t)ZERO_CHUNK_PAGES * pw->page_size);
+		for (uint64_t at = 0; r == 0 && at < bytes; at += chunk) {
+			size_t n = (size_t)MIN((uint64_t)chunk, bytes - at);
+			if (pwrite(pw->mem_fd, zeros, n, (off_t)(d.addr + at)) != (ssize_t)n)
+				r = errno ? neg_errno() : -EIO;
+		}
+	}
+	if (r < 0)
+		snprintf(err, errlen, "cannot discard %u pages at %#llx: %s", d.npages, (unsigned long long)d.addr,
+			 strerror(-r));
+	return r;
+}
+
+/* Places PAGES and DISCARD records from the one in hand up to the record
+ * `end` (DONE, or a pre-copy round's ROUND_END), whose counts must match. */
+static int place_records(struct fr_stream *s, struct page_writer *pw, struct stub *stub, const struct fr_image *img,
+			 uint16_t end, uint16_t type, const uint8_t *p, uint32_t len, uint64_t *records, char *err,
+			 size_t errlen)
+{
+	uint64_t pages0 = pw->pages, n = 0;
+	int r;
+	for (;;) {
+		if (type == end) {
+			r = check_done(p, len, n, pw->pages - pages0, err, errlen);
+			break;
+		}
+		if (type == REC_DISCARD) {
+			if ((r = apply_discard(pw, stub, img, p, len, err, errlen)) < 0)
+				break;
+		} else if (type != REC_PAGES) {
+			snprintf(err, errlen, "stream is corrupted: unexpected %s record among pages", fr_record_name(type));
+			r = -EBADMSG;
+			break;
+		} else {
+			if ((r = apply_record(pw, img, p, len, err, errlen)) < 0)
+				break;
+			n++;
+			if (s->seekable && end == REC_DONE) {
+				r = pages_from_mapping(s, pw, img, &n, err, errlen);
+				break;
+			}
+		}
+		if ((r = restore_read_record(s, &type, &p, &len, err, errlen)) < 0)
+			break;
+	}
+	*records += n;
+	return r;
+}
+
+int restore_round_pages(struct fr_stream *s, struct stub *stub, const struct fr_image *layout, uint16_t type,
+			const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
+{
+	struct page_writer pw;
+	int r = page_writer_open(&pw, stub->pid, layout->vmas, layout->nvmas);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot open the new process's memory: %s", strerror(-r));
+		return r;
+	}
+	r = place_records(s, &pw, stub, layout, REC_ROUND_END, type, p, len, &st->records, err, errlen);
+	st->pages += pw.pages;
+	st->page_bytes += pw.pages * pw.page_size;
+	st->pages_process_vm_writev += pw.pages_process_vm_writev;
+	st->pages_proc_mem += pw.pages_proc_mem;
+	page_writer_close(&pw);
+	return r;
+}
+
+int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
 {
 	struct page_writer pw;
-	int r = page_writer_open(&pw, pid, img->vmas, img->nvmas);
+	int r = page_writer_open(&pw, stub->pid, img->vmas, img->nvmas);
 	if (r < 0) {
 		if (uffd >= 0)
 			close(uffd);
@@ -244,33 +328,12 @@ int restore_pages(struct fr_stream *s, pid_t pid, int uffd, const struct fr_imag
 		close(uffd);
 	}
 	st->pages_path = pw.uffd >= 0 ? PAGES_PATH_UFFDIO_COPY : PAGES_PATH_PROCESS_VM_WRITEV;
-	uint64_t records = 0;
-	for (;;) {
-		if (type == REC_DONE) {
-			r = check_done(p, len, records, pw.pages, err, errlen);
-			break;
-		}
-		if (type != REC_PAGES) {
-			snprintf(err, errlen, "stream is corrupted: unexpected %s record among pages", fr_record_name(type));
-			r = -EBADMSG;
-			break;
-		}
-		if ((r = apply_record(&pw, img, p, len, err, errlen)) < 0)
-			break;
-		records++;
-		if (s->seekable) {
-			r = pages_from_mapping(s, &pw, img, &records, err, errlen);
-			break;
-		}
-		if ((r = restore_read_record(s, &type, &p, &len, err, errlen)) < 0)
-			break;
-	}
-	st->pages = pw.pages;
-	st->page_bytes = pw.pages * pw.page_size;
-	st->records = records;
-	st->pages_uffdio_copy = pw.pages_uffdio_copy;
-	st->pages_process_vm_writev = pw.pages_process_vm_writev;
-	st->pages_proc_mem = pw.pages_proc_mem;
+	r = place_records(s, &pw, stub, img, REC_DONE, type, p, len, &st->records, err, errlen);
+	st->pages += pw.pages;
+	st->page_bytes += pw.pages * pw.page_size;
+	st->pages_uffdio_copy += pw.pages_uffdio_copy;
+	st->pages_process_vm_writev += pw.pages_process_vm_writev;
+	st->pages_proc_mem += pw.pages_proc_mem;
 	page_writer_close(&pw);
 	return r;
 }

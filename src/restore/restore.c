@@ -79,7 +79,7 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 			pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
 		}
 	}
-	if ((r = restore_pages(s, rp->stub.pid, uffd, img, type, p, len, st, err, errlen)) < 0)
+	if ((r = restore_pages(s, &rp->stub, uffd, img, type, p, len, st, err, errlen)) < 0)
 		goto out;
 	st->t_pages_ms = now_ms() - t;
 	t = now_ms();

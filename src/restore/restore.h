@@ -48,6 +48,18 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 		    struct restore_stats *st, char *err, size_t errlen);
 int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t errlen);
 void restore_abort(struct restore_prepared *rp);
+/* Pre-copy (a live migration's rounds): begin spawns the stub for pid;
+ * each round call reads one round (the layout, which the stub's address
+ * space follows, then PAGES / DISCARD up to ROUND_END) and returns 0, or 1
+ * when the SWITCHOVER record comes; finish reads the frozen state and
+ * completes the process as restore_prepare does. On failure the caller
+ * calls restore_abort. */
+int restore_live_begin(pid_t pid, const struct restore_opts *opts, struct restore_prepared **rp,
+		       struct restore_stats *st, char *err, size_t errlen);
+int restore_live_round(struct restore_prepared *rp, struct fr_stream *s, struct restore_stats *st, char *err,
+		       size_t errlen);
+int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct restore_stats *st, char *err,
+			size_t errlen);
 /* True if pid cannot be restored here, with the reason (a running process
  * has it, or others still use it as their process group or session id). */
 bool restore_pid_taken(pid_t pid, char *why, size_t len);
