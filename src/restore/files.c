@@ -1,9 +1,10 @@
-/* files.c — reopening the files of a FILE record for the restore stub, with
- * the record's claim checked first: the path is looked up with O_PATH (no
- * open of the object itself: a FIFO would block, a device would run its
- * driver's open) and its type must be the recorded one. A regular file,
- * directory or device in the stream that turns out to be a FIFO, socket or
- * another kind of node here is refused with the fd number and path. */
+/* files.c — reopening the file of a FILE record, in ferry, before it is
+ * passed to the restore stub (identity.c). The record's claim is checked
+ * first: the path is looked up with O_PATH (no open of the object itself: a
+ * FIFO would block, a device would run its driver's open) and its type must
+ * be the recorded one. A regular file, directory or device in the stream
+ * that turns out to be a FIFO, socket or another kind of node here is
+ * refused with the fd number and path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
