@@ -63,8 +63,9 @@ int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen)
 	}
 	int oflags = (int)f->flags & ~REOPEN_DROP_FLAGS;
 	/* O_NONBLOCK: if the path was swapped for a FIFO since the check, the
-	 * open must not hang; the inode comparison below then refuses it. */
-	int fd = open(f->path, oflags | O_NONBLOCK | O_CLOEXEC);
+	 * open must not hang; the inode comparison below then refuses it.
+	 * O_NOCTTY: ferry opens it, and must not gain a controlling terminal. */
+	int fd = open(f->path, oflags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = neg_errno();
 		snprintf(err, errlen, "cannot reopen fd %d (%s %s): %s", f->fd, fr_file_kind_name(f->kind), f->path,
