@@ -1,9 +1,10 @@
-/* files.c — reopening the files of a FILE record for the restore stub, with
- * the record's claim checked first: the path is looked up with O_PATH (no
- * open of the object itself: a FIFO would block, a device would run its
- * driver's open) and its type must be the recorded one. A regular file,
- * directory or device in the stream that turns out to be a FIFO, socket or
- * another kind of node here is refused with the fd number and path. */
+/* files.c — reopening the file of a FILE record, in ferry, before it is
+ * passed to the restore stub (identity.c). The record's claim is checked
+ * first: the path is looked up with O_PATH (no open of the object itself: a
+ * FIFO would block, a device would run its driver's open) and its type must
+ * be the recorded one. A regular file, directory or device in the stream
+ * that turns out to be a FIFO, socket or another kind of node here is
+ * refused with the fd number and path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -62,8 +63,9 @@ int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen)
 	}
 	int oflags = (int)f->flags & ~REOPEN_DROP_FLAGS;
 	/* O_NONBLOCK: if the path was swapped for a FIFO since the check, the
-	 * open must not hang; the inode comparison below then refuses it. */
-	int fd = open(f->path, oflags | O_NONBLOCK | O_CLOEXEC);
+	 * open must not hang; the inode comparison below then refuses it.
+	 * O_NOCTTY: ferry opens it, and must not gain a controlling terminal. */
+	int fd = open(f->path, oflags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = neg_errno();
 		snprintf(err, errlen, "cannot reopen fd %d (%s %s): %s", f->fd, fr_file_kind_name(f->kind), f->path,

@@ -245,7 +245,7 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 			r = add_file(s, lim, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
 			r = add_vma(s, lim, img, *p, *len, err, errlen);
-		} else if ((*type == REC_PAGES || *type == REC_DONE) && have_proc) {
+		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_DONE) && have_proc) {
 			break;
 		} else {
 			snprintf(err, errlen, "stream is corrupted: unexpected %s record (record %llu)",
@@ -265,6 +265,24 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 	if (!img->proc.mm.exe)
 		return corrupt(err, errlen, s, "the process record names no executable");
 	return 0;
+}
+
+int image_read_layout(struct fr_stream *s, const struct image_limits *lim, struct fr_image *layout, uint16_t *type,
+		      const uint8_t **p, uint32_t *len, char *err, size_t errlen)
+{
+	int r = 0;
+	while (r == 0 && *type == REC_VMA) {
+		if ((r = add_vma(s, lim, layout, *p, *len, err, errlen)) == 0)
+			r = restore_read_record(s, type, p, len, err, errlen);
+	}
+	if (r == 0 && *type != REC_PAGES && *type != REC_DISCARD && *type != REC_ROUND_END) {
+		snprintf(err, errlen, "stream is corrupted: unexpected %s record in a pre-copy round (record %llu)",
+			 fr_record_name(*type), (unsigned long long)s->records);
+		r = -EBADMSG;
+	}
+	if (r == 0 && layout->nvmas == 0)
+		r = corrupt(err, errlen, s, "a pre-copy round without a layout");
+	return r;
 }
 
 /* The mapping of img that holds all of [addr, end) and takes pages, or NULL. */

@@ -41,6 +41,12 @@ int image_read_metadata(struct fr_stream *s, const struct image_limits *lim, str
 int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, uint16_t *type,
 		     const uint8_t **p, uint32_t *len, char *err, size_t errlen);
 
+/* A pre-copy round's layout: the VMA records from the one in hand (type,
+ * p, len) on, checked as image_read_state checks them, into layout's vmas;
+ * stops at the round's first PAGES, DISCARD or ROUND_END record. */
+int image_read_layout(struct fr_stream *s, const struct image_limits *lim, struct fr_image *layout, uint16_t *type,
+		      const uint8_t **p, uint32_t *len, char *err, size_t errlen);
+
 /* Decodes a PAGES payload and checks that its whole range lies inside one
  * mapping of img that carries pages. -EBADMSG with err filled if not. */
 int image_check_pages(const struct fr_image *img, uint32_t page_size, const uint8_t *p, uint32_t len,

@@ -1,22 +1,48 @@
 /* internal.h — the pieces of a restore, shared by the files of restore/
- * only: the stub (stub.c), the address space (mm.c), threads (threads.c)
- * and the page phase (pages_in.c). restore.c runs them in order. */
+ * only: the stub (stub.c), the address space (mm.c), identity and files
+ * (identity.c, files.c), threads (threads.c) and the page phase
+ * (pages_in.c). restore.c runs them in order: files opened in ferry, stub
+ * spawned and seized, memory built, pages in, identity applied, mm fields
+ * set, threads recreated. */
 #ifndef FERRY_RESTORE_INTERNAL_H
 #define FERRY_RESTORE_INTERNAL_H
 
 #include "image.h"
 #include "restore.h"
 
+/* A stub being built into the process (see stub.c). */
 struct stub {
 	pid_t pid;
-	int hs_fd;        /* the stub's end of the handshake pipe, closed remotely at the end */
+	int chan_fd;      /* ferry's end of the fd-passing socketpair, -1 once identity_apply is done */
+	int stub_chan_fd; /* the stub's end, by its fd number in the stub */
 	uint64_t sys_ip;  /* a syscall instruction in the stub's (moved) vDSO */
 	uint64_t scratch; /* scratch area in the stub */
 	size_t scratch_len;
 };
-int stub_create(const struct fr_image *img, const struct restore_opts *opts, struct stub *stub, char *err,
-		size_t errlen);
+/* Waits for pid to be free (a zombie of it may wait ~2 s to be reaped),
+ * then forks the stub with that pid. It knows nothing of the image: all
+ * signals blocked, no fd but its end of the channel; it pauses until
+ * seized. opts is not used yet. */
+int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, char *err, size_t errlen);
+/* Kills and reaps the stub (if any) and closes ferry's end of its channel. */
 void stub_kill(struct stub *stub);
+/* -EEXIST with the reason if a running process holds pid, or a zombie of it
+ * is not reaped in time; 0 once it is free. */
+int stub_wait_pid_free(pid_t pid, char *err, size_t errlen);
+/* Opens every FILE record in ferry (file_reopen + seek; ferry's own
+ * terminal for a TTY), so a missing or swapped file fails before anything is
+ * built. *fds has img->nfiles entries, -1 for records that share another's
+ * description; free it with identity_close_files, also after an error of
+ * identity_apply. */
+int identity_open_files(const struct fr_image *img, const struct restore_opts *opts, int **fds, char *err,
+			size_t errlen);
+void identity_close_files(int *fds, uint32_t n);
+/* Makes the seized stub, whose memory is built, this process: session and
+ * process group, fds (passed from fds, then everything else closed), umask,
+ * personality, cwd, rlimits, prctl flags, signal actions. Signals stay
+ * blocked; credentials and masks are threads_restore's. */
+int identity_apply(struct stub *s, const struct fr_image *img, const struct restore_opts *opts, int *fds, char *err,
+		   size_t errlen);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* Follows a layout change (pre-copy): what `was` mapped and `now` does not
  * map the same way is unmapped, what `now` maps anew is mapped (layout.h);

@@ -1,5 +1,7 @@
 /* restore.c — the restore sequence (see restore.h): read the metadata
- * records (image.c), build the stub, stream the pages in, finish mm and threads. */
+ * records (image.c), open the files, spawn and seize the stub, build its
+ * memory, stream the pages in, then give it its identity, mm fields and
+ * threads. */
 #include "internal.h"
 
 #include <errno.h>
@@ -27,46 +29,47 @@ static int seize_stub(struct stub *stub)
 struct restore_prepared {
 	struct stub stub;
 	struct fr_image img;
+	/* pre-copy */
+	struct restore_opts opts;
+	struct fr_image layout; /* what the stub's address space holds now (vmas only) */
+	struct image_limits lim;
 };
 
-int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct restore_prepared **out,
-		    struct restore_stats *st, char *err, size_t errlen)
+/* The pid was waited for by stub_spawn; the other threads' ids must be free
+ * too before they are cloned. */
+static int wait_tids_free(const struct fr_image *img, char *err, size_t errlen)
 {
-	struct restore_prepared *rp = calloc(1, sizeof(*rp));
-	*out = NULL;
-	*st = (struct restore_stats){0};
-	if (!rp) {
-		snprintf(err, errlen, "out of memory while starting a restore");
-		return -ENOMEM;
+	for (uint32_t i = 1; i < img->nthreads; i++) {
+		int r = stub_wait_pid_free(img->threads[i].tid, err, errlen);
+		if (r < 0)
+			return r;
 	}
-	rp->stub.pid = -1;
-	struct fr_image *img = &rp->img;
-	uint16_t type;
-	const uint8_t *p;
-	uint32_t len;
-	double t0 = now_ms(), t = t0;
-	struct image_limits lim;
-	image_limits_of_host(&lim);
-	int r = opts->header_read ? image_read_state(s, &lim, img, &type, &p, &len, err, errlen)
-				  : image_read_metadata(s, &lim, img, &type, &p, &len, err, errlen);
-	st->t_read_meta_ms = now_ms() - t;
+	return 0;
+}
+
+/* The stub, seized, with its address space replaced by the saved one. */
+static int build_stub(struct restore_prepared *rp, const struct restore_opts *opts, struct restore_stats *st,
+		      char *err, size_t errlen)
+{
+	double t = now_ms();
+	int r = stub_spawn(rp->img.proc.pid, opts, &rp->stub, err, errlen);
 	if (r < 0)
-		goto out;
-	pr_info("image: pid %d, %u thread(s), %u mapping(s), %u fd(s)", img->proc.pid, img->nthreads, img->nvmas,
-		img->nfiles);
-	t = now_ms();
-	if ((r = stub_create(img, opts, &rp->stub, err, errlen)) < 0)
-		goto out;
+		return r;
 	if ((r = seize_stub(&rp->stub)) < 0) {
 		snprintf(err, errlen, "cannot attach to the restore stub: %s", strerror(-r));
-		goto out;
+		return r;
 	}
 	st->t_stub_ms = now_ms() - t;
 	t = now_ms();
-	if ((r = mm_rebuild(&rp->stub, img, err, errlen)) < 0)
-		goto out;
+	r = mm_rebuild(&rp->stub, &rp->img, err, errlen);
 	st->t_mm_ms = now_ms() - t;
-	t = now_ms();
+	return r;
+}
+
+static int fill_pages(struct restore_prepared *rp, struct fr_stream *s, const struct restore_opts *opts, uint16_t type,
+		      const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
+{
+	double t = now_ms();
 	int uffd = -1;
 	if (opts->no_uffd) {
 		snprintf(st->pages_path_why, sizeof(st->pages_path_why), "userfaultfd not used on request");
@@ -79,16 +82,61 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 			pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
 		}
 	}
-	if ((r = restore_pages(s, &rp->stub, uffd, img, type, p, len, st, err, errlen)) < 0)
-		goto out;
+	int r = restore_pages(s, &rp->stub, uffd, &rp->img, type, p, len, st, err, errlen);
 	st->t_pages_ms = now_ms() - t;
-	t = now_ms();
-	if ((r = mm_set_map(&rp->stub, img, err, errlen)) < 0)
-		goto out;
-	if ((r = threads_restore(&rp->stub, img, err, errlen)) < 0)
-		goto out;
+	return r;
+}
+
+/* After the pages: identity, mm fields, threads; all of it is threads_ms,
+ * identity_ms is its first part. */
+static int finish_stub(struct restore_prepared *rp, const struct restore_opts *opts, int *fds,
+		       struct restore_stats *st, char *err, size_t errlen)
+{
+	double t = now_ms();
+	int r = identity_apply(&rp->stub, &rp->img, opts, fds, err, errlen);
+	st->t_identity_ms = now_ms() - t;
+	if (r == 0)
+		r = mm_set_map(&rp->stub, &rp->img, err, errlen);
+	if (r == 0)
+		r = wait_tids_free(&rp->img, err, errlen);
+	if (r == 0)
+		r = threads_restore(&rp->stub, &rp->img, err, errlen);
 	st->t_threads_ms = now_ms() - t;
+	return r;
+}
+
+int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct restore_prepared **out,
+		    struct restore_stats *st, char *err, size_t errlen)
+{
+	struct restore_prepared *rp = calloc(1, sizeof(*rp));
+	*out = NULL;
+	*st = (struct restore_stats){0};
+	if (!rp) {
+		snprintf(err, errlen, "out of memory while starting a restore");
+		return -ENOMEM;
+	}
+	rp->stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	struct fr_image *img = &rp->img;
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	int *fds = NULL;
+	double t0 = now_ms();
+	struct image_limits lim;
+	image_limits_of_host(&lim);
+	int r = opts->header_read ? image_read_state(s, &lim, img, &type, &p, &len, err, errlen)
+				  : image_read_metadata(s, &lim, img, &type, &p, &len, err, errlen);
+	st->t_read_meta_ms = now_ms() - t0;
+	if (r < 0)
+		goto out;
+	pr_info("image: pid %d, %u thread(s), %u mapping(s), %u fd(s)", img->proc.pid, img->nthreads, img->nvmas,
+		img->nfiles);
+	if ((r = identity_open_files(img, opts, &fds, err, errlen)) == 0 &&
+	    (r = build_stub(rp, opts, st, err, errlen)) == 0 &&
+	    (r = fill_pages(rp, s, opts, type, p, len, st, err, errlen)) == 0)
+		r = finish_stub(rp, opts, fds, st, err, errlen);
 out:
+	identity_close_files(fds, img->nfiles);
 	st->t_total_ms = now_ms() - t0;
 	if (r < 0) {
 		restore_abort(rp);
@@ -118,7 +166,86 @@ void restore_abort(struct restore_prepared *rp)
 		return;
 	stub_kill(&rp->stub);
 	fr_image_free(&rp->img);
+	fr_image_free(&rp->layout);
 	free(rp);
+}
+
+int restore_live_begin(pid_t pid, const struct restore_opts *opts, struct restore_prepared **out,
+		       struct restore_stats *st, char *err, size_t errlen)
+{
+	*st = (struct restore_stats){0};
+	struct restore_prepared *rp = *out = calloc(1, sizeof(*rp));
+	if (!rp) {
+		snprintf(err, errlen, "out of memory while starting a restore");
+		return -ENOMEM;
+	}
+	rp->stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	rp->opts = *opts;
+	image_limits_of_host(&rp->lim);
+	double t = now_ms();
+	int r = stub_spawn(pid, opts, &rp->stub, err, errlen);
+	if (r == 0 && (r = seize_stub(&rp->stub)) < 0)
+		snprintf(err, errlen, "cannot attach to the restore stub: %s", strerror(-r));
+	st->t_stub_ms = now_ms() - t;
+	return r;
+}
+
+int restore_live_round(struct restore_prepared *rp, struct fr_stream *s, struct restore_stats *st, char *err,
+		       size_t errlen)
+{
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	int r = restore_read_record(s, &type, &p, &len, err, errlen);
+	if (r < 0)
+		return r;
+	if (type == REC_SWITCHOVER)
+		return 1;
+	struct fr_image now = {0};
+	double t = now_ms();
+	if ((r = image_read_layout(s, &rp->lim, &now, &type, &p, &len, err, errlen)) == 0)
+		r = rp->layout.nvmas ? mm_update(&rp->stub, &rp->layout, &now, err, errlen)
+				     : mm_rebuild(&rp->stub, &now, err, errlen);
+	st->t_mm_ms += now_ms() - t;
+	if (r < 0) {
+		fr_image_free(&now);
+		return r;
+	}
+	fr_image_free(&rp->layout);
+	rp->layout = now;
+	t = now_ms();
+	r = restore_round_pages(s, &rp->stub, &rp->layout, type, p, len, st, err, errlen);
+	st->t_pages_ms += now_ms() - t;
+	return r;
+}
+
+int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct restore_stats *st, char *err,
+			size_t errlen)
+{
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	int *fds = NULL;
+	double t0 = now_ms();
+	int r = image_read_state(s, &rp->lim, &rp->img, &type, &p, &len, err, errlen);
+	st->t_read_meta_ms = now_ms() - t0;
+	if (r == 0 && (rp->img.proc.pid != rp->stub.pid || !rp->layout.nvmas)) {
+		snprintf(err, errlen, "stream is corrupted: the state of pid %d follows pre-copy rounds for pid %d",
+			 rp->img.proc.pid, rp->stub.pid);
+		r = -EBADMSG;
+	}
+	if (r == 0 && (r = identity_open_files(&rp->img, &rp->opts, &fds, err, errlen)) == 0) {
+		double t = now_ms();
+		r = mm_update(&rp->stub, &rp->layout, &rp->img, err, errlen);
+		st->t_mm_ms += now_ms() - t;
+	}
+	if (r == 0)
+		r = fill_pages(rp, s, &rp->opts, type, p, len, st, err, errlen);
+	if (r == 0)
+		r = finish_stub(rp, &rp->opts, fds, st, err, errlen);
+	identity_close_files(fds, rp->img.nfiles);
+	st->t_total_ms = now_ms() - t0;
+	return r;
 }
 
 int restore_from_stream(struct fr_stream *s, const struct restore_opts *opts, pid_t *pid, struct restore_stats *st,

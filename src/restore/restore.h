@@ -1,10 +1,15 @@
-/* restore.h — rebuilding a process from a stream (image file or socket):
- * a stub child is created with clone3(set_tid) so it gets the old pid, sets
- * up identity and fds itself, then ferry drives it with remote syscalls:
- * vDSO moved back, old mappings replaced by the saved ones, pages written
- * in any order, mm fields set, threads cloned with their tids, registers
- * and per-thread state loaded, credentials dropped, and let go.
- * On any failure the stub is killed and reaped: nothing is left behind. */
+/* restore.h — rebuilding a process from a stream (image file or socket).
+ * The files of the image are opened in ferry first (a missing one fails
+ * before anything is built). Then a stub child is made with clone3(set_tid)
+ * so it gets the old pid; it knows nothing of the image, blocks every signal
+ * and keeps no fd but one end of a socketpair. ferry seizes it and drives
+ * it with remote syscalls: vDSO moved back, old mappings replaced by the
+ * saved ones, pages written in any order; then its identity (session, fds
+ * passed over the socketpair, umask, personality, cwd, rlimits, prctl,
+ * signal actions), mm fields, threads cloned with their tids, registers and
+ * per-thread state loaded, credentials dropped, and let go.
+ * On any failure the stub is killed and reaped and ferry's copies of the
+ * files are closed: nothing is left behind. */
 #ifndef FERRY_RESTORE_H
 #define FERRY_RESTORE_H
 
@@ -29,7 +34,8 @@ enum pages_path { PAGES_PATH_UFFDIO_COPY, PAGES_PATH_PROCESS_VM_WRITEV };
 #define PAGES_PATH_WHY_MAX 160
 
 struct restore_stats {
-	double t_read_meta_ms, t_stub_ms, t_mm_ms, t_pages_ms, t_threads_ms, t_total_ms;
+	/* t_threads_ms is everything after the pages; t_identity_ms is its first part */
+	double t_read_meta_ms, t_stub_ms, t_mm_ms, t_pages_ms, t_identity_ms, t_threads_ms, t_total_ms;
 	uint64_t pages, page_bytes, records;
 	/* per path (they sum to pages); /proc/PID/mem takes read-only and
 	 * shared mappings whatever the path */

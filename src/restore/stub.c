@@ -1,22 +1,22 @@
-/* stub.c — the restore stub: a child forked with clone3(set_tid) so it has
- * the saved pid. Running ferry's own code, it sets up everything a process
- * can do to itself before its memory is replaced: session and process
- * group, umask, personality, cwd, rlimits (before credentials drop: root
- * here lacks CAP_SYS_RESOURCE), prctl state, signal dispositions, and the
- * fd table. Then it reports over a pipe and waits to be seized. */
+/* stub.c — the restore stub: a child made with clone3(set_tid) so it has
+ * the saved pid, and knows nothing of the image. It blocks every signal,
+ * closes every fd but its end of an AF_UNIX socketpair (the channel over
+ * which ferry later passes the process's files with SCM_RIGHTS), reports
+ * ready over a pipe and pauses until ferry seizes it. Everything else is
+ * done to it by ferry with remote syscalls: memory (mm.c), identity and
+ * files (identity.c), threads (threads.c). So the stub can exist, and its
+ * memory be built, while the final state of the process is still unknown
+ * (pre-copy rounds). Also here: waiting for a pid to be free, and saying
+ * who holds a taken one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/personality.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,151 +28,34 @@
 
 #define STUB_READY 'R'
 #define PID_REAP_WAIT_MS 5000 /* init reaps orphans only every ~2 s here */
-#define KSIGACTION_SIZE 32
 
-static const char *const rlimit_names[FR_NLIMITS] = {
-	"RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
-	"RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
-	"RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
-
-/* Child side: report a failure to the parent and exit. */
-__attribute__((noreturn, format(printf, 2, 3))) static void stub_fail(int hs, const char *fmt, ...)
+/* Child side: closes every fd but a and b (a < b). */
+static bool close_all_but(int a, int b)
 {
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (write(hs, msg, strlen(msg)) < 0) {
-		/* nothing more to say: the parent sees EOF */
-	}
-	_exit(1);
+	return (a == 0 || syscall(SYS_close_range, 0u, (unsigned)a - 1, 0u) == 0) &&
+	       (b == a + 1 || syscall(SYS_close_range, (unsigned)a + 1, (unsigned)b - 1, 0u) == 0) &&
+	       syscall(SYS_close_range, (unsigned)b + 1, ~0u, 0u) == 0;
 }
 
-static void setup_session(const struct fr_image *img, const struct restore_opts *opts, int hs)
+/* The child runs raw syscalls only: ferry may have threads, and the child
+ * of a multithreaded process must not take their locks. A failure is
+ * reported as text over the pipe. */
+__attribute__((noreturn)) static void stub_main(int hs, int chan)
 {
-	const struct fr_process *p = &img->proc;
-	if (p->sid == p->pid) {
-		if (setsid() < 0)
-			stub_fail(hs, "setsid failed: %s", strerror(errno));
-		return;
-	}
-	if (p->sid != getsid(0) && !opts->shell_job)
-		stub_fail(hs, "pid %d belonged to session %d, which does not exist here "
-			      "(ferry restores session leaders, or use --shell-job)", p->pid, p->sid);
-	if (p->pgid == p->pid) {
-		if (setpgid(0, 0) < 0)
-			stub_fail(hs, "setpgid failed: %s", strerror(errno));
-	} else if (p->pgid != getpgid(0) && !opts->shell_job && setpgid(0, p->pgid) < 0) {
-		stub_fail(hs, "cannot join process group %d: %s", p->pgid, strerror(errno));
-	}
-}
-
-static int find_tty_fd(void)
-{
-	for (int fd = 0; fd <= 2; fd++)
-		if (isatty(fd))
-			return fd;
-	return -1;
-}
-
-static void setup_files(const struct fr_image *img, const struct restore_opts *opts, int *hs)
-{
-	int max_fd = -1;
-	for (uint32_t i = 0; i < img->nfiles; i++)
-		max_fd = MAX(max_fd, img->files[i].fd);
-	/* Keep our own fds above every fd number the process will own. */
-	int nhs = fcntl(*hs, F_DUPFD_CLOEXEC, max_fd + 1);
-	if (nhs < 0)
-		stub_fail(*hs, "cannot move the handshake pipe: %s", strerror(errno));
-	*hs = nhs;
-	int tty = -1, ferry_tty = opts->shell_job ? find_tty_fd() : -1;
-	if (ferry_tty >= 0)
-		tty = fcntl(ferry_tty, F_DUPFD_CLOEXEC, max_fd + 1);
-
-	for (uint32_t i = 0; i < img->nfiles; i++) {
-		const struct fr_file *f = &img->files[i];
-		int src, flags_cloexec = f->cloexec ? O_CLOEXEC : 0;
-		bool opened = false;
-		if (f->share_of >= 0) {
-			src = f->share_of;
-		} else if (f->kind == FILE_TTY) {
-			if (tty < 0)
-				stub_fail(*hs, "fd %d was a terminal (%s) but ferry has no terminal to attach it to", f->fd,
-					  f->path ? f->path : "?");
-			src = tty;
-		} else {
-			char why[512];
-			if (file_reopen(f, &src, why, sizeof(why)) < 0)
-				stub_fail(*hs, "%s", why);
-			opened = true;
-			if (f->kind == FILE_REG && lseek(src, f->pos, SEEK_SET) != f->pos)
-				stub_fail(*hs, "cannot seek fd %d (%s) to %lld: %s", f->fd, f->path, (long long)f->pos,
-					  strerror(errno));
-		}
-		if (src == f->fd) {
-			if (fcntl(src, F_SETFD, f->cloexec ? FD_CLOEXEC : 0) < 0)
-				stub_fail(*hs, "fcntl on fd %d: %s", f->fd, strerror(errno));
-		} else {
-			if (dup3(src, f->fd, flags_cloexec) < 0)
-				stub_fail(*hs, "cannot place fd %d: %s", f->fd, strerror(errno));
-			if (opened)
-				close(src);
-		}
-	}
-	/* Close everything else ferry had open. */
-	uint32_t k = 0;
-	for (int fd = 0; fd <= max_fd; fd++) {
-		while (k < img->nfiles && img->files[k].fd < fd)
-			k++;
-		if (k < img->nfiles && img->files[k].fd == fd)
-			continue;
-		close(fd);
-	}
-	if (tty >= 0)
-		close(tty);
-	syscall(SYS_close_range, (unsigned)max_fd + 1, (unsigned)*hs - 1, 0);
-	syscall(SYS_close_range, (unsigned)*hs + 1, ~0u, 0);
-}
-
-static void setup_signals(const struct fr_image *img, int hs)
-{
+	static const char cannot_close[] = "the restore stub cannot close ferry's fds (close_range failed)";
 	sigset_t all;
 	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL); /* handlers point into memory not mapped yet */
-	for (int sig = 1; sig <= FR_NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		const struct fr_sigaction *a = &img->proc.sigact[sig - 1];
-		if (syscall(SYS_rt_sigaction, sig, a, NULL, sizeof(uint64_t)) < 0 && errno != EINVAL)
-			stub_fail(hs, "cannot restore the action of signal %d: %s", sig, strerror(errno));
-	}
-}
-
-__attribute__((noreturn)) static void stub_main(const struct fr_image *img, const struct restore_opts *opts, int hs)
-{
-	const struct fr_process *p = &img->proc;
-	setup_session(img, opts, hs);
-	setup_files(img, opts, &hs);
-	umask(p->umask);
-	if (personality(p->personality) < 0)
-		stub_fail(hs, "personality(%#x) failed: %s", p->personality, strerror(errno));
-	if (chdir(p->cwd) < 0)
-		stub_fail(hs, "cannot enter the working directory %s: %s", p->cwd, strerror(errno));
-	for (int i = 0; i < FR_NLIMITS; i++)
-		if (setrlimit(i, &p->rlim[i]) < 0)
-			stub_fail(hs, "cannot set %s to %llu/%llu: %s", rlimit_names[i],
-				  (unsigned long long)p->rlim[i].rlim_cur, (unsigned long long)p->rlim[i].rlim_max,
-				  strerror(errno));
-	if (prctl(PR_SET_CHILD_SUBREAPER, p->child_subreaper, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_THP_DISABLE, p->thp_disable, 0, 0, 0) < 0 ||
-	    (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
-		stub_fail(hs, "prctl failed: %s", strerror(errno));
-	setup_signals(img, hs);
-	char ready[1 + sizeof(int)] = {STUB_READY};
-	memcpy(ready + 1, &hs, sizeof(int)); /* tell ferry which fd to close at the end */
-	if (write(hs, ready, sizeof(ready)) != (ssize_t)sizeof(ready))
+	sigprocmask(SIG_SETMASK, &all, NULL); /* until threads_restore loads the real masks */
+	if (!close_all_but(MIN(hs, chan), MAX(hs, chan))) {
+		if (write(hs, cannot_close, sizeof(cannot_close) - 1) < 0) {
+			/* nothing more to say: the parent sees EOF */
+		}
 		_exit(1);
+	}
+	char ready = STUB_READY;
+	if (write(hs, &ready, 1) != 1)
+		_exit(1);
+	close(hs);
 	for (;;)
 		syscall(SYS_pause);
 }
@@ -224,7 +107,7 @@ bool restore_pid_taken(pid_t pid, char *why, size_t len)
 	return true;
 }
 
-static int wait_pid_free(pid_t pid, char *err, size_t errlen)
+int stub_wait_pid_free(pid_t pid, char *err, size_t errlen)
 {
 	double deadline = now_ms() + PID_REAP_WAIT_MS;
 	while (proc_exists(pid)) {
@@ -244,30 +127,30 @@ static int wait_pid_free(pid_t pid, char *err, size_t errlen)
 	return 0;
 }
 
-int stub_create(const struct fr_image *img, const struct restore_opts *opts, struct stub *stub, char *err,
-		size_t errlen)
+/* Reads the child's one-byte "ready" or its reason for failing. */
+static int read_ready(int hs, char *err, size_t errlen)
 {
-	*stub = (struct stub){.pid = -1, .hs_fd = -1};
-	for (uint32_t i = 0; i < img->nthreads; i++) {
-		int r = wait_pid_free(img->threads[i].tid, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return neg_errno();
-	pid_t want = img->proc.pid;
+	char msg[256];
+	ssize_t n;
+	do
+		n = read(hs, msg, sizeof(msg) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && msg[0] == STUB_READY)
+		return 0;
+	msg[n > 0 ? n : 0] = '\0';
+	snprintf(err, errlen, "%s", n > 0 ? msg : "the restore stub died during set-up");
+	return -EIO;
+}
+
+static int clone_stub(pid_t want, int hs[2], int chan[2], char *err, size_t errlen)
+{
 	struct clone_args ca = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)(uintptr_t)&want, .set_tid_size = 1};
 	fflush(NULL);
 	long child = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (child == 0) {
-		close(pfd[0]);
-		stub_main(img, opts, pfd[1]);
-	}
-	close(pfd[1]);
+	if (child == 0)
+		stub_main(hs[1], chan[1]);
 	if (child < 0) {
 		int e = neg_errno();
-		close(pfd[0]);
 		if (e == -EEXIST)
 			explain_taken(want, err, errlen);
 		else
@@ -275,25 +158,43 @@ int stub_create(const struct fr_image *img, const struct restore_opts *opts, str
 				 e == -EPERM ? " (needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)" : "");
 		return e;
 	}
-	stub->pid = (pid_t)child;
-	char msg[512];
-	ssize_t n;
-	do
-		n = read(pfd[0], msg, sizeof(msg) - 1);
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	if (n == 1 + (ssize_t)sizeof(int) && msg[0] == STUB_READY) {
-		memcpy(&stub->hs_fd, msg + 1, sizeof(int));
-		return 0;
+	return (int)child;
+}
+
+int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, char *err, size_t errlen)
+{
+	*stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	int r = stub_wait_pid_free(pid, err, errlen);
+	if (r < 0)
+		return r;
+	int hs[2], chan[2];
+	if (pipe2(hs, O_CLOEXEC) < 0)
+		return neg_errno();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0) {
+		r = neg_errno();
+		close(hs[0]), close(hs[1]);
+		return r;
 	}
-	msg[n > 0 ? n : 0] = '\0';
-	snprintf(err, errlen, "%s", n > 0 ? msg : "the restore stub died during set-up");
-	stub_kill(stub);
-	return -EIO;
+	int child = clone_stub(pid, hs, chan, err, errlen);
+	close(hs[1]);
+	close(chan[1]); /* the stub has it, under the same number */
+	if (child < 0) {
+		close(hs[0]), close(chan[0]);
+		return child;
+	}
+	*stub = (struct stub){.pid = child, .chan_fd = chan[0], .stub_chan_fd = chan[1]};
+	r = read_ready(hs[0], err, errlen);
+	close(hs[0]);
+	if (r < 0)
+		stub_kill(stub);
+	return r;
 }
 
 void stub_kill(struct stub *stub)
 {
+	if (stub->chan_fd >= 0)
+		close(stub->chan_fd);
+	stub->chan_fd = -1;
 	if (stub->pid <= 0)
 		return;
 	kill(stub->pid, SIGKILL);

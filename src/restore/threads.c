@@ -162,8 +162,6 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 	int r = rsys_begin(&main_rs, s->pid, s->sys_ip);
 	for (uint32_t i = 1; r == 0 && i < img->nthreads; i++)
 		r = clone_thread(s, &main_rs, img->threads[i].tid, err, errlen);
-	if (r == 0 && s->hs_fd >= 0)
-		rsys(&main_rs, SYS_close, (uint64_t)s->hs_fd, 0, 0, 0, 0, 0);
 	for (uint32_t i = 0; r == 0 && i < img->proc.npending; i++) {
 		const uint8_t *si = img->proc.pending + (size_t)i * FR_SIGINFO_SIZE;
 		int sig;
