@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		usleep((useconds_t)round_ms * 1000);
 		struct range_list l = {0};
 		double s0 = now_ms();
-		if (dirty_collect(&t, &l) < 0)
+		if (dirty_collect(&t, &l, NULL) < 0)
 			break;
 		scan_ms += now_ms() - s0;
 		pages += range_list_bytes(&l) / 4096;

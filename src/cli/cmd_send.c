@@ -182,8 +182,8 @@ static void round_begin(const struct precopy_round *rd, const struct precopy_sta
 	snprintf(progress_label, sizeof(progress_label), "send frozen (%s, ~%.0f ms)", precopy_rule_name(st->rule),
 		 st->expected_downtime_ms);
 	if (!st->downtime_fits)
-		fprintf(stderr, "ferry: send: %s reached after %u rounds; the pause will be about %.0f ms, above the limit\n",
-			precopy_rule_name(st->rule), st->nrounds, st->expected_downtime_ms);
+		fprintf(stderr, "ferry: send: %s reached after %u round%s; the pause will be about %.0f ms, above the limit\n",
+			precopy_rule_name(st->rule), st->nrounds, st->nrounds == 1 ? "" : "s", st->expected_downtime_ms);
 }
 
 int cmd_send(int argc, char **argv)

@@ -20,7 +20,9 @@
 #define PM_SOFT_DIRTY_BIT (1ull << 55)
 #define PM_PRESENT_BIT (1ull << 63)
 #define PM_SWAPPED_BIT (1ull << 62)
-#define PAGEMAP_BATCH 512         /* pagemap entries read at once by the soft-dirty backend */
+#define PAGEMAP_BATCH 512
+#define SCAN_RETRIES 20
+#define SCAN_RETRY_US 500         /* pagemap entries read at once by the soft-dirty backend */
 
 static const char *const backend_names[] = {
 	[DIRTY_NONE] = "none (full resend)",
@@ -182,7 +184,8 @@ static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end
 /* [start, end) is no longer one registered stretch of memory: part of it
  * was unmapped (ENOMEM) or mapped anew, unregistered (EPERM). Scan it mapping
  * by mapping; what cannot be scanned counts as written whole. */
-static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out,
+			struct range_list *lost)
 {
 	struct proc_map *maps;
 	size_t n;
@@ -200,6 +203,8 @@ static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 			pr_debug("dirty: %#llx-%#llx was mapped anew under the tracker: all of it counts as written",
 				 (unsigned long long)a, (unsigned long long)b);
 			r = range_list_add(out, a, b);
+			if (r == 0 && lost)
+				r = range_list_add(lost, a, b);
 		}
 	}
 	free(maps);
@@ -215,6 +220,11 @@ static int clear_soft_dirty(pid_t pid)
 
 int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
+	return dirty_track_collect(t, start, end, NULL);
+}
+
+int dirty_track_collect(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *written)
+{
 	if (start >= end || start % t->page || end % t->page)
 		return -EINVAL;
 	if (t->backend == DIRTY_UFFD_WP) {
@@ -222,7 +232,7 @@ int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end)
 					      .mode = UFFDIO_REGISTER_MODE_WP};
 		if (ioctl(t->uffd, UFFDIO_REGISTER, &reg) < 0)
 			return neg_errno();
-		int r = scan_written(t, start, end, NULL); /* arm: write-protect every page */
+		int r = scan_written(t, start, end, written); /* arm: write-protect every page */
 		if (r < 0) {
 			struct uffdio_range rg = {.start = start, .len = end - start};
 			ioctl(t->uffd, UFFDIO_UNREGISTER, &rg);
@@ -245,15 +255,13 @@ int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end)
 
 void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
-	if (t->backend == DIRTY_UFFD_WP) {
-		struct uffdio_range rg = {.start = start, .len = end - start};
-		ioctl(t->uffd, UFFDIO_UNREGISTER, &rg); /* an unmapped range is already gone */
-	}
+	/* No UFFDIO_UNREGISTER: unmapping dropped the registration already, and
+	 * unregistering part of a live mapping would split it (see dirty.h). */
 	if (tracked_remove(t, start, end) < 0)
 		pr_warn("out of memory while untracking %#llx-%#llx", (unsigned long long)start, (unsigned long long)end);
 }
 
-int dirty_collect(struct dirty_tracker *t, struct range_list *out)
+int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_list *lost)
 {
 	for (size_t i = 0; i < t->pending.n; i++) {
 		int r = range_list_add(out, t->pending.v[i].start, t->pending.v[i].end);
@@ -270,7 +278,7 @@ int dirty_collect(struct dirty_tracker *t, struct range_list *out)
 				r = scan_written(t, g.start, g.end, out);
 			if (r == -EPERM || r == -ENOMEM) {
 				out->n = mark;
-				r = scan_changed(t, g.start, g.end, out);
+				r = scan_changed(t, g.start, g.end, out, lost);
 			}
 			break;
 		}
@@ -289,14 +297,10 @@ int dirty_collect(struct dirty_tracker *t, struct range_list *out)
 
 void dirty_close(struct dirty_tracker *t)
 {
-	if (t->uffd >= 0) {
-		for (size_t i = 0; i < t->tracked.n; i++) {
-			struct uffdio_range rg = {.start = t->tracked.v[i].start,
-						  .len = t->tracked.v[i].end - t->tracked.v[i].start};
-			ioctl(t->uffd, UFFDIO_UNREGISTER, &rg);
-		}
-		close(t->uffd); /* the last reference: the kernel drops what is left */
-	}
+	/* The last reference: the kernel unregisters every mapping, clears the
+	 * write-protection and merges the mappings back as they would be. */
+	if (t->uffd >= 0)
+		close(t->uffd);
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
 	range_list_free(&t->tracked);

@@ -48,14 +48,26 @@ const char *dirty_backend_name(enum dirty_backend b);
 /* Starts a tracker for pid. uffd_wp needs rs: a remote-syscall session on a
  * frozen thread of pid (exact mode), used once to make the userfaultfd. */
 int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct rsys *rs, char *err, size_t errlen);
-/* Watches [start, end) from now on: writes after this call are reported. */
+/* Watches [start, end) from now on: writes after this call are reported.
+ * uffd_wp: the range is registered; registration is part of what the
+ * kernel compares when it merges neighbouring mappings, so a range that
+ * covers part of a mapping splits it, and a later mremap() of the whole
+ * would fail with EFAULT: register whole mappings, with the process frozen
+ * (pre-copy does). */
 int dirty_track(struct dirty_tracker *t, uint64_t start, uint64_t end);
-/* Stops watching [start, end) (unmapped, or no longer wanted). */
+/* The same for a range that may hold pages already watched (a mapping that
+ * grew): those written since the last look are appended to written. */
+int dirty_track_collect(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *written);
+/* Forgets [start, end) (unmapped): nothing is unregistered, since the
+ * unmap did that and unregistering part of a live mapping would split it. */
 void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end);
 /* Appends to out the pages of tracked ranges written since the last
- * dirty_collect or dirty_track, and watches them again. */
-int dirty_collect(struct dirty_tracker *t, struct range_list *out);
-/* Removes every trace of tracking from the process and frees t. */
+ * dirty_collect or dirty_track, and watches them again. Parts of tracked
+ * ranges whose mapping was replaced (no longer registered) are appended
+ * whole to out, and to lost (if not NULL) so the caller can track them anew. */
+int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_list *lost);
+/* Removes every trace of tracking from the process (closing the uffd
+ * unregisters everything and merges the mappings back) and frees t. */
 void dirty_close(struct dirty_tracker *t);
 
 

@@ -61,9 +61,29 @@ static int open_tracker(struct precopy_session *ps, enum dirty_backend b, char *
 	return r;
 }
 
-/* Applies the layout change to the tracker: removed ranges are no longer
- * watched, fresh ones that carry pages are. */
-static int track_layout(struct precopy_session *ps, const struct fr_image *now, const struct layout_diff *d)
+/* Does page-carrying VMA v touch a range of l? */
+static bool vma_touches(const struct fr_vma *v, const struct range_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].start < v->end && v->start < l->v[i].end)
+			return true;
+	return false;
+}
+
+static bool needs_tracking(const struct fr_image *now, const struct layout_diff *d, const struct range_list *lost)
+{
+	for (uint32_t k = 0; k < now->nvmas; k++)
+		if (fr_vma_has_pages(&now->vmas[k]) && (vma_touches(&now->vmas[k], &d->fresh) || vma_touches(&now->vmas[k], lost)))
+			return true;
+	return false;
+}
+
+/* Applies the layout change to the tracker: removed ranges are forgotten;
+ * every page-carrying mapping with a fresh or lost part is tracked whole
+ * (a part would split it: dirty.h), adding to `written` what its kept part
+ * got since the collect. What cannot be tracked is sent whole each round. */
+static int track_layout(struct precopy_session *ps, const struct fr_image *now, const struct layout_diff *d,
+			const struct range_list *lost, struct range_list *written)
 {
 	for (size_t i = 0; i < d->removed.n; i++)
 		dirty_untrack(&ps->t, d->removed.v[i].start, d->removed.v[i].end);
@@ -71,21 +91,45 @@ static int track_layout(struct precopy_session *ps, const struct fr_image *now, 
 	int r = range_list_intersect(&ps->untracked, &d->kept, &still);
 	range_list_free(&ps->untracked);
 	ps->untracked = still;
-	for (size_t i = 0; r == 0 && i < d->fresh.n; i++) {
-		for (uint32_t k = 0; r == 0 && k < now->nvmas; k++) {
-			const struct fr_vma *v = &now->vmas[k];
-			uint64_t lo = MAX(v->start, d->fresh.v[i].start), hi = MIN(v->end, d->fresh.v[i].end);
-			if (lo >= hi || !fr_vma_has_pages(v))
-				continue;
-			int e = dirty_track(&ps->t, lo, hi);
-			if (e < 0) {
-				pr_debug("pre-copy: %#llx-%#llx (%s) cannot be tracked (%s): sent whole each round",
-					 (unsigned long long)lo, (unsigned long long)hi, fr_vma_kind_name(v->kind),
-					 strerror(-e));
-				r = range_list_add(&ps->untracked, lo, hi);
-			}
+	for (uint32_t k = 0; r == 0 && k < now->nvmas; k++) {
+		const struct fr_vma *v = &now->vmas[k];
+		if (!fr_vma_has_pages(v) || !(vma_touches(v, &d->fresh) || vma_touches(v, lost)))
+			continue;
+		int e = dirty_track_collect(&ps->t, v->start, v->end, written);
+		if (e < 0) {
+			pr_debug("pre-copy: %#llx-%#llx (%s) cannot be tracked (%s): sent whole each round",
+				 (unsigned long long)v->start, (unsigned long long)v->end, fr_vma_kind_name(v->kind),
+				 strerror(-e));
+			r = range_list_add(&ps->untracked, v->start, v->end);
 		}
 	}
+	return r;
+}
+
+/* The layout now and its change since the last round, with the tracker
+ * following it. Registering happens with the process frozen (for the
+ * fraction of a millisecond it takes), the layout read again then: the
+ * mappings must not change between the read and the registration. */
+static int next_layout(struct precopy_session *ps, const struct range_list *lost, struct range_list *written,
+		       struct fr_image *now, struct layout_diff *d, double *frozen_ms, char *err, size_t errlen)
+{
+	int r = capture_vmas(ps->pid, true, now, err, errlen);
+	if (r == 0)
+		r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d);
+	if (r < 0 || !needs_tracking(now, d, lost))
+		return r < 0 ? r : track_layout(ps, now, d, lost, written);
+	fr_image_free(now);
+	layout_diff_free(d);
+	struct frozen_proc fp;
+	double t = now_ms();
+	if ((r = freeze_process(ps->pid, &fp, err, errlen)) < 0)
+		return r;
+	r = capture_vmas(ps->pid, false, now, err, errlen);
+	if (r == 0 && (r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d)) == 0)
+		r = track_layout(ps, now, d, lost, written);
+	thaw_process(&fp);
+	frozen_free(&fp);
+	*frozen_ms += now_ms() - t;
 	return r;
 }
 
@@ -131,15 +175,15 @@ static int pages_again(struct precopy_session *ps, const struct range_list *writ
 }
 
 /* One round while the process runs: the layout now, then the pages. */
-static int send_round(struct precopy_session *ps, const struct precopy_opts *o, const struct range_list *written,
-		      struct fr_stream *s, struct precopy_round *rd, char *err, size_t errlen)
+static int send_round(struct precopy_session *ps, const struct precopy_opts *o, struct range_list *written,
+		      const struct range_list *lost, struct fr_stream *s, struct precopy_round *rd, char *err,
+		      size_t errlen)
 {
 	struct fr_image now = {0};
 	struct layout_diff d = {0};
 	struct range_list again = {0};
-	int r = capture_vmas(ps->pid, true, &now, err, errlen);
-	if (r == 0 && (r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now.vmas, now.nvmas, &d)) == 0 &&
-	    (r = track_layout(ps, &now, &d)) == 0)
+	int r = next_layout(ps, lost, written, &now, &d, &rd->frozen_ms, err, errlen);
+	if (r == 0)
 		r = pages_again(ps, written, &d, &again);
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "out of memory in pre-copy round %u", rd->round);
@@ -152,6 +196,8 @@ static int send_round(struct precopy_session *ps, const struct precopy_opts *o, 
 					   o->progress_arg, err, errlen)) == 0)
 			r = put_counts(s, REC_ROUND_END, &rd->pages);
 		rd->wire_bytes = s->offset - at;
+		if (r == 0 && o->await_round)
+			r = o->await_round(o->await_ctx, rd->round, err, errlen);
 		if (r < 0 && !err[0])
 			snprintf(err, errlen, "cannot send pre-copy round %u: %s", rd->round, strerror(-r));
 	}
@@ -196,13 +242,14 @@ static struct precopy_round *new_round(struct precopy_stats *st)
 static int run_rounds(struct precopy_session *ps, const struct precopy_opts *o, struct fr_stream *s,
 		      struct precopy_stats *st, char *err, size_t errlen)
 {
-	struct range_list written = {0};
+	struct range_list written = {0}, lost = {0};
 	int r = 0;
 	double last_ms = 0;
 	for (;;) {
 		if (st->nrounds > 0) {
 			range_list_free(&written);
-			if ((r = dirty_collect(&ps->t, &written)) < 0) {
+			range_list_free(&lost);
+			if ((r = dirty_collect(&ps->t, &written, &lost)) < 0) {
 				snprintf(err, errlen, "cannot read the written pages of pid %d: %s", ps->pid, strerror(-r));
 				break;
 			}
@@ -231,7 +278,7 @@ static int run_rounds(struct precopy_session *ps, const struct precopy_opts *o, 
 		if (o->round_begin)
 			o->round_begin(rd, st, o->progress_arg);
 		double t = now_ms();
-		r = send_round(ps, o, &written, s, rd, err, errlen);
+		r = send_round(ps, o, &written, &lost, s, rd, err, errlen);
 		rd->ms = last_ms = now_ms() - t;
 		if (r < 0)
 			break;
@@ -246,6 +293,7 @@ static int run_rounds(struct precopy_session *ps, const struct precopy_opts *o, 
 	}
 	st->final_dirty_pages = range_list_bytes(&ps->carry) / (uint64_t)ps->page;
 	range_list_free(&written);
+	range_list_free(&lost);
 	if (r == 0 && o->round_begin)
 		o->round_begin(NULL, st, o->progress_arg);
 	return r;
@@ -286,7 +334,7 @@ int precopy_final_pages(struct precopy_session *ps, const struct fr_image *img, 
 {
 	struct range_list written = {0}, again = {0};
 	struct layout_diff d = {0};
-	int r = dirty_collect(&ps->t, &written);
+	int r = dirty_collect(&ps->t, &written, NULL);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read the written pages of pid %d: %s", ps->pid, strerror(-r));
 		return r;

@@ -44,6 +44,7 @@ struct precopy_round {
 	struct page_stats pages;
 	uint64_t wire_bytes;
 	double ms;
+	double frozen_ms;      /* the process stopped while new mappings were tracked */
 	double expected_downtime_ms; /* the estimate that let it run */
 };
 
@@ -71,6 +72,11 @@ struct precopy_opts {
 	void (*round_begin)(const struct precopy_round *rd, const struct precopy_stats *st, void *arg);
 	page_progress_fn progress;
 	void *progress_arg;
+	/* waits until the destination has placed round `round` (its ROUND_END
+	 * comes back): the next round's pause estimate must not count on bytes
+	 * still queued in socket buffers, and the measured rate is the link's */
+	int (*await_round)(void *ctx, uint32_t round, char *err, size_t errlen);
+	void *await_ctx;
 };
 
 struct precopy_session;

@@ -125,12 +125,17 @@ static void write_stats(const struct receive_opts *o, const char *peer, pid_t pi
 static int receive_rounds(struct link *l, pid_t pid, const struct restore_opts *ro, struct restore_prepared **prep,
 			  struct restore_stats *st, uint32_t *rounds, char *err, size_t errlen)
 {
+	struct buf b = {0};
 	int r = restore_live_begin(pid, ro, prep, st, err, errlen);
 	while (r == 0) {
 		r = restore_live_round(*prep, &l->in, st, err, errlen);
-		if (r == 0)
-			(*rounds)++;
+		if (r == 0) {
+			encode_u64_record(&b, ++*rounds);
+			if ((r = link_put(l, REC_ROUND_END, &b)) < 0)
+				link_io_error(l, r, "acknowledging a pre-copy round", err, errlen);
+		}
 	}
+	buf_free(&b);
 	if (r == 1)
 		r = restore_live_finish(*prep, &l->in, st, err, errlen);
 	if (r < 0) {

@@ -81,6 +81,19 @@ static int build_offer(const struct send_opts *so, const struct fr_image *live, 
 	return r;
 }
 
+/* The receiver acknowledges each pre-copy round once it is placed. */
+static int await_round(void *ctx, uint32_t round, char *err, size_t errlen)
+{
+	struct link *l = ctx;
+	uint64_t got = 0;
+	int r = link_expect(l, REC_ROUND_END, &got, "a pre-copy round", err, errlen);
+	if (r == 0 && got != round) {
+		snprintf(err, errlen, "%s acknowledged pre-copy round %llu, not %u", l->peer, (unsigned long long)got, round);
+		r = -EPROTO;
+	}
+	return r;
+}
+
 #define SWITCHOVER_BUILD_MS 5.0 /* the destination's last steps (fds, threads) before READY */
 
 /* The stream failed while sending: the receiver may have said why it
@@ -152,6 +165,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 		struct precopy_opts po = o->precopy;
 		/* the switch costs about a precheck, a capture like it, and a round trip */
 		po.switchover_ms = 2 * precheck_ms + (now_ms() - t_offer) + SWITCHOVER_BUILD_MS;
+		po.await_round = await_round, po.await_ctx = &l;
 		r = precopy_run(o->pid, &po, &l.out, &ps, &st->precopy, err, errlen);
 		if (r == 0 && (r = link_put(&l, REC_SWITCHOVER, &b)) < 0)
 			link_io_error(&l, r, "cannot send the switchover", err, errlen);

@@ -158,7 +158,7 @@ static void expect(const struct range_list *l, const struct child *ch, const int
 static void collect(struct dirty_tracker *t, struct range_list *l)
 {
 	range_list_free(l);
-	assert_int_equal(dirty_collect(t, l), 0);
+	assert_int_equal(dirty_collect(t, l, NULL), 0);
 }
 
 static void test_uffd_wp(void **state)

@@ -1,0 +1,88 @@
+/* dirtier: a process of a chosen size that writes pages at a chosen rate and
+ * pattern, measures the longest pause it sees, and verifies its memory: the
+ * workload of the pre-copy tests and of the migration benchmark.
+ *
+ * usage: dirtier CTL [MiB=64] [PAGES_PER_S=2000] [seq|random|hot=random]
+ * Every page holds a pattern of its number and generation (a generation per
+ * page, in a separate array). A loop ticks every ~200 us on CLOCK_REALTIME
+ * (a migration does not hide time from it), rewrites the pages due by then
+ * (whole pages, so each write dirties one page) in the pattern's order:
+ * seq (round robin), random (uniform), hot (90% of writes in a hot 10%).
+ * After stop: every page is checked, and the line says
+ *   OK dirtier max_gap_ms=X writes=N pages=P
+ * where X is the longest gap between two ticks: the pause the program felt. */
+#include "common.h"
+#include <sys/mman.h>
+
+#define PAGE 4096u
+#define WORDS (PAGE / 8u)
+#define TICK_US 200
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+	return rng;
+}
+
+static double now_rt_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline uint64_t word(size_t p, uint32_t g, unsigned i) { return wl_mix(((uint64_t)p << 24) ^ g) + i; }
+
+static void fill(uint64_t *w, size_t p, uint32_t g)
+{
+	for (unsigned i = 0; i < WORDS; i++)
+		w[i] = word(p, g, i);
+}
+
+int main(int argc, char **argv)
+{
+	wl_init("dirtier", argc, argv);
+	size_t npages = (size_t)(argc > 2 ? atol(argv[2]) : 64) * 256;
+	double rate = argc > 3 ? atof(argv[3]) : 2000;
+	const char *pattern = argc > 4 ? argv[4] : "random";
+	if (!npages || rate < 0 || (strcmp(pattern, "seq") && strcmp(pattern, "random") && strcmp(pattern, "hot")))
+		wl_fail("usage: dirtier CTL [MiB] [PAGES_PER_S] [seq|random|hot]");
+	uint64_t *mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t *gen = calloc(npages, sizeof(*gen));
+	if (mem == MAP_FAILED || !gen)
+		wl_fail("cannot allocate %zu pages", npages);
+	for (size_t p = 0; p < npages; p++)
+		fill(mem + p * WORDS, p, 0);
+	size_t hot = npages / 10 ? npages / 10 : 1, cursor = 0;
+	uint64_t writes = 0;
+	double max_gap = 0, start = now_rt_ms(), last = start, owed = 0;
+	wl_ready();
+	while (!wl_stop_requested()) {
+		double t = now_rt_ms();
+		if (t - last > max_gap)
+			max_gap = t - last;
+		owed += rate * (t - last) / 1e3;
+		last = t;
+		for (; owed >= 1; owed--, writes++) {
+			size_t p;
+			if (pattern[0] == 's')
+				p = cursor++ % npages;
+			else if (pattern[0] == 'h' && rnd() % 10)
+				p = rnd() % hot;
+			else
+				p = rnd() % npages;
+			fill(mem + p * WORDS, p, ++gen[p]);
+		}
+		if (owed > rate) /* behind by a second (a pause): do not burst to catch up */
+			owed = 0;
+		wl_sleep_us(TICK_US);
+	}
+	for (size_t p = 0; p < npages; p++)
+		for (unsigned i = 0; i < WORDS; i++)
+			if (mem[p * WORDS + i] != word(p, gen[p], i))
+				wl_fail("page %zu word %u: %#llx, want %#llx (generation %u)", p, i,
+					(unsigned long long)mem[p * WORDS + i], (unsigned long long)word(p, gen[p], i), gen[p]);
+	wl_ok("max_gap_ms=%.3f writes=%llu pages=%zu rate=%.0f/s pattern=%s", max_gap, (unsigned long long)writes, npages,
+	      writes / ((last - start) / 1e3), pattern);
+}
