@@ -39,8 +39,11 @@ static const char help[] =
 	"                 the layout as it is then (new, moved and removed mappings);\n"
 	"                 when the estimated pause (what is left / the measured rate +\n"
 	"                 the switch's own cost) fits --downtime-limit, or a cap is hit,\n"
-	"                 freeze and send the rest. The pause is short; the total time\n"
-	"                 and bytes grow with the rate at which the process writes\n"
+	"                 freeze and send the rest. The rounds also end when the\n"
+	"                 estimate stops falling (a process that writes about as fast\n"
+	"                 as the link carries: more rounds would only resend). The\n"
+	"                 pause is short; the total time and bytes grow with the rate\n"
+	"                 at which the process writes\n"
 	"  stop-and-copy  freeze, stream everything, switch (the pause is the whole\n"
 	"                 transfer; reading, sending and rebuilding overlap): for a\n"
 	"                 process that writes faster than the link can carry\n"
@@ -181,7 +184,13 @@ static void round_begin(const struct precopy_round *rd, const struct precopy_sta
 	}
 	snprintf(progress_label, sizeof(progress_label), "send frozen (%s, ~%.0f ms)", precopy_rule_name(st->rule),
 		 st->expected_downtime_ms);
-	if (!st->downtime_fits)
+	if (st->downtime_fits)
+		return;
+	if (st->rule == PRECOPY_RULE_NO_PROGRESS)
+		fprintf(stderr, "ferry: send: the pages written per round stopped shrinking after %u rounds (the process "
+				"writes about as fast as the link carries); the pause will be about %.0f ms, above the limit\n",
+			st->nrounds, st->expected_downtime_ms);
+	else
 		fprintf(stderr, "ferry: send: %s reached after %u round%s; the pause will be about %.0f ms, above the limit\n",
 			precopy_rule_name(st->rule), st->nrounds, st->nrounds == 1 ? "" : "s", st->expected_downtime_ms);
 }

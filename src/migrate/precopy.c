@@ -34,6 +34,7 @@ static const char *const rule_names[] = {
 	[PRECOPY_RULE_DOWNTIME] = "downtime-limit",
 	[PRECOPY_RULE_MAX_ITERATIONS] = "max-iterations",
 	[PRECOPY_RULE_GOAL] = "goal",
+	[PRECOPY_RULE_NO_PROGRESS] = "no-progress",
 };
 
 const char *precopy_rule_name(enum precopy_rule r) { return rule_names[r]; }
@@ -212,6 +213,24 @@ static int send_round(struct precopy_session *ps, const struct precopy_opts *o, 
 	return r;
 }
 
+/* Has the estimated pause failed to fall by PRECOPY_PROGRESS_MIN in each
+ * of the last PRECOPY_STALLED_ROUNDS rounds? rounds[i] holds the estimate
+ * that let round i + 1 run (round 1 has none); `expected` is the newest. */
+static bool stalled(const struct precopy_stats *st, double expected)
+{
+	uint32_t n = st->nrounds;
+	if (n < PRECOPY_STALLED_ROUNDS + 1)
+		return false;
+	double later = expected;
+	for (uint32_t k = 0; k < PRECOPY_STALLED_ROUNDS; k++) {
+		double earlier = st->rounds[n - 1 - k].expected_downtime_ms;
+		if (later < earlier * (1 - PRECOPY_PROGRESS_MIN))
+			return false;
+		later = earlier;
+	}
+	return true;
+}
+
 /* Which rule, if any, ends the rounds now that `written` is what the next
  * one would send. */
 static enum precopy_rule decide(const struct precopy_session *ps, const struct precopy_opts *o,
@@ -226,7 +245,7 @@ static enum precopy_rule decide(const struct precopy_session *ps, const struct p
 		return PRECOPY_RULE_GOAL;
 	if (st->nrounds >= o->max_iterations)
 		return PRECOPY_RULE_MAX_ITERATIONS;
-	return PRECOPY_RULE_NONE;
+	return stalled(st, *expected) ? PRECOPY_RULE_NO_PROGRESS : PRECOPY_RULE_NONE;
 }
 
 static struct precopy_round *new_round(struct precopy_stats *st)

@@ -8,7 +8,8 @@
  * layouts). A round is VMA* (the layout now), PAGES* / DISCARD*, ROUND_END.
  * The rounds stop when the estimated pause (written bytes / measured rate
  * + the switchover's own cost) fits the downtime limit, or a cap is hit
- * (--max-iterations, --goal). The last round belongs to the frozen dump
+ * (--max-iterations, --goal), or the estimate stops falling (a process
+ * writing faster than the link carries: further rounds would only resend). The last round belongs to the frozen dump
  * (dump.c), which sends only what changed since (precopy_final_pages).
  * Until the switch the process is never changed: tracking is removed on
  * every path (precopy_close). */
@@ -33,7 +34,13 @@ enum precopy_rule {
 	PRECOPY_RULE_DOWNTIME,       /* the estimated pause fits --downtime-limit */
 	PRECOPY_RULE_MAX_ITERATIONS, /* the cap on rounds */
 	PRECOPY_RULE_GOAL,           /* --goal: enough pages unchanged in the last round */
+	PRECOPY_RULE_NO_PROGRESS,    /* the estimate stopped falling: more rounds would only resend */
 };
+
+/* Rounds whose estimated pause must each fall by PRECOPY_PROGRESS_MIN
+ * (a fraction) before the rounds count as stalled. */
+#define PRECOPY_STALLED_ROUNDS 2
+#define PRECOPY_PROGRESS_MIN 0.10
 const char *precopy_rule_name(enum precopy_rule r);
 
 struct precopy_round {
