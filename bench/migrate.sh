@@ -1,13 +1,15 @@
-#!/bin/bash
 # make bench-migrate: live migration between the two test hosts (veth, tc tbf
-# for a shaped link). A pausemeter workload of SIZE MiB keeps writing while
-# `ferry send` moves it from host A to host B over TLS; the workload measures
-# the longest gap between its own loop iterations on CLOCK_REALTIME (the pause
-# the program saw) and verifies every page in B. Prints and saves a table:
-# downtime (ferry: frozen in A until running in B), the app-visible pause,
-# total time, bytes on the wire / memory size, rounds and the rule that ended
-# the rounds. Environment: BENCH_SIZES (MiB, default "256 1024"), BENCH_LINKS
-# (default "unshaped 1gbit"), BENCH_REPS (default 3).
+# for a shaped link), both modes. A dirtier workload (tests/workloads) of
+# SIZE MiB rewrites RATE random pages per second while `ferry send` moves it
+# from host A to host B over TLS; the workload measures the longest gap
+# between its own loop ticks on CLOCK_REALTIME (the pause the program saw)
+# and verifies every page in B. Prints and saves a table: downtime (ferry:
+# frozen in A until running in B), the app-visible pause, total time, bytes
+# on the wire / memory size, total time / (bytes / link rate), rounds and the
+# rule that ended them. Environment: BENCH_SIZES (MiB, default "256 1024"),
+# BENCH_LINKS (default "unshaped 1gbit"), BENCH_RATES (pages/s, default
+# "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy"),
+# BENCH_PATTERN (random, seq or hot; default random), BENCH_REPS (default 1).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -16,20 +18,25 @@ ROOT=$(cd "$HERE/.." && pwd)
 . "$ROOT/tests/integration/migrate_lib.sh"
 require_hosts
 require_ferry
-require_cmd openssl tc gcc
+require_cmd openssl tc
 SIZES=${BENCH_SIZES:-"256 1024"}
 LINKS=${BENCH_LINKS:-"unshaped 1gbit"}
-REPS=${BENCH_REPS:-3}
+RATES=${BENCH_RATES:-"0 2000 5000 20000 100000"}
+MODES=${BENCH_MODES:-"stop-and-copy precopy"}
+PATTERN=${BENCH_PATTERN:-random}
+REPS=${BENCH_REPS:-1}
 OUT=$HERE/results
 mkdir -p "$OUT"
 stamp=$(date +%Y%m%d-%H%M%S)
 json=$OUT/migrate-$stamp.jsonl
 table=$OUT/migrate-$stamp.txt
 : >"$json"
-gcc -O2 -o "$T/pausemeter" "$HERE/pausemeter.c" || fail "cannot build pausemeter"
+wl_path dirtier >/dev/null || fail "build the dirtier workload (make)"
 
 migrate_setup
 receiver_start --key-file "$KEY" --timeout 120
+
+link_bps() { case "$1" in unshaped) echo 0 ;; *gbit) echo $((${1%gbit} * 1000000000)) ;; *mbit) echo $((${1%mbit} * 1000000)) ;; esac; }
 
 for link in $LINKS; do
 	if [ "$link" != unshaped ]; then
@@ -39,50 +46,65 @@ for link in $LINKS; do
 		host_exec A tc qdisc del dev "${HOST_IF[A]}" root 2>/dev/null
 	fi
 	for size in $SIZES; do
-		for rep in $(seq "$REPS"); do
-			ctl=$SH/pm.$link.$size.$rep
-			mkdir -p "$ctl"
-			host_exec A setsid "$T/pausemeter" "$ctl" "$size" </dev/null >"$ctl/log" 2>&1 &
-			track_pid $!
-			wait_until 120 test -e "$ctl/ready" || fail "pausemeter $size MiB did not start"
-			nspid=$(host_exec A pgrep -f "pausemeter $ctl") || fail "no pausemeter pid"
-			sleep 1
-			ferry_send "$nspid" --key-file "$KEY" --timeout 120
-			[ "$SEND_RC" = 0 ] || fail "send failed: $(cat "$SEND_ERR")"
-			touch "$ctl/stop"
-			wait_until 120 ns_gone B "$nspid" || fail "pausemeter did not finish in B"
-			ok=$(grep -E '^(OK|FAIL)' "$ctl/log")
-			case "$ok" in OK*) ;; *) fail "pausemeter in B: $ok" ;; esac
-			gap=${ok#*max_gap_ms=}
-			gap=${gap%% *}
-			echo "{\"mode\":\"stop-and-copy\",\"size_mib\":$size,\"link\":\"$link\",\"rep\":$rep,\"app_max_gap_ms\":$gap,\"send\":$(cat "$SEND_STATS")}" >>"$json"
-			log "$link $size MiB rep $rep: downtime $(json_num "$SEND_STATS" downtime_ms) ms, app gap $gap ms"
+		for rate in $RATES; do
+			for mode in $MODES; do
+				for rep in $(seq "$REPS"); do
+					wl_start_in_a dirtier "$size" "$rate" "$PATTERN"
+					nspid=$WL_NSPID ctl=$WL_CTL
+					sleep 1
+					ferry_send "$nspid" --key-file "$KEY" --timeout 120 --mode "$mode" --quiet
+					[ "$SEND_RC" = 0 ] || fail "send failed: $(cat "$SEND_ERR")"
+					touch "$ctl/stop"
+					wait_until 120 ns_gone B "$nspid" || fail "dirtier did not finish in B"
+					ok=$(grep -E '^(OK|FAIL)' "$ctl/log")
+					case "$ok" in OK*) ;; *) fail "dirtier in B: $ok" ;; esac
+					gap=${ok#*max_gap_ms=}
+					gap=${gap%% *}
+					echo "{\"mode\":\"$mode\",\"size_mib\":$size,\"link\":\"$link\",\"link_bps\":$(link_bps "$link"),\"rate\":$rate,\"rep\":$rep,\"app_max_gap_ms\":$gap,\"send\":$(cat "$SEND_STATS")}" >>"$json"
+					log "$link $size MiB $rate pages/s $mode: downtime $(json_num "$SEND_STATS" downtime_ms) ms, app gap $gap ms, rule $(json_str "$SEND_STATS" rule)"
+				done
+			done
 		done
 	done
 done
 
+# Rows: one per (link, size, rate, mode), medians over the reps.
+summarize() {
+	awk -v reps="$REPS" '
+	function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+	function num(k) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
+	function str(k) { if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5); return "-" }
+	{
+		key = str("link") SUBSEP num("size_mib") SUBSEP num("rate") SUBSEP str("mode")
+		if (!(key in n)) order[++keys] = key
+		i = ++n[key]
+		d[key, i] = num("downtime_ms"); g[key, i] = num("app_max_gap_ms"); t[key, i] = num("total_ms")
+		b[key, i] = num("wire_bytes") / (num("size_mib") * 1048576)
+		bps = num("link_bps"); x[key, i] = bps > 0 ? num("total_ms") / 1000 / (num("wire_bytes") * 8 / bps) : 0
+		r[key] = gsub(/"round":/, "&"); if (r[key] == 0) r[key] = 1
+		rule[key] = str("mode") == "precopy" ? str("rule") : "-"
+	}
+	END {
+		for (k = 1; k <= keys; k++) {
+			key = order[k]; split(key, f, SUBSEP); m = n[key]
+			for (i = 1; i <= m; i++) { dd[i] = d[key, i]; gg[i] = g[key, i]; tt[i] = t[key, i]; bb[i] = b[key, i]; xx[i] = x[key, i] }
+			printf "%-9s %5sM %7s %-14s %10.1f %10.1f %10.1f %8.2f %8s %6d  %s\n", f[1], f[2], f[3], f[4], med(dd, m), med(gg, m), med(tt, m), med(bb, m), xx[1] > 0 ? sprintf("%.2f", med(xx, m)) : "-", r[key], rule[key]
+		}
+	}' "$json"
+}
+
 {
-	echo "ferry migration bench $stamp — $(uname -r), $(nproc) cores, hosts A and B on one VM (veth), TLS, $REPS runs (median; min..max)"
+	echo "ferry migration bench $stamp — $(uname -r), $(nproc) cores, hosts A and B on one VM (veth), TLS,"
+	echo "dirtier workload ($PATTERN pattern), $REPS run(s) per row (median)"
 	echo
-	printf '%-14s %-6s %-9s %-24s %-24s %-24s %-10s %-6s %s\n' mode size link downtime_ms app_pause_ms total_ms bytes/mem rounds rule
-	for link in $LINKS; do
-		for size in $SIZES; do
-			awk -v s="$size" -v l="$link" '
-			function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
-			function cell(a, n,   lo, hi, i) { lo = a[1]; hi = a[1]; for (i = 1; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }; return sprintf("%.1f (%.1f..%.1f)", med(a, n), lo, hi) }
-			function num(k,   m) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
-			index($0, "\"size_mib\":" s ",") && index($0, "\"link\":\"" l "\"") {
-				n++; d[n] = num("downtime_ms"); g[n] = num("app_max_gap_ms"); t[n] = num("total_ms")
-				b[n] = num("wire_bytes") / (s * 1048576)
-			}
-			END { printf "%-14s %-6s %-9s %-24s %-24s %-24s %-10.3f %-6s %s\n", "stop-and-copy", s "M", l, cell(d, n), cell(g, n), cell(t, n), med(b, n), 1, "-" }' "$json"
-		done
-	done
+	printf '%-9s %6s %7s %-14s %10s %10s %10s %8s %8s %6s  %s\n' link size pages/s mode downtime_ms app_pause total_ms bytes/mem t/(B/link) rounds rule
+	summarize
 	echo
 	echo "downtime = frozen in A until running in B (ferry's stats); app_pause = the longest gap the program"
-	echo "itself saw (CLOCK_REALTIME), which also counts the freeze; bytes/mem = bytes on the wire / memory size."
-	echo "Pre-copy rows come with pre-copy. Targets (issue 6): stop-and-copy 256 MiB unshaped <= 130 ms;"
-	echo "pre-copy of 1 GiB at 1 Gbit/s, 5k dirty pages/s: app pause <= 50 ms."
+	echo "itself saw (CLOCK_REALTIME), which also counts the tracker's and the freeze's stops;"
+	echo "bytes/mem = bytes on the wire / memory size; t/(B/link) = total time / (bytes on the wire / link rate)."
+	echo "Targets (issue 6): stop-and-copy 256 MiB unshaped <= 130 ms; pre-copy of 1 GiB at 1 Gbit/s with"
+	echo "5k dirty pages/s: app pause <= 50 ms and total <= 1.1 x bytes sent / link rate."
 	echo
 	echo "What dirty tracking costs the program (worst case: every page rewritten between two collects):"
 	for round in 100 1000; do
@@ -94,20 +116,13 @@ done
 png=$OUT/migrate-$stamp.png
 if command -v gnuplot >/dev/null 2>&1; then
 	dat=$T/plot.dat
-	for link in $LINKS; do
-		for size in $SIZES; do
-			awk -v s="$size" -v l="$link" '
-			function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
-			function num(k) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
-			index($0, "\"size_mib\":" s ",") && index($0, "\"link\":\"" l "\"") { n++; d[n] = num("downtime_ms"); g[n] = num("app_max_gap_ms") }
-			END { printf "\"%s MiB\\n%s\" %.1f %.1f\n", s, l, med(d, n), med(g, n) }' "$json"
-		done
-	done >"$dat"
+	summarize | awk '{ k = $1 " " $2 " " $3; if ($4 == "stop-and-copy") sc[k] = $6; else pc[k] = $6; if (!(k in seen)) { seen[k] = 1; o[++n] = k } }
+		END { for (i = 1; i <= n; i++) { split(o[i], f, " "); printf "\"%s %s\\n%s p/s\" %s %s\n", f[1], f[2], f[3], (o[i] in sc) ? sc[o[i]] : "NaN", (o[i] in pc) ? pc[o[i]] : "NaN" } }' >"$dat"
 	gnuplot <<-GP
-		set terminal pngcairo size 900,540 noenhanced
+		set terminal pngcairo size 1400,600 noenhanced
 		set bmargin 4
 		set output "$png"
-		set title "ferry live migration, stop-and-copy ($stamp)"
+		set title "ferry live migration: the pause the program saw ($stamp)"
 		set style data histograms
 		set style histogram clustered gap 1
 		set style fill solid 0.8 border -1
@@ -115,7 +130,8 @@ if command -v gnuplot >/dev/null 2>&1; then
 		set ylabel "ms (log scale)"
 		set key top left
 		set grid ytics
-		plot "$dat" using 2:xtic(1) title "downtime (ferry)", "" using 3 title "pause the program saw"
+		set xtics rotate by -45 font ",8"
+		plot "$dat" using 2:xtic(1) title "stop-and-copy", "" using 3 title "pre-copy"
 	GP
 	[ -s "$png" ] && echo "plot: $png"
 fi

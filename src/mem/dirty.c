@@ -20,6 +20,7 @@
 #define PM_SOFT_DIRTY_BIT (1ull << 55)
 #define PM_PRESENT_BIT (1ull << 63)
 #define PM_SWAPPED_BIT (1ull << 62)
+#define PM_FILE_BIT (1ull << 61)
 #define PAGEMAP_BATCH 512
 #define SCAN_RETRIES 20
 #define SCAN_RETRY_US 500         /* pagemap entries read at once by the soft-dirty backend */
@@ -48,6 +49,25 @@ enum dirty_backend dirty_backend_best(void)
 	return DIRTY_NONE;
 }
 
+/* The tracked set keeps one entry per range registered (a mapping when it
+ * was tracked), never merged with its neighbours: a scan that fails on one
+ * entry then costs only that entry (see dirty_collect). */
+static int entry_add(struct range_list *l, uint64_t start, uint64_t end)
+{
+	if (end <= start)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct fr_range *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct fr_range){start, end};
+	return 0;
+}
+
 /* The tracked set without [start, end). */
 static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
@@ -56,12 +76,12 @@ static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
 	for (size_t i = 0; r == 0 && i < t->tracked.n; i++) {
 		struct fr_range g = t->tracked.v[i];
 		if (g.end <= start || g.start >= end) {
-			r = range_list_add(&kept, g.start, g.end);
+			r = entry_add(&kept, g.start, g.end);
 			continue;
 		}
-		r = range_list_add(&kept, g.start, MIN(g.end, start));
+		r = entry_add(&kept, g.start, MIN(g.end, start));
 		if (r == 0)
-			r = range_list_add(&kept, MAX(g.start, end), g.end);
+			r = entry_add(&kept, MAX(g.start, end), g.end);
 	}
 	if (r < 0) {
 		range_list_free(&kept);
@@ -72,30 +92,22 @@ static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
 	return 0;
 }
 
-static int by_start(const void *a, const void *b)
+static int by_start(const void *x, const void *y)
 {
-	const struct fr_range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
+	const struct fr_range *a = x, *b = y;
+	return a->start < b->start ? -1 : a->start > b->start;
 }
 
-/* Adds [start, end) to the tracked set, kept sorted and merged, so that
- * every collect reports in address order. */
+/* Adds [start, end) to the tracked set as its own entry, replacing what it
+ * covers, kept sorted so that every collect reports in address order. */
 static int tracked_insert(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
-	int r = range_list_add(&t->tracked, start, end);
-	if (r < 0)
-		return r;
-	struct range_list *l = &t->tracked;
-	qsort(l->v, l->n, sizeof(l->v[0]), by_start);
-	size_t k = 0;
-	for (size_t i = 1; i < l->n; i++) {
-		if (l->v[i].start <= l->v[k].end)
-			l->v[k].end = MAX(l->v[k].end, l->v[i].end);
-		else
-			l->v[++k] = l->v[i];
-	}
-	l->n = l->n ? k + 1 : 0;
-	return 0;
+	int r = tracked_remove(t, start, end);
+	if (r == 0)
+		r = entry_add(&t->tracked, start, end);
+	if (r == 0)
+		qsort(t->tracked.v, t->tracked.n, sizeof(t->tracked.v[0]), by_start);
+	return r;
 }
 
 int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct rsys *rs, char *err, size_t errlen)
@@ -184,8 +196,7 @@ static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end
 /* [start, end) is no longer one registered stretch of memory: part of it
  * was unmapped (ENOMEM) or mapped anew, unregistered (EPERM). Scan it mapping
  * by mapping; what cannot be scanned counts as written whole. */
-static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out,
-			struct range_list *lost)
+static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *lost)
 {
 	struct proc_map *maps;
 	size_t n;
@@ -196,15 +207,11 @@ static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 		uint64_t a = MAX(start, maps[i].start), b = MIN(end, maps[i].end);
 		if (a >= b)
 			continue;
-		size_t mark = out->n;
-		r = scan_written(t, a, b, out);
+		r = scan_written(t, a, b, NULL);
 		if (r == -EPERM || r == -ENOMEM) {
-			out->n = mark;
-			pr_debug("dirty: %#llx-%#llx was mapped anew under the tracker: all of it counts as written",
-				 (unsigned long long)a, (unsigned long long)b);
-			r = range_list_add(out, a, b);
-			if (r == 0 && lost)
-				r = range_list_add(lost, a, b);
+			pr_debug("dirty: %#llx-%#llx was mapped anew under the tracker", (unsigned long long)a,
+				 (unsigned long long)b);
+			r = lost ? range_list_add(lost, a, b) : 0;
 		}
 	}
 	free(maps);
@@ -273,15 +280,18 @@ int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_
 		struct fr_range g = t->tracked.v[i];
 		int r;
 		switch (t->backend) {
-		case DIRTY_UFFD_WP: {
-			size_t mark = out->n;
-				r = scan_written(t, g.start, g.end, out);
+		case DIRTY_UFFD_WP:
+			r = scan_written(t, g.start, g.end, out);
 			if (r == -EPERM || r == -ENOMEM) {
-				out->n = mark;
-				r = scan_changed(t, g.start, g.end, out, lost);
+				/* Part of the entry is no longer the mapping registered. The
+				 * failed walk may have write-protected pages before it
+				 * stopped, without reporting them: all of it counts as
+				 * written; the parts still registered are armed again. */
+				r = range_list_add(out, g.start, g.end);
+				if (r == 0)
+					r = scan_changed(t, g.start, g.end, lost);
 			}
 			break;
-		}
 		case DIRTY_SOFT_DIRTY:
 			r = scan_soft_dirty(t, g.start, g.end, out);
 			break;
@@ -292,7 +302,60 @@ int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_
 		if (r < 0)
 			return r;
 	}
+	range_list_normalize(out);
+	if (lost)
+		range_list_normalize(lost);
 	return t->backend == DIRTY_SOFT_DIRTY ? clear_soft_dirty(t->pid) : 0;
+}
+
+/* pagemap: a page of private memory that holds data of its own. */
+#define PM_PRESENT_OWN(e) (((e) & PM_SWAPPED_BIT) || (((e) & PM_PRESENT_BIT) && !((e) & PM_FILE_BIT)))
+
+static int absent_by_pagemap(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+{
+	uint64_t ent[PAGEMAP_BATCH];
+	for (uint64_t a = start; a < end;) {
+		size_t want = (size_t)MIN((end - a) / t->page, (uint64_t)PAGEMAP_BATCH);
+		ssize_t got = pread(t->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / t->page * sizeof(ent[0])));
+		if (got <= 0)
+			return got < 0 ? neg_errno() : -EIO;
+		for (size_t i = 0; i < (size_t)got / sizeof(ent[0]); i++, a += t->page)
+			if (!PM_PRESENT_OWN(ent[i]) && range_list_add(out, a, a + t->page) < 0)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+static int absent_by_scan(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+{
+	struct page_region *vec = t->scan_vec;
+	while (start < end) {
+		/* not swapped, and: not present, or the file's page, or the zero page */
+		struct pm_scan_arg a = {.size = sizeof(a), .start = start, .end = end, .vec = (uint64_t)(uintptr_t)vec,
+					.vec_len = t->scan_len, .category_inverted = PAGE_IS_SWAPPED | PAGE_IS_PRESENT,
+					.category_mask = PAGE_IS_SWAPPED,
+					.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+					.return_mask = PAGE_IS_PRESENT};
+		long n = ioctl(t->pagemap_fd, PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return neg_errno();
+		for (long i = 0; i < n; i++)
+			if (range_list_add(out, vec[i].start, vec[i].end) < 0)
+				return -ENOMEM;
+		if (a.walk_end <= start)
+			return -EIO;
+		start = a.walk_end;
+	}
+	return 0;
+}
+
+int dirty_absent(struct dirty_tracker *t, const struct range_list *in, struct range_list *out)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < in->n; i++)
+		r = t->scan_vec ? absent_by_scan(t, in->v[i].start, in->v[i].end, out)
+				: absent_by_pagemap(t, in->v[i].start, in->v[i].end, out);
+	return r;
 }
 
 void dirty_close(struct dirty_tracker *t)

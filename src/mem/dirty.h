@@ -66,6 +66,12 @@ void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end);
  * ranges whose mapping was replaced (no longer registered) are appended
  * whole to out, and to lost (if not NULL) so the caller can track them anew. */
 int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_list *lost);
+/* Appends to out the pages of the ranges in (private memory) that hold no
+ * data of their own now: not present (never touched, MADV_DONTNEED, or
+ * unmapped and mapped again), the zero page, or a private file mapping's
+ * page that was never copied. The tracker does not see these changes as
+ * writes; pre-copy asks for them where the destination holds data. */
+int dirty_absent(struct dirty_tracker *t, const struct range_list *in, struct range_list *out);
 /* Removes every trace of tracking from the process (closing the uffd
  * unregisters everything and merges the mappings back) and frees t. */
 void dirty_close(struct dirty_tracker *t);

@@ -410,6 +410,10 @@ int dump_pages_select(pid_t pid, const struct fr_vma *vmas, uint32_t nvmas, cons
 	if (!pm)
 		return -ENOMEM;
 	r = plan_pages(&pl, pid, pagemap_fd, vmas, nvmas, sel, pm, err, errlen);
+	for (size_t i = 0; r == 0 && sel && sel->data && i < pl.nruns; i++)
+		if (pl.runs[i].source == SRC_PRIVATE)
+			r = range_list_add(sel->data, pl.runs[i].addr,
+					   pl.runs[i].addr + (uint64_t)pl.runs[i].npages * (uint64_t)page);
 	for (size_t i = 0; i < pl.nruns; i++)
 		pl.total_bytes += (uint64_t)pl.runs[i].npages * (uint64_t)page;
 

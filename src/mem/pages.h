@@ -37,6 +37,8 @@ struct page_select {
 					 * data, or DISCARD where absent or all-zero anonymous */
 	struct range_list *unread;      /* not NULL: the process runs, and what vanishes before it is
 					 * read is added here instead of failing the round */
+	struct range_list *data;        /* not NULL: gets the private-memory ranges sent as data
+					 * (unsorted; zero pages among them may have been elided) */
 };
 /* The same for the pages sel chooses (sel NULL: every VMA whole). */
 int dump_pages_select(pid_t pid, const struct fr_vma *vmas, uint32_t nvmas, const struct page_select *sel,

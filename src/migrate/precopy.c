@@ -27,6 +27,7 @@ struct precopy_session {
 	struct fr_image layout;      /* the layout the last round sent (vmas only) */
 	struct range_list carry;     /* to send again: collected but not sent yet, or vanished while read */
 	struct range_list untracked; /* ranges the tracker refused: sent whole every round */
+	struct range_list held;      /* private memory the destination holds data for (sent, not dropped) */
 };
 
 static const char *const rule_names[] = {
@@ -159,11 +160,27 @@ static int put_counts(struct fr_stream *s, uint16_t type, const struct page_stat
 
 /* What a round sends again besides fresh ranges: the written pages, what
  * was left over, and what cannot be tracked, where the mapping was kept. */
-static int pages_again(struct precopy_session *ps, const struct range_list *written, const struct layout_diff *d,
+static int pages_again(struct precopy_session *ps, struct range_list *written, const struct layout_diff *d,
 		       struct range_list *again)
 {
-	struct range_list all = {0};
-	int r = range_list_union(&all, written);
+	range_list_normalize(written); /* track_layout appended to it out of order */
+	struct range_list all = {0}, held_kept = {0}, gone = {0};
+	/* What the destination holds where the process now has nothing of its
+	 * own (a mapping unmapped and made again, grown back, dropped): the
+	 * tracker sees no write there, but the old data must go. */
+	int r = range_list_intersect(&ps->held, &d->kept, &held_kept);
+	if (r == 0)
+		r = dirty_absent(&ps->t, &held_kept, &gone);
+	if (r == 0)
+		r = range_list_union(&all, &gone);
+	if (r == 0)
+		r = range_list_subtract(&ps->held, &gone);
+	if (r == 0)
+		r = range_list_subtract(&ps->held, &d->removed);
+	range_list_free(&held_kept);
+	range_list_free(&gone);
+	if (r == 0)
+		r = range_list_union(&all, written);
 	if (r == 0)
 		r = range_list_union(&all, &ps->carry);
 	if (r == 0)
@@ -173,6 +190,13 @@ static int pages_again(struct precopy_session *ps, const struct range_list *writ
 	range_list_free(&all);
 	range_list_free(&ps->carry);
 	return r;
+}
+
+/* The destination holds data for these ranges now. */
+static int hold(struct precopy_session *ps, struct range_list *data)
+{
+	range_list_normalize(data);
+	return range_list_union(&ps->held, data);
 }
 
 /* One round while the process runs: the layout now, then the pages. */
@@ -190,12 +214,15 @@ static int send_round(struct precopy_session *ps, const struct precopy_opts *o, 
 		snprintf(err, errlen, "out of memory in pre-copy round %u", rd->round);
 	if (r == 0) {
 		rd->fresh_bytes = range_list_bytes(&d.fresh);
-		struct page_select sel = {.whole = &d.fresh, .dirty = &again, .unread = &ps->carry};
+		struct range_list data = {0};
+		struct page_select sel = {.whole = &d.fresh, .dirty = &again, .unread = &ps->carry, .data = &data};
 		uint64_t at = s->offset;
 		if ((r = put_layout(s, &now)) == 0 &&
 		    (r = dump_pages_select(ps->pid, now.vmas, now.nvmas, &sel, s, &rd->pages, o->progress,
-					   o->progress_arg, err, errlen)) == 0)
+					   o->progress_arg, err, errlen)) == 0 &&
+		    (r = hold(ps, &data)) == 0)
 			r = put_counts(s, REC_ROUND_END, &rd->pages);
+		range_list_free(&data);
 		rd->wire_bytes = s->offset - at;
 		if (r == 0 && o->await_round)
 			r = o->await_round(o->await_ctx, rd->round, err, errlen);
@@ -381,6 +408,7 @@ void precopy_close(struct precopy_session *ps)
 	fr_image_free(&ps->layout);
 	range_list_free(&ps->carry);
 	range_list_free(&ps->untracked);
+	range_list_free(&ps->held);
 	free(ps);
 }
 

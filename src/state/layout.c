@@ -76,6 +76,54 @@ int range_list_union(struct range_list *l, const struct range_list *add)
 	return 0;
 }
 
+int range_list_subtract(struct range_list *l, const struct range_list *minus)
+{
+	struct range_list out = {0};
+	size_t j = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		uint64_t at = l->v[i].start, end = l->v[i].end;
+		while (j < minus->n && minus->v[j].end <= at)
+			j++;
+		for (size_t k = j; k < minus->n && minus->v[k].start < end && at < end; k++) {
+			if (minus->v[k].start > at && range_list_add(&out, at, minus->v[k].start) < 0)
+				goto oom;
+			if (minus->v[k].end > at)
+				at = minus->v[k].end;
+		}
+		if (at < end && range_list_add(&out, at, end) < 0)
+			goto oom;
+	}
+	range_list_free(l);
+	*l = out;
+	return 0;
+oom:
+	range_list_free(&out);
+	return -ENOMEM;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct fr_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void range_list_normalize(struct range_list *l)
+{
+	if (l->n < 2)
+		return;
+	qsort(l->v, l->n, sizeof(l->v[0]), by_start);
+	size_t k = 0;
+	for (size_t i = 1; i < l->n; i++) {
+		if (l->v[i].start <= l->v[k].end) {
+			if (l->v[i].end > l->v[k].end)
+				l->v[k].end = l->v[i].end;
+		} else {
+			l->v[++k] = l->v[i];
+		}
+	}
+	l->n = k + 1;
+}
+
 static bool is_file(uint32_t kind) { return kind == VMA_FILE_PRIVATE || kind == VMA_FILE_SHARED; }
 
 /* Does address `at`, inside both x and y, have the same mapping in both? */

@@ -30,8 +30,14 @@ uint64_t range_list_bytes(const struct range_list *l);
 
 /* out gets a ∩ b (out must be empty; a and b sorted). */
 int range_list_intersect(const struct range_list *a, const struct range_list *b, struct range_list *out);
-/* l becomes l ∪ add, sorted and merged. */
+/* l becomes l ∪ add, sorted and merged (both must be sorted: see
+ * range_list_normalize). */
 int range_list_union(struct range_list *l, const struct range_list *add);
+
+/* l becomes l without the ranges of minus (sorted). */
+int range_list_subtract(struct range_list *l, const struct range_list *minus);
+/* Sorts l by address and merges what overlaps or touches. */
+void range_list_normalize(struct range_list *l);
 
 struct layout_diff {
 	struct range_list kept, removed, fresh;

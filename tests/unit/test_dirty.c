@@ -195,9 +195,15 @@ static void test_uffd_wp(void **state)
 	collect(&t, &l);
 	expect(&l, &ch, (int[]){20}, (int[]){1}, 1);
 
-	child_do(&ch, 'r', 0); /* a new mapping under a tracked range: all of it */
-	collect(&t, &l);
-	expect(&l, &ch, (int[]){REMAP_FIRST}, (int[]){REMAP_PAGES}, 1);
+	/* a new mapping under a tracked range: the whole entry counts as
+	 * written (the failed walk may have re-armed pages it did not report) */
+	child_do(&ch, 'r', 0);
+	struct range_list lost = {0};
+	range_list_free(&l);
+	assert_int_equal(dirty_collect(&t, &l, &lost), 0);
+	expect(&l, &ch, (int[]){0}, (int[]){NPAGES}, 1);
+	expect(&lost, &ch, (int[]){REMAP_FIRST}, (int[]){REMAP_PAGES}, 1);
+	range_list_free(&lost);
 	dirty_untrack(&t, pg(&ch, REMAP_FIRST), pg(&ch, REMAP_FIRST + REMAP_PAGES));
 	assert_int_equal(dirty_track(&t, pg(&ch, REMAP_FIRST), pg(&ch, REMAP_FIRST + REMAP_PAGES)), 0);
 	child_do(&ch, 'w', REMAP_FIRST + 4);

@@ -2,7 +2,7 @@
  * unchanged layout is all kept; brk growth keeps the old heap and makes the
  * growth fresh; munmap removes; mremap moves are removed + fresh; an
  * mprotect in the middle of a mapping changes just that part; a file mapped
- * at another offset is changed; range lists intersect and unite;
+ * at another offset is changed; range lists intersect, unite, subtract and normalize;
  * layout_find finds the VMA of an address. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,7 +87,7 @@ static void test_mprotect_and_file_offset(void **state)
 	layout_diff_free(&d);
 }
 
-static void test_intersect_union(void **state)
+static void test_list_operations(void **state)
 {
 	(void)state;
 	struct range_list a = {0}, b = {0}, x = {0};
@@ -101,7 +101,18 @@ static void test_intersect_union(void **state)
 	range_list_add(&c, 50 * P, 60 * P);
 	assert_int_equal(range_list_union(&c, &x), 0);
 	expect(&c, 4, (uint64_t[]){5, 10, 20, 25, 29, 30, 50, 60});
-	range_list_free(&a), range_list_free(&b), range_list_free(&x), range_list_free(&c);
+	/* c minus [7, 22) and [55, 100) */
+	struct range_list m = {0};
+	range_list_add(&m, 7 * P, 22 * P), range_list_add(&m, 55 * P, 100 * P);
+	assert_int_equal(range_list_subtract(&c, &m), 0);
+	expect(&c, 4, (uint64_t[]){5, 7, 22, 25, 29, 30, 50, 55});
+	/* unsorted, overlapping input is sorted and merged */
+	struct range_list u = {0};
+	range_list_add(&u, 30 * P, 40 * P), range_list_add(&u, 10 * P, 20 * P), range_list_add(&u, 15 * P, 31 * P);
+	range_list_normalize(&u);
+	expect(&u, 1, (uint64_t[]){10, 40});
+	range_list_free(&a), range_list_free(&b), range_list_free(&x), range_list_free(&c), range_list_free(&m),
+		range_list_free(&u);
 }
 
 static void test_find(void **state)
@@ -122,7 +133,7 @@ int main(void)
 		cmocka_unit_test(test_same_layout_is_kept),
 		cmocka_unit_test(test_growth_unmap_move),
 		cmocka_unit_test(test_mprotect_and_file_offset),
-		cmocka_unit_test(test_intersect_union),
+		cmocka_unit_test(test_list_operations),
 		cmocka_unit_test(test_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,11 @@
 #define REGION_PAGES_MAX 256
 #define BRK_STEPS_MAX 12 /* brk regions stay: leave room for the others */
 
+#define HISTORY 6
+
 struct region {
+	char history[HISTORY][80]; /* the last steps on it, printed if it fails */
+	unsigned nhist;
 	uint8_t *addr;
 	size_t npages;
 	uint32_t *gen;  /* per page; 0 = all zero */
@@ -45,6 +49,18 @@ static uint64_t word_of(uint32_t uid, size_t page, uint32_t gen, unsigned i)
 	return wl_mix(((uint64_t)uid << 40) ^ ((uint64_t)page << 20) ^ gen) + i * 0x9E3779B97F4A7C15ull;
 }
 
+__attribute__((format(printf, 2, 3))) static void note(struct region *r, const char *fmt, ...)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char *h = r->history[r->nhist++ % HISTORY];
+	int n = snprintf(h, 80, "%ld.%03ld ", (long)ts.tv_sec % 1000, ts.tv_nsec / 1000000);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h + n, (size_t)(80 - n), fmt, ap);
+	va_end(ap);
+}
+
 static void write_page(struct region *r, size_t p, uint32_t gen)
 {
 	uint64_t *w = (uint64_t *)(r->addr + p * PAGE);
@@ -59,10 +75,13 @@ static void check_region(const struct region *r)
 		const uint64_t *w = (const uint64_t *)(r->addr + p * PAGE);
 		for (unsigned i = 0; i < WORDS; i++) {
 			uint64_t want = r->gen[p] ? word_of(r->uid, p, r->gen[p], i) : 0;
-			if (w[i] != want)
+			if (w[i] != want) {
+				for (unsigned k = r->nhist > HISTORY ? r->nhist - HISTORY : 0; k < r->nhist; k++)
+					wl_log("region %u: %s", r->uid, r->history[k % HISTORY]);
 				wl_fail("region %u (%s, %zu pages at %p) page %zu word %u: %#llx, want %#llx (gen %u)", r->uid,
 					r->brk ? "brk" : r->shared ? "shared" : "private", r->npages, (void *)r->addr, p, i,
 					(unsigned long long)w[i], (unsigned long long)want, r->gen[p]);
+			}
 		}
 	}
 }
@@ -76,6 +95,7 @@ static struct region *add_region(uint8_t *addr, size_t npages, bool shared, bool
 		wl_fail("out of memory");
 	for (size_t p = 0; p < npages; p++)
 		write_page(r, p, 1 + (uint32_t)(rnd() % 1000));
+	note(r, "%s at %p, %zu pages", brk ? "brk" : shared ? "mmap shared" : "mmap", (void *)addr, npages);
 	return r;
 }
 
@@ -121,6 +141,7 @@ static void step_remap(void)
 	if (a == MAP_FAILED)
 		wl_fail("mremap: %s", strerror(errno));
 	size_t old = r->npages;
+	note(r, "mremap %p+%zu -> %p+%zu", (void *)r->addr, old, a, n);
 	r->addr = a, r->npages = n;
 	for (size_t p = old; p < n; p++)
 		r->gen[p] = 0; /* the growth reads as zero */
@@ -140,6 +161,7 @@ static void step_dontneed(void)
 		wl_fail("madvise: %s", strerror(errno));
 	for (size_t i = 0; i < k; i++)
 		r->gen[p + i] = 0;
+	note(r, "dontneed pages %zu+%zu", p, k);
 	steps[3]++;
 }
 
@@ -154,6 +176,7 @@ static void step_protect(void)
 	wl_sleep_us(200); /* a round may see it read-only */
 	if (mprotect(r->addr + p * PAGE, PAGE, PROT_READ | PROT_WRITE) < 0)
 		wl_fail("mprotect: %s", strerror(errno));
+	note(r, "mprotect page %zu ro and back", p);
 	steps[4]++;
 }
 
@@ -165,6 +188,7 @@ static void step_rewrite(void)
 	for (int i = 0; i < 4; i++) {
 		size_t p = rnd() % r->npages;
 		write_page(r, p, r->gen[p] + 1 + (uint32_t)(rnd() % 3));
+		note(r, "rewrite page %zu gen %u", p, r->gen[p]);
 	}
 	steps[5]++;
 }
@@ -173,7 +197,9 @@ static void step_zero(void)
 {
 	struct region *r = nreg ? &reg[rnd() % (uint64_t)nreg] : NULL;
 	if (r) {
-		write_page(r, rnd() % r->npages, 0); /* written zeros: a DISCARD or a zero page */
+		size_t p = rnd() % r->npages;
+		write_page(r, p, 0); /* written zeros: a DISCARD or a zero page */
+		note(r, "zero page %zu", p);
 		steps[6]++;
 	}
 }
