@@ -127,17 +127,26 @@ int stub_wait_pid_free(pid_t pid, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reads the child's one-byte "ready" or its reason for failing. */
+/* Reads the child's one-byte "ready" or its reason for failing, up to EOF:
+ * the child closes the pipe after its "ready", so once EOF is seen the stub
+ * holds nothing but its end of the channel. */
 static int read_ready(int hs, char *err, size_t errlen)
 {
 	char msg[256];
-	ssize_t n;
-	do
-		n = read(hs, msg, sizeof(msg) - 1);
-	while (n < 0 && errno == EINTR);
+	size_t n = 0;
+	for (;;) {
+		ssize_t got = read(hs, msg + n, sizeof(msg) - 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		if (n == sizeof(msg) - 1)
+			break;
+	}
 	if (n == 1 && msg[0] == STUB_READY)
 		return 0;
-	msg[n > 0 ? n : 0] = '\0';
+	msg[n] = '\0';
 	snprintf(err, errlen, "%s", n > 0 ? msg : "the restore stub died during set-up");
 	return -EIO;
 }
