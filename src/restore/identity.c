@@ -1,21 +1,26 @@
 /* identity.c — what makes the rebuilt stub this process and not a blank
- * child of ferry, applied by remote syscalls once its memory is built:
- * session and process group, the fd table, umask, personality, cwd,
- * rlimits, prctl flags (child subreaper, THP disable, no_new_privs) and the
- * action of every signal. Credentials, per-thread state and signal masks
- * are threads.c's (credentials last: dropping them ends ferry's power over
- * the process; rlimits must come before, as root here lacks
- * CAP_SYS_RESOURCE to raise them back).
+ * child of ferry, applied once its memory is built: session and process
+ * group, the fd table, umask, personality, cwd, rlimits, prctl flags
+ * (child subreaper, THP disable, no_new_privs) and the action of every
+ * signal. Credentials, per-thread state and signal masks are threads.c's
+ * (credentials last: dropping them ends ferry's power over the process;
+ * rlimits must come before, as root here lacks CAP_SYS_RESOURCE to raise
+ * them back).
  *
  * Files are opened in two steps. identity_open_files() opens every FILE
  * record in ferry itself, right after the metadata is read, so a missing
  * or swapped file fails the restore before any memory is built.
  * identity_apply() then passes them to the stub with SCM_RIGHTS over the
  * socketpair the stub was born with (remote recvmsg, its msghdr in the
- * scratch area), places each at its recorded number with dup3, recreates
- * shared descriptions with dup3 of their owner, and closes everything else
- * the stub has, the socket included. A terminal (--shell-job) is ferry's
- * own, passed the same way. */
+ * scratch area) so that each lands on its recorded number (see struct
+ * fd_pass), and closes everything else the stub has, the socket included.
+ * A terminal (--shell-job) is ferry's own, passed the same way.
+ *
+ * Each remote syscall costs ~0.1-0.2 ms here (two cross-CPU wake-ups), so
+ * what the stub already has is not set again: rlimits are set from ferry
+ * with prlimit, and personality, THP, child subreaper and the signal
+ * actions only where the saved value differs from what the stub inherited
+ * from ferry. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,7 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -35,8 +43,12 @@
 #include "../inspect/rsys.h"
 #include "internal.h"
 
-/* fds passed per SCM_RIGHTS message (the kernel takes at most 253). */
-#define FD_BATCH 64
+/* fds per SCM_RIGHTS message: SCM_MAX_FD, the most the kernel takes. */
+#define FD_BATCH 253
+/* Free numbers below a recorded fd are filled with placeholders when that
+ * costs at most two more messages (two remote calls, as a dup3 + close
+ * would); a number further up is reached with dup3. */
+#define FILL_MAX (2 * FD_BATCH)
 /* Signals queued in the stub before it became the process, dequeued one per
  * call: bounded so a stub flooded with signals cannot hold the restore. */
 #define STRAY_SIGNALS_MAX 4096
@@ -124,7 +136,7 @@ void identity_close_files(int *fds, uint32_t n)
 	free(fds);
 }
 
-/* ---- in the stub, by remote syscalls ---- */
+/* ---- applied to the seized stub ---- */
 
 /* err = "<what>: <strerror(-e)>"; returns e. */
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, long e, const char *fmt, ...)
@@ -167,22 +179,30 @@ static int apply_session(struct stub *s, struct rsys *r, const struct fr_process
 	return 0;
 }
 
-static const struct fr_file *file_at(const struct fr_image *img, int fd)
+/* Index of the record of fd, or of the first one above it (records are
+ * sorted by fd). */
+static uint32_t record_of(const struct fr_image *img, int fd)
 {
-	for (uint32_t i = 0; i < img->nfiles && img->files[i].fd <= fd; i++)
-		if (img->files[i].fd == fd)
-			return &img->files[i];
-	return NULL;
+	uint32_t lo = 0, hi = img->nfiles;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (img->files[mid].fd < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* If the stub's end of the channel sits on a number the process had, it
  * moves to the lowest number the process did not have. */
 static int move_channel(struct stub *s, struct rsys *r, const struct fr_image *img, char *err, size_t errlen)
 {
-	if (!file_at(img, s->stub_chan_fd))
+	uint32_t i = record_of(img, s->stub_chan_fd);
+	if (i == img->nfiles || img->files[i].fd != s->stub_chan_fd)
 		return 0;
 	int free_fd = 0;
-	for (uint32_t i = 0; i < img->nfiles && img->files[i].fd == free_fd; i++)
+	for (i = 0; i < img->nfiles && img->files[i].fd == free_fd; i++)
 		free_fd++;
 	long e = rsys(r, SYS_dup3, (uint64_t)s->stub_chan_fd, (uint64_t)free_fd, O_CLOEXEC, 0, 0, 0);
 	if (e >= 0)
@@ -227,8 +247,8 @@ struct recv_area {
 	union fd_control ctl;
 };
 
-/* Receives one message of n fds in the stub: got[] are their numbers there
- * (ascending: each is the lowest free number when it is installed). */
+/* Receives one message of n fds in the stub (without close-on-exec): got[]
+ * are the numbers they were installed on. */
 static int recv_fds(struct stub *s, struct rsys *r, size_t n, int *got)
 {
 	struct recv_area a;
@@ -242,67 +262,154 @@ static int recv_fds(struct stub *s, struct rsys *r, size_t n, int *got)
 	if (e < 0)
 		return e;
 	/* The message is queued already: never block in the stub. */
-	long got_bytes = rsys(r, SYS_recvmsg, (uint64_t)s->stub_chan_fd, base, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, 0, 0, 0);
+	long got_bytes = rsys(r, SYS_recvmsg, (uint64_t)s->stub_chan_fd, base, MSG_DONTWAIT, 0, 0, 0);
 	if (got_bytes < 0)
 		return (int)got_bytes;
 	if ((e = remote_read(s->pid, base, &a, sizeof(a))) < 0)
 		return e;
 	a.msg.msg_control = a.ctl.buf; /* parse the copy here */
 	struct cmsghdr *c = CMSG_FIRSTHDR(&a.msg);
-	if (got_bytes != 1 || (a.msg.msg_flags & MSG_CTRUNC) || !c || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(n * sizeof(int)))
+	if (got_bytes != 1 || (a.msg.msg_flags & MSG_CTRUNC) || !c || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(n * sizeof(int)))
 		return -EMFILE; /* the stub could not take them all: its fd limit */
 	memcpy(got, CMSG_DATA(c), n * sizeof(int));
 	return 0;
 }
 
-/* Puts received fd `from` at the record's number with its close-on-exec. */
-static int place_fd(struct rsys *r, const struct fr_file *f, int from, char *err, size_t errlen)
+/* Passing the fds. The stub installs each fd it receives on its lowest
+ * free number, and has nothing open but its socket (moved off the recorded
+ * numbers) and what it was passed. So ferry sends the files in ascending
+ * order of their recorded numbers and, for each free number below the next
+ * one, a placeholder (another copy of that file, closed at the end): every
+ * file lands on its own number with no call to move it. A record sharing a
+ * description is sent as another copy of its owner's file: the same open
+ * file description, as a dup. A number too far above the last one to fill
+ * is reached with dup3 instead, and so is everything after it. */
+struct fd_pass {
+	struct stub *s;
+	struct rsys *r;
+	int next;          /* the stub's lowest free number once the message is in */
+	size_t n;          /* fds in the message being built */
+	int src[FD_BATCH]; /* ferry's fds */
+	int at[FD_BATCH];  /* the number each gets in the stub */
+	int first_fd;      /* recorded number of the message's first file, for messages */
+};
+
+static int free_from(const struct fd_pass *p, int fd) { return fd == p->s->stub_chan_fd ? fd + 1 : fd; }
+
+static int flush(struct fd_pass *p, char *err, size_t errlen)
 {
-	long e;
-	if (from == f->fd) { /* received with close-on-exec set */
-		if (!f->cloexec && (e = rsys(r, SYS_fcntl, (uint64_t)from, F_SETFD, 0, 0, 0, 0)) < 0)
-			return fail(err, errlen, e, "fcntl on fd %d", f->fd);
+	if (!p->n)
 		return 0;
-	}
-	e = rsys(r, SYS_dup3, (uint64_t)from, (uint64_t)f->fd, f->cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+	int got[FD_BATCH];
+	int e = send_fds(p->s->chan_fd, p->src, p->n);
+	if (e == 0)
+		e = recv_fds(p->s, p->r, p->n, got);
 	if (e < 0)
-		return fail(err, errlen, e, "cannot place fd %d", f->fd);
-	rsys(r, SYS_close, (uint64_t)from, 0, 0, 0, 0, 0);
+		return fail(err, errlen, e, "cannot pass fd %d to the restore stub", p->first_fd);
+	for (size_t j = 0; j < p->n; j++)
+		if (got[j] != p->at[j])
+			return fail(err, errlen, -EPROTO, "cannot pass fd %d to the restore stub: it got fd %d, not %d",
+				    p->first_fd, got[j], p->at[j]);
+	pr_debug("passed %zu fds to the restore stub: numbers %d..%d", p->n, p->at[0], p->at[p->n - 1]);
+	p->n = 0;
 	return 0;
 }
 
-/* One batch: files[idx[0..n)] (ascending fd numbers) passed and placed.
- * Placed from the last down: received fds take the lowest free numbers,
- * so the j-th received is at or below the j-th target and above every
- * earlier received one; going down, no target is a received fd still
- * waiting to be placed (checked anyway). */
-static int pass_batch(struct stub *s, struct rsys *r, const struct fr_image *img, const int *fds, const uint32_t *idx,
-		      size_t n, char *err, size_t errlen)
+/* Adds src to the message; it will land on the lowest free number. */
+static int push(struct fd_pass *p, int src, int fd, char *err, size_t errlen)
 {
-	int mine[FD_BATCH], got[FD_BATCH];
-	for (size_t j = 0; j < n; j++)
-		mine[j] = fds[idx[j]];
-	int e = send_fds(s->chan_fd, mine, n);
-	if (e == 0)
-		e = recv_fds(s, r, n, got);
-	if (e < 0)
-		return fail(err, errlen, e, "cannot pass fd %d to the restore stub", img->files[idx[0]].fd);
-	pr_debug("passed fds %d..%d (%zu of them) to the restore stub", img->files[idx[0]].fd, img->files[idx[n - 1]].fd,
-		 n);
-	for (size_t j = n; j-- > 0;) {
-		const struct fr_file *f = &img->files[idx[j]];
-		for (size_t m = 0; m < j; m++)
-			if (got[m] == f->fd)
-				return fail(err, errlen, -EBUSY, "cannot place fd %d", f->fd);
-		if ((e = place_fd(r, f, got[j], err, errlen)) < 0)
+	if (p->n == FD_BATCH) {
+		int e = flush(p, err, errlen);
+		if (e < 0)
 			return e;
+	}
+	if (!p->n)
+		p->first_fd = fd;
+	p->at[p->n] = free_from(p, p->next);
+	p->src[p->n++] = src;
+	p->next = p->at[p->n - 1] + 1;
+	return 0;
+}
+
+/* One file passed alone, then dup3'd to its number (with its close-on-exec)
+ * and the received copy closed. */
+static int place_far(struct fd_pass *p, const struct fr_file *f, int src, char *err, size_t errlen)
+{
+	int e = flush(p, err, errlen);
+	if (e == 0)
+		e = push(p, src, f->fd, err, errlen);
+	if (e == 0)
+		e = flush(p, err, errlen);
+	if (e < 0)
+		return e;
+	int got = p->at[0];
+	p->next = got; /* free again once closed */
+	pr_debug("fd %d is too far above the others to fill the numbers between: moved there with dup3", f->fd);
+	long d = rsys(p->r, SYS_dup3, (uint64_t)got, (uint64_t)f->fd, f->cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+	if (d >= 0)
+		d = rsys(p->r, SYS_close, (uint64_t)got, 0, 0, 0, 0, 0);
+	return d < 0 ? fail(err, errlen, d, "cannot place fd %d", f->fd) : 0;
+}
+
+/* ferry's fd for record i: its own, or its owner's if it shares one. */
+static int source_of(const struct fr_image *img, const int *fds, uint32_t i)
+{
+	while (img->files[i].share_of >= 0)
+		i = record_of(img, img->files[i].share_of);
+	return fds[i];
+}
+
+/* Passes every file; *nfilled = how many records (a prefix) landed by
+ * filling, without close-on-exec; the others were placed with dup3. */
+static int pass_files(struct stub *s, struct rsys *r, const struct fr_image *img, const int *fds, uint32_t *nfilled,
+		      char *err, size_t errlen)
+{
+	struct fd_pass p = {.s = s, .r = r};
+	uint32_t i = 0;
+	int e = 0;
+	for (; i < img->nfiles && e == 0; i++) {
+		const struct fr_file *f = &img->files[i];
+		int src = source_of(img, fds, i);
+		if (f->fd - free_from(&p, p.next) > FILL_MAX)
+			break;
+		while (e == 0 && free_from(&p, p.next) < f->fd)
+			e = push(&p, src, f->fd, err, errlen); /* a placeholder */
+		if (e == 0)
+			e = push(&p, src, f->fd, err, errlen);
+	}
+	if (e == 0)
+		e = flush(&p, err, errlen);
+	*nfilled = i;
+	for (; i < img->nfiles && e == 0; i++)
+		e = place_far(&p, &img->files[i], source_of(img, fds, i), err, errlen);
+	return e;
+}
+
+/* Close-on-exec for the filled records, one close_range call per run of
+ * records that have it (placeholders between them get it too: they are
+ * closed anyway). */
+static int set_cloexec(struct rsys *r, const struct fr_image *img, uint32_t nfilled, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < nfilled; i++) {
+		if (!img->files[i].cloexec)
+			continue;
+		uint32_t last = i;
+		while (last + 1 < nfilled && img->files[last + 1].cloexec)
+			last++;
+		long e = rsys(r, SYS_close_range, (uint64_t)img->files[i].fd, (uint64_t)img->files[last].fd,
+			      CLOSE_RANGE_CLOEXEC, 0, 0, 0);
+		if (e < 0)
+			return fail(err, errlen, e, "cannot set close-on-exec on fds %d..%d", img->files[i].fd,
+				    img->files[last].fd);
+		i = last;
 	}
 	return 0;
 }
 
 /* Closes every fd of the stub the process did not have: the gaps between
- * recorded numbers and everything above the last one (the socket too). */
+ * recorded numbers (placeholders) and everything above the last one (the
+ * socket too, wherever it is). */
 static int close_others(struct rsys *r, const struct fr_image *img, char *err, size_t errlen)
 {
 	uint64_t next = 0;
@@ -318,28 +425,35 @@ static int close_others(struct rsys *r, const struct fr_image *img, char *err, s
 	return e < 0 ? fail(err, errlen, e, "cannot close the restore stub's own fds") : 0;
 }
 
+/* The stub has ferry's soft RLIMIT_NOFILE until the saved one is set: it
+ * is raised first if the highest recorded number is above it (image.c
+ * refuses numbers above the hard limit). */
+static int make_room(struct stub *s, const struct fr_image *img, char *err, size_t errlen)
+{
+	struct rlimit lim;
+	rlim_t need = img->nfiles ? (rlim_t)img->files[img->nfiles - 1].fd + 1 : 0;
+	if (prlimit(s->pid, RLIMIT_NOFILE, NULL, &lim) < 0)
+		return fail(err, errlen, neg_errno(), "cannot read the fd limit of the restore stub");
+	if (need <= lim.rlim_cur)
+		return 0;
+	lim.rlim_cur = MIN(need, lim.rlim_max);
+	if (prlimit(s->pid, RLIMIT_NOFILE, &lim, NULL) < 0)
+		return fail(err, errlen, neg_errno(), "cannot raise the fd limit of the restore stub to %llu",
+			    (unsigned long long)need);
+	return 0;
+}
+
 static int apply_files(struct stub *s, struct rsys *r, const struct fr_image *img, const int *fds, char *err,
 		       size_t errlen)
 {
-	int e = move_channel(s, r, img, err, errlen);
-	uint32_t idx[FD_BATCH];
-	size_t n = 0;
-	for (uint32_t i = 0; i < img->nfiles && e == 0; i++) {
-		if (img->files[i].share_of < 0)
-			idx[n++] = i;
-		if (n == FD_BATCH || (n && i + 1 == img->nfiles)) {
-			e = pass_batch(s, r, img, fds, idx, n, err, errlen);
-			n = 0;
-		}
-	}
-	for (uint32_t i = 0; i < img->nfiles && e == 0; i++) {
-		const struct fr_file *f = &img->files[i];
-		if (f->share_of < 0)
-			continue;
-		long d = rsys(r, SYS_dup3, (uint64_t)f->share_of, (uint64_t)f->fd, f->cloexec ? O_CLOEXEC : 0, 0, 0, 0);
-		if (d < 0)
-			e = fail(err, errlen, d, "cannot place fd %d", f->fd);
-	}
+	uint32_t nfilled = 0;
+	int e = make_room(s, img, err, errlen);
+	if (e == 0)
+		e = move_channel(s, r, img, err, errlen);
+	if (e == 0)
+		e = pass_files(s, r, img, fds, &nfilled, err, errlen);
+	if (e == 0)
+		e = set_cloexec(r, img, nfilled, err, errlen);
 	if (e == 0)
 		e = close_others(r, img, err, errlen);
 	close(s->chan_fd); /* the stub's end is gone (or the stub is about to be) */
@@ -348,11 +462,41 @@ static int apply_files(struct stub *s, struct rsys *r, const struct fr_image *im
 	return e;
 }
 
+/* prlimit64 from ferry: ferry and the stub have the same credentials until
+ * threads_restore drops them, and this needs no call inside the stub. */
+static int apply_rlimits(struct stub *s, const struct fr_process *p, char *err, size_t errlen)
+{
+	for (int i = 0; i < FR_NLIMITS; i++)
+		if (prlimit(s->pid, (__rlimit_resource_t)i, &p->rlim[i], NULL) < 0) {
+			snprintf(err, errlen, "cannot set %s to %llu/%llu: %s", rlimit_names[i],
+				 (unsigned long long)p->rlim[i].rlim_cur, (unsigned long long)p->rlim[i].rlim_max,
+				 strerror(errno));
+			return neg_errno();
+		}
+	return 0;
+}
+
+/* The prctl flags; the stub inherited ferry's THP setting and no_new_privs
+ * (which cannot be cleared), and a new process is no child subreaper. */
+static int apply_prctl(struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
+{
+	long e = 0;
+	if (p->child_subreaper)
+		e = rsys(r, SYS_prctl, PR_SET_CHILD_SUBREAPER, (uint64_t)p->child_subreaper, 0, 0, 0, 0);
+	if (e >= 0 && p->thp_disable != prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0))
+		e = rsys(r, SYS_prctl, PR_SET_THP_DISABLE, (uint64_t)p->thp_disable, 0, 0, 0, 0);
+	if (e >= 0 && p->no_new_privs)
+		e = rsys(r, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+	return e < 0 ? fail(err, errlen, e, "prctl failed") : 0;
+}
+
 /* umask, personality, cwd, rlimits, prctl flags. */
 static int apply_process(struct stub *s, struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
 {
 	rsys(r, SYS_umask, p->umask, 0, 0, 0, 0, 0); /* returns the old mask, never fails */
-	long e = rsys(r, SYS_personality, p->personality, 0, 0, 0, 0, 0);
+	long e = 0;
+	if ((unsigned)personality(0xffffffff) != p->personality) /* else inherited from ferry */
+		e = rsys(r, SYS_personality, p->personality, 0, 0, 0, 0, 0);
 	if (e < 0) {
 		snprintf(err, errlen, "personality(%#x) failed: %s", p->personality, strerror((int)-e));
 		return (int)e;
@@ -365,23 +509,8 @@ static int apply_process(struct stub *s, struct rsys *r, const struct fr_process
 		snprintf(err, errlen, "cannot enter the working directory %s: %s", p->cwd, strerror((int)-e));
 		return (int)e;
 	}
-	if ((e = remote_write(s->pid, s->scratch, p->rlim, sizeof(p->rlim))) < 0)
-		return (int)e;
-	for (int i = 0; i < FR_NLIMITS; i++) {
-		e = rsys(r, SYS_prlimit64, 0, (uint64_t)i, s->scratch + (uint64_t)i * sizeof(p->rlim[0]), 0, 0, 0);
-		if (e < 0) {
-			snprintf(err, errlen, "cannot set %s to %llu/%llu: %s", rlimit_names[i],
-				 (unsigned long long)p->rlim[i].rlim_cur, (unsigned long long)p->rlim[i].rlim_max,
-				 strerror((int)-e));
-			return (int)e;
-		}
-	}
-	e = rsys(r, SYS_prctl, PR_SET_CHILD_SUBREAPER, (uint64_t)p->child_subreaper, 0, 0, 0, 0);
-	if (e >= 0)
-		e = rsys(r, SYS_prctl, PR_SET_THP_DISABLE, (uint64_t)p->thp_disable, 0, 0, 0, 0);
-	if (e >= 0 && p->no_new_privs)
-		e = rsys(r, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
-	return e < 0 ? fail(err, errlen, e, "prctl failed") : 0;
+	int ret = apply_rlimits(s, p, err, errlen);
+	return ret < 0 ? ret : apply_prctl(r, p, err, errlen);
 }
 
 /* Signals that reached the stub while it was still ferry's blank child (a
@@ -413,19 +542,24 @@ static int drop_stray_signals(struct stub *s, struct rsys *r, char *err, size_t 
 	return fail(err, errlen, e, "cannot clear the signals pending in the restore stub %d", s->pid);
 }
 
+/* The saved action of every signal, set where it differs from the one the
+ * stub inherited from ferry (most are SIG_DFL in both). */
 static int apply_sigactions(struct stub *s, struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
 {
 	int e = remote_write(s->pid, s->scratch, p->sigact, sizeof(p->sigact));
 	if (e < 0)
 		return e;
+	int set = 0;
 	for (int sig = 1; sig <= FR_NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
+		if (sig == SIGKILL || sig == SIGSTOP || !memcmp(&p->sigact[sig - 1], &s->sigact[sig - 1], sizeof(p->sigact[0])))
 			continue;
 		uint64_t act = s->scratch + (uint64_t)(sig - 1) * sizeof(p->sigact[0]);
 		long a = rsys(r, SYS_rt_sigaction, (uint64_t)sig, act, 0, sizeof(uint64_t), 0, 0);
 		if (a < 0 && a != -EINVAL)
 			return fail(err, errlen, a, "cannot restore the action of signal %d", sig);
+		set++;
 	}
+	pr_debug("%d signal action(s) set, the others were already as saved", set);
 	return 0;
 }
 

@@ -18,6 +18,7 @@ struct stub {
 	uint64_t sys_ip;  /* a syscall instruction in the stub's (moved) vDSO */
 	uint64_t scratch; /* scratch area in the stub */
 	size_t scratch_len;
+	struct fr_sigaction sigact[FR_NSIG]; /* the actions it inherited from ferry (index sig-1) */
 };
 /* Waits for pid to be free (a zombie of it may wait ~2 s to be reaped),
  * then forks the stub with that pid. It knows nothing of the image: all

@@ -127,17 +127,35 @@ int stub_wait_pid_free(pid_t pid, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reads the child's one-byte "ready" or its reason for failing. */
+/* ferry's signal actions, which the stub inherits (clone copies them). One
+ * that cannot be read is left all ones: it matches no saved action. */
+static void inherited_sigactions(struct fr_sigaction *act)
+{
+	for (int sig = 1; sig <= FR_NSIG; sig++)
+		if (syscall(SYS_rt_sigaction, sig, NULL, &act[sig - 1], sizeof(uint64_t)) < 0)
+			memset(&act[sig - 1], 0xff, sizeof(act[sig - 1]));
+}
+
+/* Reads the child's one-byte "ready" or its reason for failing, up to EOF:
+ * the child closes the pipe after its "ready", so once EOF is seen the stub
+ * holds nothing but its end of the channel. */
 static int read_ready(int hs, char *err, size_t errlen)
 {
 	char msg[256];
-	ssize_t n;
-	do
-		n = read(hs, msg, sizeof(msg) - 1);
-	while (n < 0 && errno == EINTR);
+	size_t n = 0;
+	for (;;) {
+		ssize_t got = read(hs, msg + n, sizeof(msg) - 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		if (n == sizeof(msg) - 1)
+			break;
+	}
 	if (n == 1 && msg[0] == STUB_READY)
 		return 0;
-	msg[n > 0 ? n : 0] = '\0';
+	msg[n] = '\0';
 	snprintf(err, errlen, "%s", n > 0 ? msg : "the restore stub died during set-up");
 	return -EIO;
 }
@@ -175,6 +193,7 @@ int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, ch
 		close(hs[0]), close(hs[1]);
 		return r;
 	}
+	inherited_sigactions(stub->sigact);
 	int child = clone_stub(pid, hs, chan, err, errlen);
 	close(hs[1]);
 	close(chan[1]); /* the stub has it, under the same number */
@@ -182,7 +201,9 @@ int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, ch
 		close(hs[0]), close(chan[0]);
 		return child;
 	}
-	*stub = (struct stub){.pid = child, .chan_fd = chan[0], .stub_chan_fd = chan[1]};
+	stub->pid = child;
+	stub->chan_fd = chan[0];
+	stub->stub_chan_fd = chan[1];
 	r = read_ready(hs[0], err, errlen);
 	close(hs[0]);
 	if (r < 0)

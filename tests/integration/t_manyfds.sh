@@ -1,14 +1,17 @@
 #!/bin/bash
-# manyfds: a process with ~300 fds (several SCM_RIGHTS batches of the
-# restore's fd passing), a hole, high numbers up to 1500, dups sharing a
+# manyfds: a process with ~300 fds (two SCM_RIGHTS messages of the
+# restore's fd passing), a hole, high numbers up to 4001, dups sharing a
 # description with a far fd, mixed access modes and close-on-exec: after
 # dump/restore exactly the same fds are open, on the same files, with the
 # same flags and offsets (checked from inside and from /proc). Its dense
 # range covers the number the restore stub's socket has, so the socket must
-# move out of the way (ferry -vv says so).
+# move out of the way; 4000 and 4001 are too far above 1500 to fill the
+# numbers between, so they are placed with dup3 (ferry -vv says both).
 . "$(dirname "$0")/lib.sh"
 require_root
 require_ferry
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 4096 ] || skip "RLIMIT_NOFILE hard limit $hard is below 4096"
 
 mkdir -p "$T/work"
 start_wl manyfds "$T/work"
@@ -26,6 +29,8 @@ track_pid "$RESTORE_PID"
 wait_restored "$pid" "$RESTORE_PID"
 grep -q "socket moves from fd" "$RESTORE_ERR" || fail "the stub's socket did not collide with a recorded fd: $(grep -i 'fd' "$RESTORE_ERR" | head -n 5)"
 log "$(grep -o 'the restore stub.s socket moves from fd [0-9]* to fd [0-9]*' "$RESTORE_ERR")"
+[ "$(grep -c "too far above the others .*moved there with dup3" "$RESTORE_ERR")" = 2 ] ||
+	fail "fds 4000 and 4001 were not placed with dup3: $(grep -i 'dup3' "$RESTORE_ERR")"
 proc_snapshot "$pid" "$T/after"
 proc_compare "$T/before" "$T/after"
 stop_and_check manyfds "$WL_CTL" "$pid" "$RESTORE_PID"

@@ -1,8 +1,8 @@
 /* manyfds: a large, sparse fd table. Files are open on fds 3..DENSE_TOP
  * (more than one batch of the restore's fd passing, and around the number
- * the restore stub's socket gets), minus a hole, plus a few high numbers;
- * two dups share a description with an fd far from them (one below its
- * owner, in the hole); access modes, O_APPEND and close-on-exec vary; every
+ * the restore stub's socket gets), minus a hole, plus a few high numbers
+ * (up to 4001); three dups share a description with an fd far from them
+ * (one below its owner, in the hole); access modes, O_APPEND and close-on-exec vary; every
  * file fd sits at its own offset. Once ready it sleeps until CTL/stop, then
  * checks that exactly the same fds are open, each on the same file with the
  * same flags, close-on-exec and offset, and that the dups still share
@@ -15,15 +15,16 @@
 
 #define DENSE_TOP 299  /* files on 3..DENSE_TOP */
 #define HOLE_LO 20     /* closed again: HOLE_LO..HOLE_HI */
-#define HOLE_HI 29
-#define MAX_FD 2048    /* fds checked: 0..MAX_FD-1 */
+#define HOLE_HI 49
+#define MAX_FD 4096    /* fds checked: 0..MAX_FD-1 */
 #define FILE_SIZE 4096
 
-static const int sparse[] = {300, 511, 777, 1500};
+/* 4000 is too far above 1500 for the restore to fill the numbers between */
+static const int sparse[] = {300, 511, 777, 1500, 4000};
 /* copy = dup of owner; 25 is inside the hole and below its owner */
 static const struct {
 	int owner, copy;
-} dups[] = {{5, 1200}, {250, 25}};
+} dups[] = {{5, 1200}, {250, 25}, {7, 4001}};
 
 struct fdstate {
 	int open;
@@ -97,7 +98,7 @@ static void setup(const char *dir)
 	for (size_t i = 0; i < sizeof sparse / sizeof sparse[0]; i++)
 		open_at(dir, sparse[i]);
 	for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++)
-		if (dup3(dups[i].owner, dups[i].copy, i ? 0 : O_CLOEXEC) != dups[i].copy)
+		if (dup3(dups[i].owner, dups[i].copy, i % 2 ? 0 : O_CLOEXEC) != dups[i].copy)
 			wl_fail("dup3 %d to %d: %s", dups[i].owner, dups[i].copy, strerror(errno));
 }
 
