@@ -228,8 +228,8 @@ const char *pages_path_name(enum pages_path p)
 
 #define ZERO_CHUNK_PAGES 64
 
-/* A DISCARD record: private memory is dropped (it reads as fresh: zero, or
- * the file's page); shared anonymous memory is written with zeros. */
+/* A DISCARD record: a private file mapping's pages are dropped (they read
+ * as the file's again); anonymous memory is written with zeros. */
 static int apply_discard(struct page_writer *pw, struct stub *stub, const struct fr_image *img, const uint8_t *p,
 			 uint32_t len, char *err, size_t errlen)
 {
@@ -239,16 +239,18 @@ static int apply_discard(struct page_writer *pw, struct stub *stub, const struct
 		return -EBADMSG;
 	uint64_t bytes = (uint64_t)d.npages * pw->page_size;
 	int r = 0;
-	if (v->kind != VMA_SHARED_ANON) {
+	if (v->kind == VMA_FILE_PRIVATE) { /* back to the file's pages: only the kernel can do that */
 		r = mm_discard(stub, d.addr, bytes);
-	} else {
+	} else { /* zeros, written: a remote madvise costs far more than a few pages of memset */
 		static const uint8_t zeros[ZERO_CHUNK_PAGES * 4096];
-		size_t chunk = MIN(sizeof(zeros), (size_t)ZERO_CHUNK_PAGES * pw->page_size);
-		for (uint64_t at = 0; r == 0 && at < bytes; at += chunk) {
-			size_t n = (size_t)MIN((uint64_t)chunk, bytes - at);
-			if (pwrite(pw->mem_fd, zeros, n, (off_t)(d.addr + at)) != (ssize_t)n)
-				r = errno ? neg_errno() : -EIO;
+		uint32_t per = (uint32_t)MIN((size_t)ZERO_CHUNK_PAGES, sizeof(zeros) / pw->page_size);
+		struct page_writer counts = *pw; /* zeros are not pages of the stream: keep the counts */
+		for (uint32_t at = 0; r == 0 && at < d.npages; at += per) {
+			struct fr_pages_hdr h = {.addr = d.addr + (uint64_t)at * pw->page_size, .npages = MIN(per, d.npages - at)};
+			r = page_writer_apply(pw, &h, zeros); /* UFFDIO_COPY where missing under a uffd: no fault waits */
 		}
+		pw->pages = counts.pages, pw->pages_uffdio_copy = counts.pages_uffdio_copy;
+		pw->pages_process_vm_writev = counts.pages_process_vm_writev, pw->pages_proc_mem = counts.pages_proc_mem;
 	}
 	if (r < 0)
 		snprintf(err, errlen, "cannot discard %u pages at %#llx: %s", d.npages, (unsigned long long)d.addr,
