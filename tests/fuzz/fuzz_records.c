@@ -9,6 +9,7 @@
  * record is recomputed (unless the input's last byte is 0xff): otherwise
  * almost every mutation would stop at the checksum and the decoders behind
  * it would never see a changed payload. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,9 +57,11 @@ static void read_stream(int fd)
 	char err[512];
 	uint32_t page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	int r = image_read_metadata(&s, &fuzz_limits, &img, &type, &p, &len, err, sizeof(err));
-	while (r == 0 && type == REC_PAGES) {
+	while (r == 0 && (type == REC_PAGES || type == REC_DISCARD)) {
 		struct fr_pages_hdr h;
-		if (image_check_pages(&img, page_size, p, len, &h, err, sizeof(err)) < 0)
+		struct fr_discard dc;
+		if (type == REC_PAGES ? image_check_pages(&img, page_size, p, len, &h, err, sizeof(err)) < 0
+				      : !image_check_discard(&img, page_size, p, len, &dc, err, sizeof(err)))
 			break;
 		r = restore_read_record(&s, &type, &p, &len, err, sizeof(err));
 	}
@@ -67,6 +70,39 @@ static void read_stream(int fd)
 		decode_done(p, len, &d);
 	}
 	fr_image_free(&img);
+	stream_release(&s);
+}
+
+/* A pre-copy receiver's rounds: after the preamble, each round's layout
+ * (VMA records) and the PAGES / DISCARD records checked against it. */
+static void read_rounds(int fd)
+{
+	struct fr_stream s;
+	stream_init(&s, fd);
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	char err[512];
+	uint32_t page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	int r = stream_read_preamble(&s);
+	if (r == 0)
+		r = restore_read_record(&s, &type, &p, &len, err, sizeof(err));
+	while (r == 0 && type == REC_VMA) {
+		struct fr_image layout = {0};
+		r = image_read_layout(&s, &fuzz_limits, &layout, &type, &p, &len, err, sizeof(err));
+		while (r == 0 && (type == REC_PAGES || type == REC_DISCARD)) {
+			struct fr_pages_hdr h;
+			struct fr_discard dc;
+			if (type == REC_PAGES ? image_check_pages(&layout, page_size, p, len, &h, err, sizeof(err)) < 0
+					      : !image_check_discard(&layout, page_size, p, len, &dc, err, sizeof(err)))
+				r = -EBADMSG;
+			else
+				r = restore_read_record(&s, &type, &p, &len, err, sizeof(err));
+		}
+		if (r == 0 && type == REC_ROUND_END)
+			r = restore_read_record(&s, &type, &p, &len, err, sizeof(err));
+		fr_image_free(&layout);
+	}
 	stream_release(&s);
 }
 
@@ -81,7 +117,7 @@ static void decode_control(uint16_t type, const uint8_t *p, uint32_t len)
 		fr_offer_free(&o);
 	else if (type == REC_REFUSE && decode_refuse(p, len, &reason) == 0)
 		free(reason);
-	else if (type == REC_READY || type == REC_RUNNING)
+	else if (type == REC_READY || type == REC_RUNNING || type == REC_ROUND_END)
 		decode_u64_record(p, len, &v);
 }
 
@@ -118,6 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, d, size, 0) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)
 		abort();
 	read_stream(fd);
+	if (lseek(fd, 0, SEEK_SET) == 0)
+		read_rounds(fd);
 	check_in_place(d, size);
 	free(d);
 	return 0;

@@ -6,7 +6,8 @@
  *   fuzzseed synth DIR     hand-made streams: a minimal valid one and one
  *                          per guard of the decoders (wrapping addr, negative
  *                          share index, reserved flags, too many records,
- *                          pages outside any mapping, truncation) */
+ *                          pages outside any mapping, truncation), and
+ *                          two pre-copy rounds */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -146,6 +147,47 @@ static int synth_one(const char *dir, enum seed_case c)
 	return r < 0 ? die(path, r) : 0;
 }
 
+/* Two pre-copy rounds as a receiver reads them after the offer: each a
+ * layout, PAGES and DISCARD records, ROUND_END; then SWITCHOVER. */
+static int synth_rounds(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/synth-precopy-rounds", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return die(path, -errno);
+	struct fr_stream s;
+	stream_init(&s, fd);
+	struct buf b = {0};
+	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
+	uint8_t *data = calloc(1, page);
+	if (!data)
+		return die("calloc", -ENOMEM);
+	memset(data, 0xa5, page);
+	int r = stream_write_preamble(&s);
+	for (int round = 1; round <= 2; round++) {
+		for (int i = 0; i < 2; i++) {
+			uint64_t start = SEED_VMA_BASE + (uint64_t)i * 16 * page;
+			struct fr_vma v = {.start = start, .end = start + (4 + (uint64_t)round) * page,
+					   .prot = PROT_READ | PROT_WRITE, .flags = MAP_PRIVATE, .kind = VMA_ANON};
+			encode_vma(&b, &v);
+			r = r ?: put(&s, REC_VMA, &b);
+		}
+		struct fr_pages_hdr h = {.addr = SEED_VMA_BASE + page, .npages = 1};
+		struct iovec iov[2] = {{&h, sizeof(h)}, {data, page}};
+		r = r ?: stream_write_recordv(&s, REC_PAGES, iov, 2);
+		encode_discard(&b, &(struct fr_discard){.addr = SEED_VMA_BASE + 2 * (uint64_t)page, .npages = 1});
+		r = r ?: put(&s, REC_DISCARD, &b);
+		encode_done(&b, &(struct fr_done){.page_records = 1, .pages = 1});
+		r = r ?: put(&s, REC_ROUND_END, &b);
+	}
+	r = r ?: put(&s, REC_SWITCHOVER, &b);
+	free(data);
+	buf_free(&b);
+	close(fd);
+	return r < 0 ? die(path, r) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "trim") == 0)
@@ -154,7 +196,7 @@ int main(int argc, char **argv)
 		for (int c = 0; c < SEED__N; c++)
 			if (synth_one(argv[2], (enum seed_case)c))
 				return 1;
-		return 0;
+		return synth_rounds(argv[2]);
 	}
 	fprintf(stderr, "usage: fuzzseed trim IN OUT | fuzzseed synth DIR\n");
 	return 2;
