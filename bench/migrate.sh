@@ -9,7 +9,8 @@
 # rule that ended them. Environment: BENCH_SIZES (MiB, default "256 1024"),
 # BENCH_LINKS (default "unshaped 1gbit"), BENCH_RATES (pages/s, default
 # "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy"),
-# BENCH_PATTERN (random, seq or hot; default random), BENCH_REPS (default 1).
+# BENCH_PATTERN (random, seq or hot; default random), BENCH_REPS (default 1);
+# BENCH_FROM=bench/results/migrate-STAMP.jsonl redraws a saved run's table.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -30,11 +31,15 @@ mkdir -p "$OUT"
 stamp=$(date +%Y%m%d-%H%M%S)
 json=$OUT/migrate-$stamp.jsonl
 table=$OUT/migrate-$stamp.txt
-: >"$json"
-wl_path dirtier >/dev/null || fail "build the dirtier workload (make)"
-
-migrate_setup
-receiver_start --key-file "$KEY" --timeout 120
+if [ -n "${BENCH_FROM:-}" ]; then # only the table and plot of a saved run
+	json=$(readlink -f "$BENCH_FROM") stamp=$(basename "$BENCH_FROM" .jsonl) stamp=${stamp#migrate-}
+	table=$OUT/migrate-$stamp.txt LINKS=""
+else
+	: >"$json"
+	wl_path dirtier >/dev/null || fail "build the dirtier workload (make)"
+	migrate_setup
+	receiver_start --key-file "$KEY" --timeout 120
+fi
 
 link_bps() { case "$1" in unshaped) echo 0 ;; *gbit) echo $((${1%gbit} * 1000000000)) ;; *mbit) echo $((${1%mbit} * 1000000)) ;; esac; }
 
@@ -72,7 +77,10 @@ done
 summarize() {
 	awk -v reps="$REPS" '
 	function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
-	function num(k) { if (match($0, "\"" k "\":[0-9.]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
+	# the last "key":value of the line: the totals come after the rounds
+	function num(k,   rest, v, found) { rest = $0; found = 0
+		while (match(rest, "\"" k "\":[0-9.]+")) { v = substr(rest, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; found = 1; rest = substr(rest, RSTART + RLENGTH) }
+		return found ? v : 0 }
 	function str(k) { if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5); return "-" }
 	{
 		key = str("link") SUBSEP num("size_mib") SUBSEP num("rate") SUBSEP str("mode")
@@ -88,7 +96,7 @@ summarize() {
 		for (k = 1; k <= keys; k++) {
 			key = order[k]; split(key, f, SUBSEP); m = n[key]
 			for (i = 1; i <= m; i++) { dd[i] = d[key, i]; gg[i] = g[key, i]; tt[i] = t[key, i]; bb[i] = b[key, i]; xx[i] = x[key, i] }
-			printf "%-9s %5sM %7s %-14s %10.1f %10.1f %10.1f %8.2f %8s %6d  %s\n", f[1], f[2], f[3], f[4], med(dd, m), med(gg, m), med(tt, m), med(bb, m), xx[1] > 0 ? sprintf("%.2f", med(xx, m)) : "-", r[key], rule[key]
+			printf "%-9s %5sM %7s %-14s %10.1f %10.1f %10.1f %8.2f %8s %6d  %s\n", f[1], f[2], f[3], f[4], med(dd, m), med(gg, m), med(tt, m), med(bb, m), (xx[1] > 0 ? sprintf("%.2f", med(xx, m)) : "-"), r[key], rule[key]
 		}
 	}' "$json"
 }
@@ -97,7 +105,8 @@ summarize() {
 	echo "ferry migration bench $stamp — $(uname -r), $(nproc) cores, hosts A and B on one VM (veth), TLS,"
 	echo "dirtier workload ($PATTERN pattern), $REPS run(s) per row (median)"
 	echo
-	printf '%-9s %6s %7s %-14s %10s %10s %10s %8s %8s %6s  %s\n' link size pages/s mode downtime_ms app_pause total_ms bytes/mem t/(B/link) rounds rule
+	printf '%-9s %6s %7s %-14s %10s %10s %10s %8s %8s %6s  %s\n' link size pages/s mode downtime_ms app_pause total_ms \
+		bytes/mem 't/(B/link)' rounds rule
 	summarize
 	echo
 	echo "downtime = frozen in A until running in B (ferry's stats); app_pause = the longest gap the program"

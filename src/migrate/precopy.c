@@ -18,6 +18,7 @@
 #include "../state/layout.h"
 
 #define RATE_MIN_BYTES (1u << 20) /* a round this small says little about the link's rate */
+#define SCATTERED_TRUST_BYTES (1u << 20) /* written after round 1: below this, its rate will do */
 
 struct precopy_session {
 	pid_t pid;
@@ -265,7 +266,11 @@ static enum precopy_rule decide(const struct precopy_session *ps, const struct p
 {
 	uint64_t bytes = range_list_bytes(written) + range_list_bytes(&ps->carry) + range_list_bytes(&ps->untracked);
 	*expected = (st->rate_bps > 0 ? (double)bytes / st->rate_bps * 1e3 : 0) + st->switchover_ms;
-	if (st->rate_bps > 0 && *expected <= o->downtime_limit_ms)
+	/* Round 1's rate comes from long runs of pages; written pages are
+	 * scattered and cost more each. Unless next to nothing was written, a
+	 * round of them is measured before the estimate is trusted. */
+	bool measured = st->nrounds >= 2 || bytes < SCATTERED_TRUST_BYTES;
+	if (st->rate_bps > 0 && measured && *expected <= o->downtime_limit_ms)
 		return PRECOPY_RULE_DOWNTIME;
 	uint64_t tracked = range_list_bytes(&ps->t.tracked);
 	if (o->goal_pct >= 0 && tracked && (double)(tracked - MIN(tracked, bytes)) * 100 >= (double)o->goal_pct * (double)tracked)
