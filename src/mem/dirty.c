@@ -2,6 +2,7 @@
 #include "dirty.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,24 +51,8 @@ enum dirty_backend dirty_backend_best(void)
 }
 
 /* The tracked set keeps one entry per range registered (a mapping when it
- * was tracked), never merged with its neighbours: a scan that fails on one
- * entry then costs only that entry (see dirty_collect). */
-static int entry_add(struct range_list *l, uint64_t start, uint64_t end)
-{
-	if (end <= start)
-		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct fr_range *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = (struct fr_range){start, end};
-	return 0;
-}
-
+ * was tracked), never merged with its neighbours (range_list_push): a scan
+ * that fails on one entry then costs only that entry (see dirty_collect). */
 /* The tracked set without [start, end). */
 static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
@@ -76,12 +61,12 @@ static int tracked_remove(struct dirty_tracker *t, uint64_t start, uint64_t end)
 	for (size_t i = 0; r == 0 && i < t->tracked.n; i++) {
 		struct fr_range g = t->tracked.v[i];
 		if (g.end <= start || g.start >= end) {
-			r = entry_add(&kept, g.start, g.end);
+			r = range_list_push(&kept, g.start, g.end);
 			continue;
 		}
-		r = entry_add(&kept, g.start, MIN(g.end, start));
+		r = range_list_push(&kept, g.start, MIN(g.end, start));
 		if (r == 0)
-			r = entry_add(&kept, MAX(g.start, end), g.end);
+			r = range_list_push(&kept, MAX(g.start, end), g.end);
 	}
 	if (r < 0) {
 		range_list_free(&kept);
@@ -104,7 +89,7 @@ static int tracked_insert(struct dirty_tracker *t, uint64_t start, uint64_t end)
 {
 	int r = tracked_remove(t, start, end);
 	if (r == 0)
-		r = entry_add(&t->tracked, start, end);
+		r = range_list_push(&t->tracked, start, end);
 	if (r == 0)
 		qsort(t->tracked.v, t->tracked.n, sizeof(t->tracked.v[0]), by_start);
 	return r;
@@ -147,25 +132,23 @@ int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct 
 	return 0;
 }
 
-/* One PAGEMAP_SCAN walk over [start, end): written pages are appended to out
- * (if not NULL) and write-protected again. -EPERM: part of the range is not
- * registered any more (its mapping was replaced). */
-static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+/* PAGEMAP_SCAN over [start, end) with the flags and categories of `how`,
+ * resumed at walk_end until done; the regions found are appended to out
+ * (if not NULL). */
+static int scan_loop(struct dirty_tracker *t, struct pm_scan_arg how, uint64_t start, uint64_t end,
+		     struct range_list *out)
 {
 	struct page_region *vec = t->scan_vec;
 	while (start < end) {
-		struct pm_scan_arg a = {.size = sizeof(a), .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-					.start = start, .end = end, .vec = (uint64_t)(uintptr_t)vec,
-					.vec_len = t->scan_len, .category_mask = PAGE_IS_WRITTEN,
-					.return_mask = PAGE_IS_WRITTEN};
+		struct pm_scan_arg a = how;
+		a.size = sizeof(a), a.start = start, a.end = end;
+		a.vec = (uint64_t)(uintptr_t)vec, a.vec_len = t->scan_len;
 		long n = ioctl(t->pagemap_fd, PAGEMAP_SCAN, &a);
 		if (n < 0)
 			return neg_errno();
-		for (long i = 0; out && i < n; i++) {
-			int r = range_list_add(out, vec[i].start, vec[i].end);
-			if (r < 0)
-				return r;
-		}
+		for (long i = 0; out && i < n; i++)
+			if (range_list_add(out, vec[i].start, vec[i].end) < 0)
+				return -ENOMEM;
 		if (a.walk_end <= start)
 			return -EIO; /* no progress: never loop forever on a kernel surprise */
 		start = a.walk_end;
@@ -173,8 +156,19 @@ static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 	return 0;
 }
 
-/* Soft-dirty: pages of [start, end) with pagemap bit 55 (present or swapped). */
-static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+/* Written pages of [start, end) are appended to out (if not NULL) and
+ * write-protected again. -EPERM: part of the range is not registered any
+ * more (its mapping was replaced). */
+static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+{
+	struct pm_scan_arg how = {.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+				  .category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN};
+	return scan_loop(t, how, start, end, out);
+}
+
+/* The pages of [start, end) whose /proc/PID/pagemap entry `wanted`. */
+static int pagemap_pages(struct dirty_tracker *t, uint64_t start, uint64_t end, bool (*wanted)(uint64_t entry),
+			 struct range_list *out)
 {
 	uint64_t ent[PAGEMAP_BATCH];
 	for (uint64_t a = start; a < end;) {
@@ -182,15 +176,19 @@ static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end
 		ssize_t got = pread(t->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / t->page * sizeof(ent[0])));
 		if (got <= 0)
 			return got < 0 ? neg_errno() : -EIO;
-		size_t k = (size_t)got / sizeof(ent[0]);
-		for (size_t i = 0; i < k; i++, a += t->page)
-			if (ent[i] & PM_SOFT_DIRTY_BIT) {
-				int r = range_list_add(out, a, a + t->page);
-				if (r < 0)
-					return r;
-			}
+		for (size_t i = 0; i < (size_t)got / sizeof(ent[0]); i++, a += t->page)
+			if (wanted(ent[i]) && range_list_add(out, a, a + t->page) < 0)
+				return -ENOMEM;
 	}
 	return 0;
+}
+
+static bool soft_dirty(uint64_t e) { return e & PM_SOFT_DIRTY_BIT; }
+
+/* Soft-dirty: pages of [start, end) with pagemap bit 55 (present or swapped). */
+static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
+{
+	return pagemap_pages(t, start, end, soft_dirty, out);
 }
 
 /* [start, end) is no longer one registered stretch of memory: part of it
@@ -308,45 +306,25 @@ int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_
 	return t->backend == DIRTY_SOFT_DIRTY ? clear_soft_dirty(t->pid) : 0;
 }
 
-/* pagemap: a page of private memory that holds data of its own. */
-#define PM_PRESENT_OWN(e) (((e) & PM_SWAPPED_BIT) || (((e) & PM_PRESENT_BIT) && !((e) & PM_FILE_BIT)))
+/* pagemap: a page of private memory without data of its own. */
+static bool no_own_data(uint64_t e)
+{
+	return !((e & PM_SWAPPED_BIT) || ((e & PM_PRESENT_BIT) && !(e & PM_FILE_BIT)));
+}
 
 static int absent_by_pagemap(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
-	uint64_t ent[PAGEMAP_BATCH];
-	for (uint64_t a = start; a < end;) {
-		size_t want = (size_t)MIN((end - a) / t->page, (uint64_t)PAGEMAP_BATCH);
-		ssize_t got = pread(t->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / t->page * sizeof(ent[0])));
-		if (got <= 0)
-			return got < 0 ? neg_errno() : -EIO;
-		for (size_t i = 0; i < (size_t)got / sizeof(ent[0]); i++, a += t->page)
-			if (!PM_PRESENT_OWN(ent[i]) && range_list_add(out, a, a + t->page) < 0)
-				return -ENOMEM;
-	}
-	return 0;
+	return pagemap_pages(t, start, end, no_own_data, out);
 }
 
 static int absent_by_scan(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
-	struct page_region *vec = t->scan_vec;
-	while (start < end) {
-		/* not swapped, and: not present, or the file's page, or the zero page */
-		struct pm_scan_arg a = {.size = sizeof(a), .start = start, .end = end, .vec = (uint64_t)(uintptr_t)vec,
-					.vec_len = t->scan_len, .category_inverted = PAGE_IS_SWAPPED | PAGE_IS_PRESENT,
-					.category_mask = PAGE_IS_SWAPPED,
-					.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_FILE | PAGE_IS_PFNZERO,
-					.return_mask = PAGE_IS_PRESENT};
-		long n = ioctl(t->pagemap_fd, PAGEMAP_SCAN, &a);
-		if (n < 0)
-			return neg_errno();
-		for (long i = 0; i < n; i++)
-			if (range_list_add(out, vec[i].start, vec[i].end) < 0)
-				return -ENOMEM;
-		if (a.walk_end <= start)
-			return -EIO;
-		start = a.walk_end;
-	}
-	return 0;
+	/* not swapped, and: not present, or the file's page, or the zero page */
+	struct pm_scan_arg how = {.category_inverted = PAGE_IS_SWAPPED | PAGE_IS_PRESENT,
+				  .category_mask = PAGE_IS_SWAPPED,
+				  .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+				  .return_mask = PAGE_IS_PRESENT};
+	return scan_loop(t, how, start, end, out);
 }
 
 int dirty_absent(struct dirty_tracker *t, const struct range_list *in, struct range_list *out)

@@ -183,15 +183,7 @@ static int apply_session(struct stub *s, struct rsys *r, const struct fr_process
  * sorted by fd). */
 static uint32_t record_of(const struct fr_image *img, int fd)
 {
-	uint32_t lo = 0, hi = img->nfiles;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (img->files[mid].fd < fd)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return image_file_index(img, img->nfiles, fd);
 }
 
 /* If the stub's end of the channel sits on a number the process had, it

@@ -127,8 +127,7 @@ static int read_hello(struct fr_stream *s, uint16_t type, const uint8_t *p, uint
 	return 0;
 }
 
-/* The file with this fd among the first n (sorted by fd), or NULL. */
-static const struct fr_file *find_file(const struct fr_image *img, uint32_t n, int32_t fd)
+uint32_t image_file_index(const struct fr_image *img, uint32_t n, int32_t fd)
 {
 	uint32_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -138,7 +137,14 @@ static const struct fr_file *find_file(const struct fr_image *img, uint32_t n, i
 		else
 			hi = mid;
 	}
-	return lo < n && img->files[lo].fd == fd ? &img->files[lo] : NULL;
+	return lo;
+}
+
+/* The file with this fd among the first n (sorted by fd), or NULL. */
+static const struct fr_file *find_file(const struct fr_image *img, uint32_t n, int32_t fd)
+{
+	uint32_t i = image_file_index(img, n, fd);
+	return i < n && img->files[i].fd == fd ? &img->files[i] : NULL;
 }
 
 /* proc.nthreads, already checked against the cap, bounds the thread records. */

@@ -57,6 +57,9 @@ int image_check_pages(const struct fr_image *img, uint32_t page_size, const uint
 const struct fr_vma *image_check_discard(const struct fr_image *img, uint32_t page_size, const uint8_t *p,
 					 uint32_t len, struct fr_discard *d, char *err, size_t errlen);
 
+/* Where fd is, or would go, among the first n FILE records (sorted by fd). */
+uint32_t image_file_index(const struct fr_image *img, uint32_t n, int32_t fd);
+
 /* Reads the next record; a clean end of input is reported as a stream
  * truncated before its end record. err gets the one-line reason. */
 int restore_read_record(struct fr_stream *s, uint16_t *type, const uint8_t **p, uint32_t *len, char *err,

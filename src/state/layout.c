@@ -14,6 +14,13 @@ int range_list_add(struct range_list *l, uint64_t start, uint64_t end)
 		l->v[l->n - 1].end = end;
 		return 0;
 	}
+	return range_list_push(l, start, end);
+}
+
+int range_list_push(struct range_list *l, uint64_t start, uint64_t end)
+{
+	if (end <= start)
+		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		struct fr_range *v = realloc(l->v, cap * sizeof(*v));

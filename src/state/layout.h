@@ -25,6 +25,8 @@ struct range_list {
 };
 
 int range_list_add(struct range_list *l, uint64_t start, uint64_t end);
+/* Appends [start, end) as an entry of its own (no merge, no order kept). */
+int range_list_push(struct range_list *l, uint64_t start, uint64_t end);
 void range_list_free(struct range_list *l);
 uint64_t range_list_bytes(const struct range_list *l);
 

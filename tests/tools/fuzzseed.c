@@ -84,15 +84,23 @@ enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_V
 static const char *const seed_names[SEED__N] = {"valid", "pages-addr-wraps", "negative-share-index",
 						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings"};
 
+/* Creates DIR/synth-NAME and a stream writer on it; the fd, or -1. */
+static int seed_open(const char *dir, const char *name, char *path, size_t len, struct fr_stream *s)
+{
+	snprintf(path, len, "%s/synth-%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		stream_init(s, fd);
+	return fd;
+}
+
 static int synth_one(const char *dir, enum seed_case c)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/synth-%s", dir, seed_names[c]);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct fr_stream s;
+	int fd = seed_open(dir, seed_names[c], path, sizeof(path), &s);
 	if (fd < 0)
 		return die(path, -errno);
-	struct fr_stream s;
-	stream_init(&s, fd);
 	struct buf b = {0};
 	struct utsname u;
 	uname(&u);
@@ -152,12 +160,10 @@ static int synth_one(const char *dir, enum seed_case c)
 static int synth_rounds(const char *dir)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/synth-precopy-rounds", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	struct fr_stream s;
+	int fd = seed_open(dir, "precopy-rounds", path, sizeof(path), &s);
 	if (fd < 0)
 		return die(path, -errno);
-	struct fr_stream s;
-	stream_init(&s, fd);
 	struct buf b = {0};
 	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
 	uint8_t *data = calloc(1, page);
