@@ -22,6 +22,7 @@
 #include "../common/util.h"
 #include "../inspect/capture.h"
 #include "../inspect/precheck.h"
+#include "../inspect/proc.h"
 #include "../net/tcp.h"
 #include "../state/codec.h"
 #include "link.h"
@@ -172,6 +173,10 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 		if (r < 0) {
 			precopy_close(ps);
 			stream_failure(&l, r, err, errlen);
+			if (!proc_exists(o->pid) || proc_is_zombie_or_gone(o->pid)) {
+				snprintf(err, errlen, "pid %d exited during pre-copy; the migration was abandoned", o->pid);
+				*where = "absent";
+			}
 			goto out;
 		}
 	}

@@ -13,7 +13,9 @@
 #   - --goal 1 ends the rounds after the first by the goal rule;
 #   - the receiver killed during the rounds over a shaped link: the source
 #     runs on untouched, and a second migration of it succeeds;
-#   - SIGINT to ferry send during the rounds: the same.
+#   - SIGINT to ferry send during the rounds: the same;
+#   - the process exits on its own during the rounds: one line says so, and
+#     B keeps nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
 . "$(dirname "$0")/migrate_lib.sh"
@@ -115,6 +117,16 @@ wait "$s" && fail "SIGINT: send succeeded"
 grep -q "interrupted by a signal.*pid $pid runs on here untouched$" "$T/int.err" || fail "SIGINT: $(cat "$T/int.err")"
 in_a_running "$pid" || fail "SIGINT: pid $pid is not running freely in A"
 wait_until 10 ns_gone B "$pid" || fail "SIGINT: half-built pid $pid left in B"
+# 6. the process exits on its own during the rounds: one line says so
+wl_start_in_a dirtier 64 1000 random
+xp=$WL_NSPID xctl=$WL_CTL
+( sleep 3; touch "$xctl/stop" ) &
+ferry_send "$xp" --key-file "$KEY" --downtime-limit 0 --max-iterations 50
+[ "$SEND_RC" != 0 ] || fail "exit during pre-copy: send succeeded"
+[ "$(wc -l <"$SEND_ERR")" = 1 ] || fail "exit during pre-copy: not one line: $(cat "$SEND_ERR")"
+grep -q "pid $xp exited during pre-copy; the migration was abandoned$" "$SEND_ERR" || fail "exit during pre-copy: $(cat "$SEND_ERR")"
+wait_until 10 ns_gone B "$xp" || fail "exit during pre-copy: half-built pid $xp left in B"
+check_ok dirtier "$xctl/log"
 host_exec A tc qdisc del dev "${HOST_IF[A]}" root
 ferry_send "$pid" --key-file "$KEY"
 [ "$SEND_RC" = 0 ] || fail "second migration failed: $(cat "$SEND_ERR")"
