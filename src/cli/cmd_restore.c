@@ -37,21 +37,9 @@ static const char help[] =
 
 static void write_stats(FILE *f, pid_t pid, const struct restore_stats *st)
 {
-	double secs = st->t_pages_ms / 1e3;
-	fprintf(f,
-		"{\"command\":\"restore\",\"pid\":%d,\"total_ms\":%.3f,\"read_meta_ms\":%.3f,\"stub_ms\":%.3f,"
-		"\"mm_ms\":%.3f,\"pages_ms\":%.3f,\"identity_ms\":%.3f,\"threads_ms\":%.3f,\"pages\":%llu,\"page_bytes\":%llu,"
-		"\"page_records\":%llu,\"page_gbps\":%.3f,\"pages_path\":\"%s\",\"pages_by_path\":{\"uffdio_copy\":%llu,"
-		"\"process_vm_writev\":%llu,\"proc_mem\":%llu},\"pages_path_why\":\"",
-		pid, st->t_total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_identity_ms, st->t_threads_ms,
-		(unsigned long long)st->pages, (unsigned long long)st->page_bytes, (unsigned long long)st->records,
-		secs > 0 ? (double)st->page_bytes / secs / 1e9 : 0.0, pages_path_name(st->pages_path),
-		(unsigned long long)st->pages_uffdio_copy, (unsigned long long)st->pages_process_vm_writev,
-		(unsigned long long)st->pages_proc_mem);
-	for (const char *c = st->pages_path_why; *c; c++) /* a JSON string: no quotes, backslashes or controls */
-		if (*c != '"' && *c != '\\' && (unsigned char)*c >= ' ')
-			fputc(*c, f);
-	fputs("\"}\n", f);
+	fprintf(f, "{\"command\":\"restore\",\"pid\":%d,", pid);
+	restore_stats_json(f, st);
+	fputs("}\n", f);
 }
 
 int cmd_restore(int argc, char **argv)

@@ -111,12 +111,10 @@ static void write_stats(const struct receive_opts *o, const char *peer, pid_t pi
 		pr_warn("cannot write stats to %s: %s", o->stats_path, strerror(errno));
 		return;
 	}
-	fprintf(f,
-		"{\"command\":\"receive\",\"peer\":\"%s\",\"pid\":%d,\"precopy_rounds\":%u,\"total_ms\":%.3f,\"read_meta_ms\":%.3f,"
-		"\"stub_ms\":%.3f,\"mm_ms\":%.3f,\"pages_ms\":%.3f,\"threads_ms\":%.3f,\"pages\":%llu,"
-		"\"page_bytes\":%llu,\"pages_path\":\"%s\"}\n",
-		peer, pid, rounds, total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_threads_ms,
-		(unsigned long long)st->pages, (unsigned long long)st->page_bytes, pages_path_name(st->pages_path));
+	fprintf(f, "{\"command\":\"receive\",\"peer\":\"%s\",\"pid\":%d,\"precopy_rounds\":%u,\"migration_ms\":%.3f,",
+		peer, pid, rounds, total_ms);
+	restore_stats_json(f, st);
+	fputs("}\n", f);
 	fclose(f);
 }
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "../state/model.h"
@@ -44,6 +45,10 @@ struct restore_stats {
 	char pages_path_why[PAGES_PATH_WHY_MAX]; /* why not UFFDIO_COPY, or "" */
 };
 const char *pages_path_name(enum pages_path p);
+/* The stats as JSON members ("total_ms":..., ... "pages_path_why":"..."),
+ * without braces: `ferry restore --stats` and `ferry receive --stats-json`
+ * wrap them with their own. */
+void restore_stats_json(FILE *f, const struct restore_stats *st);
 
 /* A migration restores in two steps around its commit point (DESIGN.md,
  * "Switchover"): prepare reads the whole stream and builds the process
