@@ -29,6 +29,7 @@ struct precopy_session {
 	struct range_list carry;     /* to send again: collected but not sent yet, or vanished while read */
 	struct range_list untracked; /* ranges the tracker refused: sent whole every round */
 	struct range_list held;      /* private memory the destination holds data for (sent, not dropped) */
+	double collect_ms, absent_ms; /* the last collect and held-page scan: the frozen round does both */
 };
 
 static const char *const rule_names[] = {
@@ -170,8 +171,10 @@ static int pages_again(struct precopy_session *ps, struct range_list *written, c
 	 * own (a mapping unmapped and made again, grown back, dropped): the
 	 * tracker sees no write there, but the old data must go. */
 	int r = range_list_intersect(&ps->held, &d->kept, &held_kept);
+	double t = now_ms();
 	if (r == 0)
 		r = dirty_absent(&ps->t, &held_kept, &gone);
+	ps->absent_ms = now_ms() - t;
 	if (r == 0)
 		r = range_list_union(&all, &gone);
 	if (r == 0)
@@ -265,7 +268,8 @@ static enum precopy_rule decide(const struct precopy_session *ps, const struct p
 				const struct precopy_stats *st, const struct range_list *written, double *expected)
 {
 	uint64_t bytes = range_list_bytes(written) + range_list_bytes(&ps->carry) + range_list_bytes(&ps->untracked);
-	*expected = (st->rate_bps > 0 ? (double)bytes / st->rate_bps * 1e3 : 0) + st->switchover_ms;
+	double fixed = st->switchover_ms + ps->collect_ms + ps->absent_ms;
+	*expected = (st->rate_bps > 0 ? (double)bytes / st->rate_bps * 1e3 : 0) + fixed;
 	/* Round 1's rate comes from long runs of pages; written pages are
 	 * scattered and cost more each. Unless next to nothing was written, a
 	 * round of them is measured before the estimate is trusted. */
@@ -300,7 +304,10 @@ static int run_rounds(struct precopy_session *ps, const struct precopy_opts *o, 
 		if (st->nrounds > 0) {
 			range_list_free(&written);
 			range_list_free(&lost);
-			if ((r = dirty_collect(&ps->t, &written, &lost)) < 0) {
+			double t = now_ms();
+			r = dirty_collect(&ps->t, &written, &lost);
+			ps->collect_ms = now_ms() - t;
+			if (r < 0) {
 				snprintf(err, errlen, "cannot read the written pages of pid %d: %s", ps->pid, strerror(-r));
 				break;
 			}
