@@ -4,10 +4,14 @@
  * same framed, checksummed records as the state, A→B and B→A:
  *
  *   A → B: preamble, HELLO, OFFER          B → A: ACCEPT | REFUSE(reason)
+ *   pre-copy, per round (the process runs):
+ *   A → B: VMA* PAGES/DISCARD* ROUND_END   B → A: ROUND_END(round) | REFUSE
+ *   A → B: SWITCHOVER (pre-copy only)
  *   A → B: PROCESS ... PAGES ... DONE      B → A: READY | REFUSE(reason)
  *   A → B: GO                              B → A: RUNNING(pid)
  *
- * Until A has READY, A's process is only paused; any failure thaws it. */
+ * Until A has READY, A's process is only paused; any failure thaws it (and
+ * removes the pre-copy tracking). */
 #ifndef FERRY_CONTROL_H
 #define FERRY_CONTROL_H
 
