@@ -1,11 +1,11 @@
 /* identity.c — what makes the rebuilt stub this process and not a blank
  * child of ferry, applied once its memory is built: session and process
  * group, the fd table, umask, personality, cwd, rlimits, prctl flags
- * (child subreaper, THP disable, no_new_privs) and the action of every
- * signal. Credentials, per-thread state and signal masks are threads.c's
- * (credentials last: dropping them ends ferry's power over the process;
- * rlimits must come before, as root here lacks CAP_SYS_RESOURCE to raise
- * them back).
+ * (child subreaper, THP disable, no_new_privs), membarrier registrations
+ * and the action of every signal. Credentials, per-thread state and signal
+ * masks are threads.c's (credentials last: dropping them ends ferry's power
+ * over the process; rlimits must come before, as root here lacks
+ * CAP_SYS_RESOURCE to raise them back).
  *
  * Files are opened in two steps. identity_open_files() opens every FILE
  * record in ferry itself, right after the metadata is read, so a missing
@@ -505,6 +505,21 @@ static int apply_process(struct stub *s, struct rsys *r, const struct fr_process
 	return ret < 0 ? ret : apply_prctl(r, p, err, errlen);
 }
 
+/* membarrier(2) registrations belong to the mm, which is the process's now:
+ * each saved bit is the command that registers it again. */
+static int apply_membarrier(struct rsys *r, uint32_t registrations, char *err, size_t errlen)
+{
+	for (uint32_t bit = 0; bit < 32; bit++) {
+		uint32_t cmd = 1u << bit;
+		if (!(registrations & cmd))
+			continue;
+		long e = rsys(r, SYS_membarrier, cmd, 0, 0, 0, 0, 0);
+		if (e < 0)
+			return fail(err, errlen, e, "cannot register membarrier command %#x again", cmd);
+	}
+	return 0;
+}
+
 /* Signals that reached the stub while it was still ferry's blank child (a
  * terminal's SIGWINCH or SIGTSTP sent to ferry's process group, say) are
  * not the process's: dequeue them before its own actions are set. Its own
@@ -566,6 +581,7 @@ int identity_apply(struct stub *s, const struct fr_image *img, const struct rest
 	}
 	if ((e = apply_session(s, &r, &img->proc, opts->shell_job, err, errlen)) == 0 &&
 	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
+	    (e = apply_membarrier(&r, img->proc.membarrier, err, errlen)) == 0 &&
 	    (e = drop_stray_signals(s, &r, err, errlen)) == 0)
 		e = apply_sigactions(s, &r, &img->proc, err, errlen);
 	int end = rsys_end(&r);

@@ -114,6 +114,7 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	buf_put(b, misc, sizeof(misc));
 	buf_put_u32(b, p->nthreads);
 	buf_put(b, p->itimer, sizeof(p->itimer));
+	buf_put_u32(b, p->membarrier);
 	put_pending(b, p->npending, p->pending);
 }
 
@@ -159,9 +160,12 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	p->thp_disable = misc[3], p->oom_score_adj = misc[4];
 	p->nthreads = buf_get_u32(&r);
 	buf_get(&r, p->itimer, sizeof(p->itimer));
+	p->membarrier = buf_get_u32(&r);
 	get_pending(&r, &p->npending, &p->pending);
 	if (finish(&r) < 0)
 		return -EBADMSG;
+	if (p->membarrier & ~FR_MEMBARRIER_REGISTRATIONS)
+		return refuse("membarrier (unknown registrations)");
 	if (p->pid <= 0)
 		return refuse("pid");
 	if (!p->cwd)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/membarrier.h>
 #include <sys/resource.h>
 #include <sys/user.h>
 
@@ -16,6 +17,12 @@
 #define FR_NLIMITS 16       /* RLIM_NLIMITS on x86_64 */
 #define FR_SIGINFO_SIZE 128 /* sizeof(siginfo_t) */
 #define FR_MAX_PENDING 4096 /* queued signals kept per queue; RLIMIT_SIGPENDING is usually lower */
+/* The membarrier(2) registrations of an mm, as MEMBARRIER_CMD_GET_REGISTRATIONS
+ * reports them: each is the command that registers it again. */
+#define FR_MEMBARRIER_REGISTRATIONS                                                                            \
+	((uint32_t)(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED |    \
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE |                                          \
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ))
 
 /* One signal's disposition as the kernel's rt_sigaction sees it. */
 struct fr_sigaction {
@@ -50,6 +57,7 @@ struct fr_process {
 	int32_t oom_score_adj;
 	uint32_t nthreads;
 	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
+	uint32_t membarrier;    /* FR_MEMBARRIER_REGISTRATIONS bits the process registered */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };

@@ -23,7 +23,8 @@ static void test_process_round_trip(void **state)
 	struct fr_process p = {.pid = 4242, .pgid = 4242, .sid = 4000, .uid = {1000, 1001, 1002, 1003},
 			       .gid = {100, 101, 102, 103}, .ngroups = 3, .groups = groups, .umask = 027,
 			       .personality = 0x0040000, .cwd = "/srv/app", .dumpable = 1, .no_new_privs = 1,
-			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9};
+			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9,
+			       .membarrier = (1u << 4) | (1u << 6)};
 	p.rlim[7].rlim_cur = 1024, p.rlim[7].rlim_max = 4096;
 	p.mm.brk = 0x555555600000, p.mm.start_brk = 0x555555580000, p.mm.auxv_words = 4;
 	p.mm.auxv[0] = 33, p.mm.auxv[1] = 0x7fff0000, p.mm.exe = "/usr/bin/app";
@@ -45,7 +46,18 @@ static void test_process_round_trip(void **state)
 	assert_int_equal(q.oom_score_adj, 300);
 	assert_int_equal(q.umask, 027);
 	assert_int_equal(q.nthreads, 9);
+	assert_int_equal(q.membarrier, (1u << 4) | (1u << 6));
 	free(q.groups), free(q.cwd), free(q.mm.exe);
+
+	/* A registration bit membarrier(2) does not have is refused by name. */
+	struct fr_process odd = p;
+	odd.membarrier = 1u << 30;
+	struct buf ob = {0};
+	encode_process(&ob, &odd);
+	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
+	assert_string_equal(codec_why(), "membarrier (unknown registrations)");
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+	buf_free(&ob);
 
 	/* Every strict prefix is refused, and so is a trailing byte. */
 	for (uint32_t cut = 0; cut < b.len; cut += 7) {
