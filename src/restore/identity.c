@@ -8,8 +8,9 @@
  * CAP_SYS_RESOURCE to raise them back).
  *
  * Files are opened in two steps. identity_open_files() opens every FILE
- * record in ferry itself, right after the metadata is read, so a missing
- * or swapped file fails the restore before any memory is built.
+ * record in ferry itself (an eventfd is made anew with its counter), right
+ * after the metadata is read, so a missing or swapped file fails the
+ * restore before any memory is built.
  * identity_apply() then passes them to the stub with SCM_RIGHTS over the
  * socketpair the stub was born with (remote recvmsg, its msghdr in the
  * scratch area) so that each lands on its recorded number (see struct
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/close_range.h>
+#include <sys/eventfd.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -68,23 +70,51 @@ static int find_tty_fd(void)
 	return -1;
 }
 
-/* Opens the file of one record that owns its description: a new fd on
- * ferry's terminal for a TTY, else the path reopened and seeked. */
+/* A new fd on ferry's terminal, for a record of a terminal (--shell-job). */
+static int open_tty(const struct fr_file *f, int tty, int *out, char *err, size_t errlen)
+{
+	if (tty < 0) {
+		snprintf(err, errlen, "fd %d was a terminal (%s) but ferry has no terminal to attach it to", f->fd,
+			 f->path ? f->path : "?");
+		return -ENOTTY;
+	}
+	*out = fcntl(tty, F_DUPFD_CLOEXEC, 0);
+	if (*out < 0) {
+		snprintf(err, errlen, "cannot take ferry's terminal for fd %d: %s", f->fd, strerror(errno));
+		return neg_errno();
+	}
+	return 0;
+}
+
+/* A new eventfd with the recorded mode, counter and O_NONBLOCK. eventfd()
+ * starts from 32 bits only: the counter is written, which adds all 64. */
+static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t errlen)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | (int)(f->kind_flags & EFD_SEMAPHORE));
+	int e = fd < 0 ? neg_errno() : 0;
+	if (e == 0 && f->value && write(fd, &f->value, sizeof(f->value)) != (ssize_t)sizeof(f->value))
+		e = neg_errno();
+	if (e == 0 && (f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		e = neg_errno();
+	if (e < 0) {
+		snprintf(err, errlen, "cannot make eventfd %d again (counter %llu): %s", f->fd,
+			 (unsigned long long)f->value, strerror(-e));
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Opens the file of one record that owns its description: a terminal, an
+ * eventfd made anew, else the path reopened and seeked. */
 static int open_one(const struct fr_file *f, int tty, int *out, char *err, size_t errlen)
 {
-	if (f->kind == FILE_TTY) {
-		if (tty < 0) {
-			snprintf(err, errlen, "fd %d was a terminal (%s) but ferry has no terminal to attach it to", f->fd,
-				 f->path ? f->path : "?");
-			return -ENOTTY;
-		}
-		*out = fcntl(tty, F_DUPFD_CLOEXEC, 0);
-		if (*out < 0) {
-			snprintf(err, errlen, "cannot take ferry's terminal for fd %d: %s", f->fd, strerror(errno));
-			return neg_errno();
-		}
-		return 0;
-	}
+	if (f->kind == FILE_TTY)
+		return open_tty(f, tty, out, err, errlen);
+	if (f->kind == FILE_EVENTFD)
+		return make_eventfd(f, out, err, errlen);
 	int r = file_reopen(f, out, err, errlen);
 	if (r < 0)
 		return r;

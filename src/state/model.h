@@ -107,7 +107,9 @@ enum fr_file_kind {
 	FILE_PATH,    /* O_PATH fd */
 	FILE_CHR,     /* character device reopened by path (/dev/null, ...) */
 	FILE_TTY,     /* a terminal: reattached to ferry's own with --shell-job */
+	FILE_EVENTFD, /* eventfd(2): its counter and semaphore mode travel, not a path */
 };
+#define FR_EVENTFD_MAX 0xfffffffffffffffeull /* the largest value an eventfd counter holds */
 
 struct fr_file {
 	int32_t fd;
@@ -117,6 +119,8 @@ struct fr_file {
 	int32_t share_of; /* fd that owns the same open file description, or -1 */
 	int64_t pos;
 	char *path;
+	uint64_t value;      /* FILE_EVENTFD: the counter; 0 for other kinds */
+	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; 0 for other kinds */
 };
 
 /* Everything but memory contents: what a dump captures while frozen. */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sys/eventfd.h>
+
 #include <cmocka.h>
 
 #include "state/codec.h"
@@ -158,6 +160,29 @@ static void test_file_round_trip_and_sharing_rule(void **state)
 	f.share_of = 7;
 	encode_file(&b, &f);
 	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+
+	/* An eventfd carries its counter (all 64 bits) and semaphore mode ... */
+	struct fr_file e = {.fd = 3, .kind = FILE_EVENTFD, .flags = O_RDWR | O_NONBLOCK, .share_of = -1,
+			    .path = "anon_inode:[eventfd]", .value = FR_EVENTFD_MAX, .kind_flags = EFD_SEMAPHORE};
+	b.len = 0;
+	encode_file(&b, &e);
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), 0);
+	assert_int_equal(g.kind, FILE_EVENTFD);
+	assert_true(g.value == FR_EVENTFD_MAX);
+	assert_int_equal(g.kind_flags, EFD_SEMAPHORE);
+	free(g.path);
+	/* ... never a counter it cannot hold, unknown flags, or an offset; and
+	 * other kinds leave those fields zero */
+	struct fr_file bad[] = {e, e, e, f};
+	bad[0].value = FR_EVENTFD_MAX + 1;
+	bad[1].kind_flags = EFD_SEMAPHORE | 0x100;
+	bad[2].pos = 1;
+	bad[3].share_of = -1, bad[3].value = 9;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		encode_file(&b, &bad[i]);
+		assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+	}
 	buf_free(&b);
 }
 
