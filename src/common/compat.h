@@ -22,6 +22,10 @@
 #define UFFD_FEATURE_MOVE (1 << 16)
 #endif
 
+/* membarrier(MEMBARRIER_CMD_GET_REGISTRATIONS) (Linux 6.3): the uapi header
+ * makes it an enum member, which no #ifndef can see, hence a name of ferry's. */
+#define FERRY_MEMBARRIER_GET_REGISTRATIONS (1 << 9)
+
 #ifndef PAGEMAP_SCAN
 #define PAGE_IS_WPALLOWED (1 << 0)
 #define PAGE_IS_WRITTEN (1 << 1)

@@ -166,6 +166,11 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 		if (r < 0)
 			return r;
 	}
+	/* membarrier registrations (Linux 6.3+: GET_REGISTRATIONS; before, none can be seen) */
+	v = rsys(rs, SYS_membarrier, FERRY_MEMBARRIER_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
+	if (v < 0 && v != -EINVAL)
+		return (int)v;
+	p->membarrier = v > 0 ? (uint32_t)v & FR_MEMBARRIER_REGISTRATIONS : 0;
 	v = rsys(rs, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0);
 	if (v < 0)
 		return (int)v;

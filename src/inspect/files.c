@@ -1,5 +1,6 @@
 /* files.c — the fd table of a frozen process: kind, path, flags, offset,
- * close-on-exec, and which fds share one open file description (kcmp). */
+ * close-on-exec, an eventfd's counter and mode, and which fds share one
+ * open file description (kcmp). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -36,22 +38,61 @@ static int refuse_fd(char *err, size_t errlen, int fd, const char *link, const c
 	return -EOPNOTSUPP;
 }
 
-static int read_fdinfo(pid_t pid, int fd, int64_t *pos, uint32_t *flags)
+/* /proc/PID/fdinfo/FD: pos and flags; *text keeps the whole of it for the
+ * fields of one kind (the caller frees it). */
+static int read_fdinfo(pid_t pid, int fd, int64_t *pos, uint32_t *flags, char **text)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	_cleanup_free_ char *text = NULL;
-	int r = read_small_file(path, &text, NULL);
+	int r = read_small_file(path, text, NULL);
 	if (r < 0)
 		return r;
 	long long p;
 	unsigned f;
-	const char *ps = strstr(text, "pos:"), *fs = strstr(text, "flags:");
+	const char *ps = strstr(*text, "pos:"), *fs = strstr(*text, "flags:");
 	if (!ps || !fs || sscanf(ps, "pos: %lld", &p) != 1 || sscanf(fs, "flags: %o", &f) != 1)
 		return -EINVAL;
 	*pos = p;
 	*flags = f;
 	return 0;
+}
+
+/* The inode the fd's /proc link leads to: fds on one inode may share a
+ * description (kcmp decides). */
+static int fd_key_of(const char *proc_path, int fd, const char *link, struct fd_key *key, struct stat *st, char *err,
+		     size_t errlen)
+{
+	if (stat(proc_path, st) < 0) {
+		snprintf(err, errlen, "cannot stat fd %d (%s): %s", fd, link, strerror(errno));
+		return neg_errno();
+	}
+	key->dev = st->st_dev;
+	key->ino = st->st_ino;
+	return 0;
+}
+
+/* An eventfd: its counter and semaphore mode, from fdinfo. Every eventfd
+ * has the one anonymous inode, so kcmp tells dups from distinct ones. */
+static int describe_eventfd(int fd, const char *info, const char *proc_path, const char *link, struct fr_file *f,
+			    struct fd_key *key, char *err, size_t errlen)
+{
+	const char *cs = strstr(info, "eventfd-count:"), *ss = strstr(info, "eventfd-semaphore:");
+	unsigned long long count;
+	unsigned sem = 0;
+	if (!cs || sscanf(cs, "eventfd-count: %llx", &count) != 1 || (ss && sscanf(ss, "eventfd-semaphore: %u", &sem) != 1)) {
+		snprintf(err, errlen, "cannot read the counter of eventfd %d from its fdinfo", fd);
+		return -EINVAL;
+	}
+	struct stat st;
+	int r = fd_key_of(proc_path, fd, link, key, &st, err, errlen);
+	if (r < 0)
+		return r;
+	f->kind = FILE_EVENTFD;
+	f->value = count;
+	f->kind_flags = sem ? EFD_SEMAPHORE : 0;
+	f->pos = 0;
+	f->path = strdup(link);
+	return f->path ? 0 : -ENOMEM;
 }
 
 static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struct fr_file *f, struct fd_key *key,
@@ -64,7 +105,8 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 		return neg_errno();
 	link[n] = '\0';
 	*f = (struct fr_file){.fd = fd, .share_of = -1};
-	int r = read_fdinfo(pid, fd, &f->pos, &f->flags);
+	_cleanup_free_ char *info = NULL;
+	int r = read_fdinfo(pid, fd, &f->pos, &f->flags, &info);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read fdinfo of fd %d: %s", fd, strerror(-r));
 		return r;
@@ -76,18 +118,16 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 		return refuse_fd(err, errlen, fd, link, "a socket");
 	if (strncmp(link, "pipe:", 5) == 0)
 		return refuse_fd(err, errlen, fd, link, "a pipe");
+	if (strcmp(link, "anon_inode:[eventfd]") == 0)
+		return describe_eventfd(fd, info, path, link, f, key, err, errlen);
 	if (strncmp(link, "anon_inode:", 11) == 0)
 		return refuse_fd(err, errlen, fd, link, "an anonymous-inode object");
 	if (link[0] != '/')
 		return refuse_fd(err, errlen, fd, link, "not reachable by a path");
 
 	struct stat st;
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "cannot stat fd %d (%s): %s", fd, link, strerror(errno));
-		return neg_errno();
-	}
-	key->dev = st.st_dev;
-	key->ino = st.st_ino;
+	if ((r = fd_key_of(path, fd, link, key, &st, err, errlen)) < 0)
+		return r;
 	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
 	if (strncmp(link, "/memfd:", 7) == 0 && deleted)
 		return refuse_fd(err, errlen, fd, link, "a memfd");

@@ -33,9 +33,9 @@ int wait_ptrace_stop(pid_t tid)
 		int event = status >> 16;
 		if (event != 0) /* PTRACE_EVENT_STOP and other events */
 			return status;
-		if (sig == SIGTRAP)
-			return status;
-		/* A signal-delivery stop: hand the signal back and wait for our stop. */
+		/* A signal-delivery stop, SIGTRAP included (ferry raises none:
+		 * remote syscalls stop at syscall entry and exit): hand the signal
+		 * back and wait for our stop. */
 		pr_debug("tid %d: passing on signal %d while stopping", tid, sig);
 		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig) < 0)
 			return neg_errno();

@@ -34,9 +34,10 @@ int thaw_process(struct frozen_proc *fp);
 void kill_frozen(struct frozen_proc *fp);
 void frozen_free(struct frozen_proc *fp);
 
-/* Waits for tid to report a ptrace stop; signal-delivery stops are passed on
- * to the thread (so no signal is lost) and waited past. Returns the wait
- * status of the stop, or a negative errno (-ESRCH if the thread died). */
+/* Waits for tid to report a ptrace event stop; signal-delivery stops (of any
+ * signal, SIGTRAP too) are passed on to the thread (so no signal is lost)
+ * and waited past. Returns the wait status of the stop, or a negative errno
+ * (-ESRCH if the thread died). */
 int wait_ptrace_stop(pid_t tid);
 
 #endif

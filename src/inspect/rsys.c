@@ -103,7 +103,7 @@ static int next_syscall_stop(pid_t tid)
 			return r;
 		if (is_syscall_stop(status))
 			return 0;
-		if (WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+		if (WIFSTOPPED(status) && (status >> 16) == 0)
 			return -EINTR; /* a signal-delivery stop: the mask should have made this impossible */
 	}
 	return -ETIMEDOUT;

@@ -1,15 +1,16 @@
 /* identity.c — what makes the rebuilt stub this process and not a blank
  * child of ferry, applied once its memory is built: session and process
  * group, the fd table, umask, personality, cwd, rlimits, prctl flags
- * (child subreaper, THP disable, no_new_privs) and the action of every
- * signal. Credentials, per-thread state and signal masks are threads.c's
- * (credentials last: dropping them ends ferry's power over the process;
- * rlimits must come before, as root here lacks CAP_SYS_RESOURCE to raise
- * them back).
+ * (child subreaper, THP disable, no_new_privs), membarrier registrations
+ * and the action of every signal. Credentials, per-thread state and signal
+ * masks are threads.c's (credentials last: dropping them ends ferry's power
+ * over the process; rlimits must come before, as root here lacks
+ * CAP_SYS_RESOURCE to raise them back).
  *
  * Files are opened in two steps. identity_open_files() opens every FILE
- * record in ferry itself, right after the metadata is read, so a missing
- * or swapped file fails the restore before any memory is built.
+ * record in ferry itself (an eventfd is made anew with its counter), right
+ * after the metadata is read, so a missing or swapped file fails the
+ * restore before any memory is built.
  * identity_apply() then passes them to the stub with SCM_RIGHTS over the
  * socketpair the stub was born with (remote recvmsg, its msghdr in the
  * scratch area) so that each lands on its recorded number (see struct
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/close_range.h>
+#include <sys/eventfd.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -68,23 +70,51 @@ static int find_tty_fd(void)
 	return -1;
 }
 
-/* Opens the file of one record that owns its description: a new fd on
- * ferry's terminal for a TTY, else the path reopened and seeked. */
+/* A new fd on ferry's terminal, for a record of a terminal (--shell-job). */
+static int open_tty(const struct fr_file *f, int tty, int *out, char *err, size_t errlen)
+{
+	if (tty < 0) {
+		snprintf(err, errlen, "fd %d was a terminal (%s) but ferry has no terminal to attach it to", f->fd,
+			 f->path ? f->path : "?");
+		return -ENOTTY;
+	}
+	*out = fcntl(tty, F_DUPFD_CLOEXEC, 0);
+	if (*out < 0) {
+		snprintf(err, errlen, "cannot take ferry's terminal for fd %d: %s", f->fd, strerror(errno));
+		return neg_errno();
+	}
+	return 0;
+}
+
+/* A new eventfd with the recorded mode, counter and O_NONBLOCK. eventfd()
+ * starts from 32 bits only: the counter is written, which adds all 64. */
+static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t errlen)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | (int)(f->kind_flags & EFD_SEMAPHORE));
+	int e = fd < 0 ? neg_errno() : 0;
+	if (e == 0 && f->value && write(fd, &f->value, sizeof(f->value)) != (ssize_t)sizeof(f->value))
+		e = neg_errno();
+	if (e == 0 && (f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		e = neg_errno();
+	if (e < 0) {
+		snprintf(err, errlen, "cannot make eventfd %d again (counter %llu): %s", f->fd,
+			 (unsigned long long)f->value, strerror(-e));
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Opens the file of one record that owns its description: a terminal, an
+ * eventfd made anew, else the path reopened and seeked. */
 static int open_one(const struct fr_file *f, int tty, int *out, char *err, size_t errlen)
 {
-	if (f->kind == FILE_TTY) {
-		if (tty < 0) {
-			snprintf(err, errlen, "fd %d was a terminal (%s) but ferry has no terminal to attach it to", f->fd,
-				 f->path ? f->path : "?");
-			return -ENOTTY;
-		}
-		*out = fcntl(tty, F_DUPFD_CLOEXEC, 0);
-		if (*out < 0) {
-			snprintf(err, errlen, "cannot take ferry's terminal for fd %d: %s", f->fd, strerror(errno));
-			return neg_errno();
-		}
-		return 0;
-	}
+	if (f->kind == FILE_TTY)
+		return open_tty(f, tty, out, err, errlen);
+	if (f->kind == FILE_EVENTFD)
+		return make_eventfd(f, out, err, errlen);
 	int r = file_reopen(f, out, err, errlen);
 	if (r < 0)
 		return r;
@@ -505,6 +535,21 @@ static int apply_process(struct stub *s, struct rsys *r, const struct fr_process
 	return ret < 0 ? ret : apply_prctl(r, p, err, errlen);
 }
 
+/* membarrier(2) registrations belong to the mm, which is the process's now:
+ * each saved bit is the command that registers it again. */
+static int apply_membarrier(struct rsys *r, uint32_t registrations, char *err, size_t errlen)
+{
+	for (uint32_t bit = 0; bit < 32; bit++) {
+		uint32_t cmd = 1u << bit;
+		if (!(registrations & cmd))
+			continue;
+		long e = rsys(r, SYS_membarrier, cmd, 0, 0, 0, 0, 0);
+		if (e < 0)
+			return fail(err, errlen, e, "cannot register membarrier command %#x again", cmd);
+	}
+	return 0;
+}
+
 /* Signals that reached the stub while it was still ferry's blank child (a
  * terminal's SIGWINCH or SIGTSTP sent to ferry's process group, say) are
  * not the process's: dequeue them before its own actions are set. Its own
@@ -566,6 +611,7 @@ int identity_apply(struct stub *s, const struct fr_image *img, const struct rest
 	}
 	if ((e = apply_session(s, &r, &img->proc, opts->shell_job, err, errlen)) == 0 &&
 	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
+	    (e = apply_membarrier(&r, img->proc.membarrier, err, errlen)) == 0 &&
 	    (e = drop_stray_signals(s, &r, err, errlen)) == 0)
 		e = apply_sigactions(s, &r, &img->proc, err, errlen);
 	int end = rsys_end(&r);

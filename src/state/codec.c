@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #define USER_ADDR_LIMIT 0x00007ffffffff000ull /* TASK_SIZE_MAX with 4-level paging */
@@ -114,6 +115,7 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	buf_put(b, misc, sizeof(misc));
 	buf_put_u32(b, p->nthreads);
 	buf_put(b, p->itimer, sizeof(p->itimer));
+	buf_put_u32(b, p->membarrier);
 	put_pending(b, p->npending, p->pending);
 }
 
@@ -159,9 +161,12 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	p->thp_disable = misc[3], p->oom_score_adj = misc[4];
 	p->nthreads = buf_get_u32(&r);
 	buf_get(&r, p->itimer, sizeof(p->itimer));
+	p->membarrier = buf_get_u32(&r);
 	get_pending(&r, &p->npending, &p->pending);
 	if (finish(&r) < 0)
 		return -EBADMSG;
+	if (p->membarrier & ~FR_MEMBARRIER_REGISTRATIONS)
+		return refuse("membarrier (unknown registrations)");
 	if (p->pid <= 0)
 		return refuse("pid");
 	if (!p->cwd)
@@ -294,6 +299,8 @@ void encode_file(struct buf *b, const struct fr_file *f)
 	buf_put_u32(b, (uint32_t)f->share_of);
 	buf_put_u64(b, (uint64_t)f->pos);
 	buf_put_str(b, f->path);
+	buf_put_u64(b, f->value);
+	buf_put_u32(b, f->kind_flags);
 }
 
 int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
@@ -308,13 +315,20 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->share_of = (int32_t)buf_get_u32(&r);
 	f->pos = (int64_t)buf_get_u64(&r);
 	f->path = buf_get_str(&r);
+	f->value = buf_get_u64(&r);
+	f->kind_flags = buf_get_u32(&r);
 	int ret = finish(&r);
 	if (ret == 0 && cloexec > 1)
 		ret = refuse("cloexec (not 0 or 1)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
-	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_TTY))
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_EVENTFD))
 		ret = refuse("kind");
+	if (ret == 0 && f->kind == FILE_EVENTFD &&
+	    (f->value > FR_EVENTFD_MAX || (f->kind_flags & ~(uint32_t)EFD_SEMAPHORE) || f->pos != 0))
+		ret = refuse("eventfd (counter, flags or offset)");
+	if (ret == 0 && f->kind != FILE_EVENTFD && (f->value || f->kind_flags))
+		ret = refuse("value / kind_flags (reserved for this kind)");
 	if (ret == 0 && (f->share_of < SHARE_NONE || f->share_of >= f->fd))
 		ret = refuse("share_of (must be -1 or a lower fd)");
 	if (ret == 0 && f->pos < 0)

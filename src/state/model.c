@@ -45,6 +45,7 @@ const char *fr_file_kind_name(uint32_t kind)
 	case FILE_PATH: return "O_PATH";
 	case FILE_CHR: return "character device";
 	case FILE_TTY: return "terminal";
+	case FILE_EVENTFD: return "eventfd";
 	}
 	return "unknown";
 }

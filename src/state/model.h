@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/membarrier.h>
 #include <sys/resource.h>
 #include <sys/user.h>
 
@@ -16,6 +17,12 @@
 #define FR_NLIMITS 16       /* RLIM_NLIMITS on x86_64 */
 #define FR_SIGINFO_SIZE 128 /* sizeof(siginfo_t) */
 #define FR_MAX_PENDING 4096 /* queued signals kept per queue; RLIMIT_SIGPENDING is usually lower */
+/* The membarrier(2) registrations of an mm, as MEMBARRIER_CMD_GET_REGISTRATIONS
+ * reports them: each is the command that registers it again. */
+#define FR_MEMBARRIER_REGISTRATIONS                                                                            \
+	((uint32_t)(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED |    \
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE |                                          \
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ))
 
 /* One signal's disposition as the kernel's rt_sigaction sees it. */
 struct fr_sigaction {
@@ -50,6 +57,7 @@ struct fr_process {
 	int32_t oom_score_adj;
 	uint32_t nthreads;
 	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
+	uint32_t membarrier;    /* FR_MEMBARRIER_REGISTRATIONS bits the process registered */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };
@@ -99,7 +107,9 @@ enum fr_file_kind {
 	FILE_PATH,    /* O_PATH fd */
 	FILE_CHR,     /* character device reopened by path (/dev/null, ...) */
 	FILE_TTY,     /* a terminal: reattached to ferry's own with --shell-job */
+	FILE_EVENTFD, /* eventfd(2): its counter and semaphore mode travel, not a path */
 };
+#define FR_EVENTFD_MAX 0xfffffffffffffffeull /* the largest value an eventfd counter holds */
 
 struct fr_file {
 	int32_t fd;
@@ -109,6 +119,8 @@ struct fr_file {
 	int32_t share_of; /* fd that owns the same open file description, or -1 */
 	int64_t pos;
 	char *path;
+	uint64_t value;      /* FILE_EVENTFD: the counter; 0 for other kinds */
+	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; 0 for other kinds */
 };
 
 /* Everything but memory contents: what a dump captures while frozen. */

@@ -15,13 +15,19 @@ WL_MIB=1024
 # seconds between seeing the freeze and signalling, one per attempt
 DELAYS=(0.1 0.02 0 0)
 
-# traced PID: TracerPid != 0, read with builtins only (a tight poll)
+# traced PID: TracerPid != 0, read with builtins only (a tight poll). The
+# file is taken in one read(): `while read` reads it a line per read() at the
+# offset the previous line ended, and /proc regenerates the text each time,
+# so when the State line shrinks in between ("t (tracing stop)" becomes
+# "R (running)" each time ferry resumes the thread for a remote syscall) the
+# next line is read from 5 bytes into it, "TracerPid:" is never seen, and a
+# traced process looks untraced ("dump never froze").
 traced() {
-	local k v
-	while read -r k v; do
-		[ "$k" = TracerPid: ] && { [ "$v" != 0 ]; return; }
-	done <"/proc/$1/status" 2>/dev/null
-	return 1
+	local s t
+	read -r -d '' s 2>/dev/null <"/proc/$1/status"
+	t=${s#*TracerPid:}
+	t=${t%%$'\n'*}
+	[ "$t" != "$s" ] && [ "${t//[[:space:]]/}" != 0 ]
 }
 # cpu_ticks PID: utime + stime
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }

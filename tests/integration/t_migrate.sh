@@ -45,6 +45,7 @@ for mode in precopy stop-and-copy; do
 	migrate_one "$mode" mem256 64
 	migrate_one "$mode" threads8
 	migrate_one "$mode" signals
+	migrate_one "$mode" efd
 	migrate_one "$mode" avx
 	migrate_one "$mode" vdso
 done

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sys/eventfd.h>
+
 #include <cmocka.h>
 
 #include "state/codec.h"
@@ -23,7 +25,8 @@ static void test_process_round_trip(void **state)
 	struct fr_process p = {.pid = 4242, .pgid = 4242, .sid = 4000, .uid = {1000, 1001, 1002, 1003},
 			       .gid = {100, 101, 102, 103}, .ngroups = 3, .groups = groups, .umask = 027,
 			       .personality = 0x0040000, .cwd = "/srv/app", .dumpable = 1, .no_new_privs = 1,
-			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9};
+			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9,
+			       .membarrier = (1u << 4) | (1u << 6)};
 	p.rlim[7].rlim_cur = 1024, p.rlim[7].rlim_max = 4096;
 	p.mm.brk = 0x555555600000, p.mm.start_brk = 0x555555580000, p.mm.auxv_words = 4;
 	p.mm.auxv[0] = 33, p.mm.auxv[1] = 0x7fff0000, p.mm.exe = "/usr/bin/app";
@@ -45,7 +48,18 @@ static void test_process_round_trip(void **state)
 	assert_int_equal(q.oom_score_adj, 300);
 	assert_int_equal(q.umask, 027);
 	assert_int_equal(q.nthreads, 9);
+	assert_int_equal(q.membarrier, (1u << 4) | (1u << 6));
 	free(q.groups), free(q.cwd), free(q.mm.exe);
+
+	/* A registration bit membarrier(2) does not have is refused by name. */
+	struct fr_process odd = p;
+	odd.membarrier = 1u << 30;
+	struct buf ob = {0};
+	encode_process(&ob, &odd);
+	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
+	assert_string_equal(codec_why(), "membarrier (unknown registrations)");
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+	buf_free(&ob);
 
 	/* Every strict prefix is refused, and so is a trailing byte. */
 	for (uint32_t cut = 0; cut < b.len; cut += 7) {
@@ -146,6 +160,29 @@ static void test_file_round_trip_and_sharing_rule(void **state)
 	f.share_of = 7;
 	encode_file(&b, &f);
 	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+
+	/* An eventfd carries its counter (all 64 bits) and semaphore mode ... */
+	struct fr_file e = {.fd = 3, .kind = FILE_EVENTFD, .flags = O_RDWR | O_NONBLOCK, .share_of = -1,
+			    .path = "anon_inode:[eventfd]", .value = FR_EVENTFD_MAX, .kind_flags = EFD_SEMAPHORE};
+	b.len = 0;
+	encode_file(&b, &e);
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), 0);
+	assert_int_equal(g.kind, FILE_EVENTFD);
+	assert_true(g.value == FR_EVENTFD_MAX);
+	assert_int_equal(g.kind_flags, EFD_SEMAPHORE);
+	free(g.path);
+	/* ... never a counter it cannot hold, unknown flags, or an offset; and
+	 * other kinds leave those fields zero */
+	struct fr_file bad[] = {e, e, e, f};
+	bad[0].value = FR_EVENTFD_MAX + 1;
+	bad[1].kind_flags = EFD_SEMAPHORE | 0x100;
+	bad[2].pos = 1;
+	bad[3].share_of = -1, bad[3].value = 9;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		encode_file(&b, &bad[i]);
+		assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+	}
 	buf_free(&b);
 }
 

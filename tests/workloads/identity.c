@@ -11,10 +11,12 @@
  * a file O_RDWR|O_CLOEXEC at offset 1234 plus a dup() of it, a file
  * O_RDONLY|O_NONBLOCK.  After CTL/stop everything is re-read and compared;
  * the first mismatch is reported as "FAIL identity WHAT: expected X got Y".
+ * Also membarrier registrations (private expedited, sync core).
  * Output: OK identity uid=U checks=N
  * usage: identity CTL root|drop DIR
  */
 #include "common.h"
+#include <linux/membarrier.h>
 
 #include <dirent.h>
 #include <grp.h>
@@ -37,6 +39,7 @@
 #define REG_OFF 1234
 #define NB_OFF 100
 
+#define MEMBARRIER_GET_REGISTRATIONS (1 << 9) /* Linux 6.3; not in Debian's 6.1 headers */
 static long checks;
 #define ITIMER_REAL_S 1000         /* seconds: far beyond the test */
 #define ITIMER_PROF_S 900
@@ -164,6 +167,7 @@ struct ident {
 	int policy;
 	char comm[32];
 	int subreaper, thp, nnp, dumpable;
+	long membarrier; /* registrations (MEMBARRIER_CMD_GET_REGISTRATIONS) */
 	stack_t ss;
 	pid_t pid, sid, pgrp;
 	void *brk;
@@ -207,6 +211,7 @@ static void read_fd(struct fdrec *r)
 static void snapshot(struct ident *s, const struct fdrec *fdtmpl)
 {
 	memset(s, 0, sizeof *s);
+	s->membarrier = syscall(SYS_membarrier, MEMBARRIER_GET_REGISTRATIONS, 0, 0);
 	if (getresuid(&s->ruid, &s->euid, &s->suid) < 0 || getresgid(&s->rgid, &s->egid, &s->sgid) < 0)
 		wl_fail("getres[ug]id: %s", strerror(errno));
 	s->ngroups = getgroups(64, s->groups);
@@ -264,6 +269,7 @@ static void compare(const struct ident *a, const struct ident *b)
 	for (int i = 0; i < a->ngroups; i++)
 		CHECK_EQ("supplementary group", a->groups[i], b->groups[i]);
 	CHECK_EQ("umask", a->umask, b->umask);
+	CHECK_EQ("membarrier registrations", a->membarrier, b->membarrier);
 	CHECK_STR("cwd", a->cwd, b->cwd);
 	CHECK_EQ("RLIMIT_NOFILE soft", a->nofile.rlim_cur, b->nofile.rlim_cur);
 	CHECK_EQ("RLIMIT_NOFILE hard", a->nofile.rlim_max, b->nofile.rlim_max);
@@ -351,6 +357,9 @@ static void verify_files(void)
 /* things that change state: only after the restore */
 static void final_behaviour(void)
 {
+	/* registered: a private expedited barrier is allowed (EPERM if not) */
+	CHECK_EQ("membarrier PRIVATE_EXPEDITED after restore", 0,
+		 syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0));
 	/* the dup shares the offset with the O_RDWR fd */
 	int a = rec.fds[FD_REG].fd, b = rec.fds[FD_DUP].fd;
 	if (lseek(a, 4321, SEEK_SET) != 4321)
@@ -588,6 +597,9 @@ int main(int argc, char **argv)
 	}
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		wl_fail("PR_SET_DUMPABLE: %s", strerror(errno));
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) < 0 ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) < 0)
+		wl_fail("membarrier register: %s", strerror(errno));
 
 	snapshot(&rec, fdt);
 	/* sanity: what we set is what we see */
@@ -598,6 +610,9 @@ int main(int argc, char **argv)
 	CHECK_EQ("THP disable after setup", 1, rec.thp);
 	CHECK_EQ("no_new_privs after setup", 1, rec.nnp);
 	CHECK_EQ("dumpable after setup", 0, rec.dumpable);
+	CHECK_EQ("membarrier registrations after setup",
+		 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+		 rec.membarrier);
 	CHECK_EQ("pgrp after setup", rec.pid, rec.pgrp);
 	CHECK_EQ("fd offset after setup", REG_OFF, rec.fds[FD_DUP].off);
 	CHECK_STR("PROT_NONE perms after setup", "---p", rec.perms[2]);

@@ -4,7 +4,7 @@
  *   pipe      a pipe (both ends kept open)
  *   fifo      a named FIFO (CTL/fifo), opened read-write
  *   socket    a UNIX socketpair
- *   eventfd   an eventfd (anonymous-inode fd)
+ *   epoll     an epoll set (anonymous-inode fd)
  *   posixtimer  a POSIX timer (timer_create), armed for 1000 s
  *   memfd     a memfd (a deleted file), not mapped
  *   deleted   a regular file (CTL/deleted) unlinked while open
@@ -23,7 +23,7 @@
 #include "common.h"
 #include "stopcheck.h"
 
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 #include <time.h>
 #include <sys/mman.h>
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|eventfd|memfd|deleted|sharedmem|sysvshm|posixtimer");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|epoll|memfd|deleted|sharedmem|sysvshm|posixtimer");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1};
 	uint64_t *sh = NULL;
@@ -88,10 +88,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "socket") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
 			wl_fail("socketpair: %s", strerror(errno));
-	} else if (strcmp(mode, "eventfd") == 0) {
-		fds[0] = eventfd(0, EFD_CLOEXEC);
+	} else if (strcmp(mode, "epoll") == 0) {
+		fds[0] = epoll_create1(EPOLL_CLOEXEC);
 		if (fds[0] < 0)
-			wl_fail("eventfd: %s", strerror(errno));
+			wl_fail("epoll_create1: %s", strerror(errno));
 	} else if (strcmp(mode, "memfd") == 0) {
 		fds[0] = memfd_create("refuse", MFD_CLOEXEC);
 		if (fds[0] < 0)
@@ -187,10 +187,10 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "socket") == 0 &&
 		    (write(fds[0], "y", 1) != 1 || read(fds[1], &c, 1) != 1 || c != 'y'))
 			wl_fail("socket reverse direction broken: %s", strerror(errno));
-	} else if (strcmp(mode, "eventfd") == 0) {
-		uint64_t v = 5, r = 0;
-		if (write(fds[0], &v, 8) != 8 || read(fds[0], &r, 8) != 8 || r != 5)
-			wl_fail("eventfd broken: %s", strerror(errno));
+	} else if (strcmp(mode, "epoll") == 0) {
+		struct epoll_event ev;
+		if (epoll_wait(fds[0], &ev, 1, 0) != 0)
+			wl_fail("epoll set broken: %s", strerror(errno));
 	} else if (strcmp(mode, "deleted") == 0) {
 		char b[16] = {0};
 		if (pread(fds[0], b, 12, 0) != 12 || memcmp(b, "deleted-data", 12) != 0)

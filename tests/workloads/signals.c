@@ -4,12 +4,13 @@
  * ~100 ms raise(SIGUSR1) and check the count moved.  SIGUSR1 sent from outside
  * (si_code SI_USER) is counted separately (ext=).  SIGUSR2 sent from outside
  * must stay pending.
- * Output: OK signals usr1=N usr2pending=0|1 ext=M self=K
+ * A SIGTRAP handler is checked the same way and SIGTRAP raised with SIGUSR1.
+ * Output: OK signals usr1=N usr2pending=0|1 ext=M self=K traps=K
  * usage: signals CTL
  */
 #include "common.h"
 
-static volatile sig_atomic_t usr1_count, usr1_ext, usr2_delivered, usr1_badmask;
+static volatile sig_atomic_t usr1_count, usr1_ext, usr2_delivered, usr1_badmask, trap_count;
 
 static void on_usr1(int sig, siginfo_t *si, void *uc)
 {
@@ -34,6 +35,16 @@ static void on_usr2(int sig, siginfo_t *si, void *uc)
 	usr2_delivered = 1;
 }
 
+/* A SIGTRAP handler, as debuggers-in-process and some runtimes have: ferry's
+ * own tracing must neither reset it nor swallow a SIGTRAP raised meanwhile. */
+static void on_trap(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (sig == SIGTRAP)
+		trap_count++;
+}
+
 static void check_state(void)
 {
 	struct sigaction sa;
@@ -48,6 +59,8 @@ static void check_state(void)
 		wl_fail("SIGUSR1 sa_mask changed");
 	if (sigaction(SIGUSR2, NULL, &sa) < 0 || sa.sa_sigaction != on_usr2 || !(sa.sa_flags & SA_SIGINFO))
 		wl_fail("SIGUSR2 handler changed");
+	if (sigaction(SIGTRAP, NULL, &sa) < 0 || sa.sa_sigaction != on_trap || !(sa.sa_flags & SA_SIGINFO))
+		wl_fail("SIGTRAP handler changed (%p)", (void *)sa.sa_sigaction);
 	if (sigaction(SIGTERM, NULL, &sa) < 0 || sa.sa_handler != SIG_DFL)
 		wl_fail("SIGTERM disposition changed");
 	if (sigaction(SIGPIPE, NULL, &sa) < 0 || sa.sa_handler != SIG_IGN)
@@ -82,6 +95,12 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGUSR2, &sa, NULL) < 0)
 		wl_fail("sigaction2: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_trap;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTRAP, &sa, NULL) < 0)
+		wl_fail("sigaction trap: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t b;
 	sigemptyset(&b);
@@ -107,6 +126,11 @@ int main(int argc, char **argv)
 			/* a raised, unblocked signal is delivered before raise() returns */
 			if (usr1_count == before)
 				wl_fail("raise(SIGUSR1) #%ld not delivered (count %d)", self, (int)usr1_count);
+			sig_atomic_t traps = trap_count;
+			if (raise(SIGTRAP) != 0)
+				wl_fail("raise(SIGTRAP): %s", strerror(errno));
+			if (trap_count != traps + 1)
+				wl_fail("raise(SIGTRAP) #%ld not delivered to its handler (count %d)", self, (int)trap_count);
 		}
 		wl_sleep_us(5000);
 	}
@@ -119,5 +143,8 @@ int main(int argc, char **argv)
 		wl_fail("SIGUSR1 pending although unblocked");
 	if ((long)usr1_count != self + (long)usr1_ext)
 		wl_fail("usr1 count %d != self %ld + external %d", (int)usr1_count, self, (int)usr1_ext);
-	wl_ok("usr1=%d usr2pending=%d ext=%d self=%ld", (int)usr1_count, usr2p, (int)usr1_ext, self);
+	if ((long)trap_count != self)
+		wl_fail("SIGTRAP count %d != raised %ld", (int)trap_count, self);
+	wl_ok("usr1=%d usr2pending=%d ext=%d self=%ld traps=%d", (int)usr1_count, usr2p, (int)usr1_ext, self,
+	      (int)trap_count);
 }
