@@ -1,8 +1,8 @@
 /* layout: a process whose address space keeps changing while it runs, for
  * pre-copy (each round must follow the layout).
  *
- * usage: layout CTL [MiB=32]
- * Until CTL/stop, every ~0.5 ms one random step on a set of regions, each
+ * usage: layout CTL [MiB=32] [STEP_US=500]
+ * Until CTL/stop, every STEP_US microseconds one random step on a set of regions, each
  * with a model of what every page holds (a generation per page; 0 = zero):
  * mmap a new private or shared anonymous region, munmap one, mremap one
  * (grown, usually moved), MADV_DONTNEED a few pages, mprotect a stretch read-only
@@ -220,6 +220,7 @@ int main(int argc, char **argv)
 {
 	wl_init("layout", argc, argv);
 	size_t base_mib = argc > 2 ? (size_t)atoi(argv[2]) : 32;
+	long step_us = argc > 3 ? atol(argv[3]) : 500;
 	size_t base_pages = base_mib * 256;
 	uint8_t *base = mmap(NULL, base_pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 16; i++, cursor = (cursor + 1) % base_pages) /* the base keeps changing */
 			write_page(b, cursor, b->gen[cursor] + 1);
 		steps[8]++;
-		wl_sleep_us(500);
+		wl_sleep_us(step_us);
 	}
 	for (int i = 0; i < nreg; i++)
 		check_region(&reg[i]);
