@@ -59,10 +59,27 @@ static int write_metadata(struct fr_stream *s, const struct fr_image *img, bool 
 		encode_file(&b, &img->files[i]);
 		r = put(s, REC_FILE, &b);
 	}
+	buf_free(&b);
+	return r == 0 ? dump_write_layout(s, img) : r;
+}
+
+int dump_write_layout(struct fr_stream *s, const struct fr_image *img)
+{
+	struct buf b = {0};
+	int r = 0;
 	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++) {
 		encode_vma(&b, &img->vmas[i]);
 		r = put(s, REC_VMA, &b);
 	}
+	buf_free(&b);
+	return r;
+}
+
+int dump_write_counts(struct fr_stream *s, uint16_t type, const struct page_stats *p)
+{
+	struct buf b = {0};
+	encode_done(&b, &(struct fr_done){.page_records = p->records, .pages = p->pages_sent});
+	int r = put(s, type, &b);
 	buf_free(&b);
 	return r;
 }
@@ -117,15 +134,8 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	else if (r == 0)
 		r = dump_pages(o->pid, &img, s, &st->pages, o->progress, o->progress_arg, err, errlen);
 	st->t_pages_ms = now_ms() - t;
-	if (r == 0) {
-		struct buf b = {0};
-		struct fr_done d = {.page_records = st->pages.records, .pages = st->pages.pages_sent};
-		encode_done(&b, &d);
-		r = put(s, REC_DONE, &b);
-		buf_free(&b);
-		if (r < 0)
-			snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
-	}
+	if (r == 0 && (r = dump_write_counts(s, REC_DONE, &st->pages)) < 0)
+		snprintf(err, errlen, "cannot write the image: %s", strerror(-r));
 	fr_image_free(&img);
 	st->stream_bytes = s->offset;
 	st->t_total_ms = now_ms() - t0;

@@ -40,6 +40,10 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 		   struct dump_session **session, char *err, size_t errlen);
 /* success: kill the process (or let it run with leave_running); failure: thaw. */
 void dump_finish(struct dump_session *session, bool success);
+/* The VMA records of img's layout (a dump's, or a pre-copy round's). */
+int dump_write_layout(struct fr_stream *s, const struct fr_image *img);
+/* A DONE or ROUND_END record: the PAGES records and pages p counts. */
+int dump_write_counts(struct fr_stream *s, uint16_t type, const struct page_stats *p);
 /* The preamble and HELLO record that start every stream. */
 int dump_write_header(struct fr_stream *s);
 /* The commit point of a migration: queue a SIGSTOP, so that the process

@@ -16,6 +16,7 @@
 #include "../inspect/rsys.h"
 #include "../state/codec.h"
 #include "../state/layout.h"
+#include "dump.h"
 
 #define RATE_MIN_BYTES (1u << 20) /* a round this small says little about the link's rate */
 #define SCATTERED_TRUST_BYTES (1u << 20) /* written after round 1: below this, its rate will do */
@@ -137,29 +138,6 @@ static int next_layout(struct precopy_session *ps, const struct range_list *lost
 	return r;
 }
 
-static int put_layout(struct fr_stream *s, const struct fr_image *now)
-{
-	struct buf b = {0};
-	int r = 0;
-	for (uint32_t i = 0; r == 0 && i < now->nvmas; i++) {
-		encode_vma(&b, &now->vmas[i]);
-		r = b.oom ? -ENOMEM : stream_write_record(s, REC_VMA, b.data, b.len);
-		b.len = 0;
-	}
-	buf_free(&b);
-	return r;
-}
-
-static int put_counts(struct fr_stream *s, uint16_t type, const struct page_stats *p)
-{
-	struct buf b = {0};
-	struct fr_done d = {.page_records = p->records, .pages = p->pages_sent};
-	encode_done(&b, &d);
-	int r = b.oom ? -ENOMEM : stream_write_record(s, type, b.data, b.len);
-	buf_free(&b);
-	return r;
-}
-
 /* What a round sends again besides fresh ranges: the written pages, what
  * was left over, and what cannot be tracked, where the mapping was kept. */
 static int pages_again(struct precopy_session *ps, struct range_list *written, const struct layout_diff *d,
@@ -221,11 +199,11 @@ static int send_round(struct precopy_session *ps, const struct precopy_opts *o, 
 		struct range_list data = {0};
 		struct page_select sel = {.whole = &d.fresh, .dirty = &again, .unread = &ps->carry, .data = &data};
 		uint64_t at = s->offset;
-		if ((r = put_layout(s, &now)) == 0 &&
+		if ((r = dump_write_layout(s, &now)) == 0 &&
 		    (r = dump_pages_select(ps->pid, now.vmas, now.nvmas, &sel, s, &rd->pages, o->progress,
 					   o->progress_arg, err, errlen)) == 0 &&
 		    (r = hold(ps, &data)) == 0)
-			r = put_counts(s, REC_ROUND_END, &rd->pages);
+			r = dump_write_counts(s, REC_ROUND_END, &rd->pages);
 		range_list_free(&data);
 		rd->wire_bytes = s->offset - at;
 		if (r == 0 && o->await_round)
