@@ -181,7 +181,7 @@ static int clone_stub(pid_t want, int hs[2], int chan[2], char *err, size_t errl
 
 int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, char *err, size_t errlen)
 {
-	*stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	*stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1, .keep_fd = -1};
 	int r = stub_wait_pid_free(pid, err, errlen);
 	if (r < 0)
 		return r;
