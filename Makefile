@@ -10,7 +10,7 @@ FERRY_CFLAGS := -pthread -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-p
 ALL_CFLAGS = $(FERRY_CFLAGS) $(CFLAGS)
 B := build
 
-SRC_DIRS := common inspect state mem restore postcopy net migrate cli
+SRC_DIRS := common inspect state mem restore net migrate cli
 LIB_SRC := $(filter-out src/cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
 MAIN_OBJ := $(B)/obj/cli/main.o
