@@ -21,12 +21,13 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+MAN_PAGES := $(patsubst man/%.extra,$(B)/man/%,$(wildcard man/*.1.extra))
 
 .PHONY: all test unit integration sanitize fuzz demo bench bench-migrate clean help man install uninstall
-all: $(B)/ferry $(WORKLOADS) $(TOOLS)
+all: $(B)/ferry $(WORKLOADS) $(TOOLS) $(MAN_PAGES)
 
 help:
-	@echo "make            build build/ferry and the test workloads"
+	@echo "make            build build/ferry, its man pages and the test workloads"
 	@echo "make test       unit tests (cmocka) + fuzz run + integration tests + make sanitize (needs root)"
 	@echo "make sanitize   unit tests and some integration tests with ASan + UBSan (build-san/)"
 	@echo "make fuzz       libFuzzer on the stream decoders for FUZZ_SECONDS (default 60)"
@@ -114,7 +115,6 @@ bench-migrate: all $(B)/bench/dirtycost
 # Man pages: man/genman.pl turns `ferry [COMMAND] --help` into roff, adding
 # what --help does not hold from man/PAGE.1.extra (one per page: a command
 # without one has no page, and t_man fails).
-MAN_PAGES := $(patsubst man/%.extra,$(B)/man/%,$(wildcard man/*.1.extra))
 man: $(MAN_PAGES)
 $(B)/man/%.1: man/%.1.extra man/genman.pl $(B)/ferry
 	@mkdir -p $(dir $@)
