@@ -45,13 +45,13 @@ sub esc { # plain text -> roff-safe text; `code` in bold, option names with \-
 	return $t;
 }
 
-sub term { # "-t, --pid PID" -> options bold, placeholders italic
+sub term { # "-t, --pid PID" -> options bold, their placeholder italic
 	my ($t) = @_;
+	return esc($t) unless $t =~ /^-/;
 	return join(' ', map {
 		my $w = $_;
 		if ($w =~ /^(-[\w-]*?)(,?)$/) { my ($o, $c) = ($1, $2); $o =~ s/-/\\-/g; "\\fB$o\\fR$c" }
-		elsif ($w =~ /^[A-Z][A-Z0-9:_|]*,?$/) { "\\fI$w\\fR" }
-		else { esc($w) }
+		else { "\\fI" . esc($w) . "\\fR" }
 	} split(/ /, $t));
 }
 
@@ -65,15 +65,28 @@ sub synopsis_line { # a Usage line: options bold, placeholders italic
 }
 
 # ------------------------------------------------------------ parse --help
-# An entry line of a list: indent <= 8, a term, two spaces (or, after an
-# option with a placeholder, one) and the text.
-my $OPT_TERM = qr/-{1,2}[\w-]+(?:, -{1,2}[\w-]+)*(?: [A-Z][A-Z0-9:_|]*)?/;
+# An entry line of a list: indent <= 8, a term, two spaces and the text. An
+# option's term is its flags and the placeholder after them: a word followed
+# by two spaces ("--external fd:N  text") or an upper-case one followed by
+# one ("--max-iterations N text").
+sub option_entry {
+	my ($l) = @_;
+	$l =~ /^ {2,8}(-{1,2}[\w-]+(?:, -{1,2}[\w-]+)*)(.*)$/ or return;
+	my ($flags, $rest) = ($1, $2);
+	if ($rest =~ /^ (\S+)(?: {2,}(.*))?$/ || $rest =~ /^ ([A-Z][A-Z0-9:_|=]*) (\S.*)$/) {
+		return ["$flags $1", $2 // ''];
+	}
+	$rest =~ s/^\s+//;
+	return [$flags, $rest];
+}
 sub list_entries {
 	my (@lines) = @_;
 	my (@entries, @after);
 	for my $l (@lines) {
-		if ($l =~ /^ {2,8}($OPT_TERM)(?: {1,}(\S.*))?$/ || $l =~ /^ {2,8}(\S+)(?: {2,}(\S.*))$/) {
-			push @entries, [$1, $2 // ''];
+		if (my $e = option_entry($l)) {
+			push @entries, $e;
+		} elsif ($l =~ /^ {2,8}(\S+)(?: {2,}(\S.*))$/) {
+			push @entries, [$1, $2];
 		} elsif ($l =~ /^ {9,}(\S.*)$/ && @entries) {
 			$entries[-1][1] .= "\n$1";
 		} else {

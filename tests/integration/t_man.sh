@@ -26,7 +26,7 @@ check_page() {
 	local page=$1 text s f
 	shift
 	[ -s "$page" ] || {
-		echo "$page: missing (make man)"
+		echo "$page: missing (a new command needs man/$(basename "$page").extra with its EXAMPLES; then make man)"
 		return
 	}
 	text=$(render "$page")
