@@ -12,8 +12,8 @@
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
-	"                  [--mode precopy|stop-and-copy|postcopy] [--downtime-limit MS]\n"
-	"                  [--max-iterations N]\n"
+	"                  [--mode precopy|stop-and-copy|postcopy|hybrid] [--downtime-limit MS]\n"
+	"                  [--max-iterations N] [--postcopy-after N]\n"
 	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
 	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
 	"\n"
@@ -56,7 +56,12 @@ static const char help[] =
 	"                 is in place. If the link fails before that, the process waits\n"
 	"                 there for its pages and this copy is kept stopped (the line\n"
 	"                 says so): nothing is lost, but it does not go on by itself\n"
-	"  (hybrid is being built: see README)\n"
+	"  hybrid         pre-copy rounds under the same flags; if they end with a pause\n"
+	"                 that fits --downtime-limit, the switch is pre-copy's; else\n"
+	"                 (a cap, or --postcopy-after) the process starts there at once\n"
+	"                 and what it wrote since the last round follows as in\n"
+	"                 post-copy (a page the destination holds from a round is never\n"
+	"                 asked for or sent again)\n"
 	"\n"
 	"  -t, --pid PID          process to move\n"
 	"  -T, --to HOST:PORT     where `ferry receive` listens (IPv4, [IPv6] or a name)\n"
@@ -66,12 +71,13 @@ static const char help[] =
 	"                         crosses\n"
 	"      --insecure         plain TCP, no authentication, no encryption (only on a\n"
 	"                         link you trust, e.g. between test namespaces)\n"
-	"  -m, --mode MODE        precopy, stop-and-copy or postcopy (see Modes)\n"
+	"  -m, --mode MODE        precopy, stop-and-copy, postcopy or hybrid (see Modes)\n"
 	"      --downtime-limit MS  pre-copy: switch as soon as the estimated pause is at\n"
 	"                         most MS milliseconds (default 50)\n"
 	"      --max-iterations N pre-copy: at most N rounds while the process runs\n"
 	"                         (default 10, as LXD); then switch even if the pause\n"
 	"                         will be longer (the progress line and stats say so)\n"
+	"      --postcopy-after N hybrid: switch to post-copy after N rounds at the latest\n"
 	"      --goal PCT         pre-copy: also switch once PCT % of the pages were not\n"
 	"                         written during the last round (LXD's goal; off by\n"
 	"                         default: it can switch long before the pause is short)\n"
@@ -145,9 +151,9 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 		all.bytes += p->rounds[i].pages.bytes;
 		pages_ms += p->rounds[i].ms;
 	}
-	bool pre = o->mode == FR_MODE_PRECOPY;
+	bool pre = o->mode == FR_MODE_PRECOPY || o->mode == FR_MODE_HYBRID;
 	static const char *const modes[] = {[FR_MODE_STOP_AND_COPY] = "stop-and-copy", [FR_MODE_PRECOPY] = "precopy",
-					     [FR_MODE_POSTCOPY] = "postcopy"};
+					     [FR_MODE_POSTCOPY] = "postcopy", [FR_MODE_HYBRID] = "hybrid"};
 	fprintf(f, "{\"command\":\"send\",\"mode\":\"%s\",\"pid\":%d,\"dest_pid\":%d,\"peer\":\"%s\","
 		   "\"channel\":\"%s\",\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,",
 		modes[o->mode], o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "",
@@ -161,7 +167,7 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 			p->rate_bps * 8 / 1e6, (unsigned long long)p->final_dirty_pages);
 	else
 		fprintf(f, "\"rule\":null,");
-	if (o->mode == FR_MODE_POSTCOPY) {
+	if (o->mode == FR_MODE_POSTCOPY || o->mode == FR_MODE_HYBRID) {
 		fprintf(f, "\"pages_lazy\":%llu,", (unsigned long long)st->dump.pages.pages_lazy);
 		postcopy_stats_json(f, &st->postcopy);
 		fputc(',', f);
@@ -185,6 +191,7 @@ static void write_stats(FILE *f, const struct send_opts *o, const struct send_st
 /* The progress line's label: the round, or the frozen last one; a cap
  * that ends the rounds above the downtime limit is said on its own line. */
 static char progress_label[160] = "send";
+static bool send_hybrid; /* a cap ends the rounds with post-copy, not a longer pause */
 
 static void round_begin(const struct precopy_round *rd, const struct precopy_stats *st, void *arg)
 {
@@ -198,9 +205,14 @@ static void round_begin(const struct precopy_round *rd, const struct precopy_sta
 				 rd->dirty_rate);
 		return;
 	}
-	snprintf(progress_label, sizeof(progress_label), "send frozen (%s, ~%.0f ms)", precopy_rule_name(st->rule),
-		 st->expected_downtime_ms);
-	if (st->downtime_fits)
+	bool to_postcopy = send_hybrid && st->rule != PRECOPY_RULE_DOWNTIME;
+	if (to_postcopy) /* hybrid: the rest follows the start */
+		snprintf(progress_label, sizeof(progress_label), "send frozen (%s: post-copy follows)",
+			 precopy_rule_name(st->rule));
+	else
+		snprintf(progress_label, sizeof(progress_label), "send frozen (%s, ~%.0f ms)", precopy_rule_name(st->rule),
+			 st->expected_downtime_ms);
+	if (st->downtime_fits || to_postcopy)
 		return;
 	if (st->rule == PRECOPY_RULE_NO_PROGRESS)
 		fprintf(stderr, "ferry: send: the pages written per round stopped shrinking after %u rounds (the process "
@@ -213,7 +225,8 @@ static void round_begin(const struct precopy_round *rd, const struct precopy_sta
 
 int cmd_send(int argc, char **argv)
 {
-	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS, OPT_DOWNTIME, OPT_ITERATIONS, OPT_GOAL };
+	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS, OPT_DOWNTIME, OPT_ITERATIONS, OPT_GOAL,
+	       OPT_POSTCOPY_AFTER };
 	static const struct option opts[] = {
 		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
@@ -223,6 +236,7 @@ int cmd_send(int argc, char **argv)
 		{"compress", required_argument, 0, OPT_COMPRESS},		   {"help", no_argument, 0, 'h'},
 		{"downtime-limit", required_argument, 0, OPT_DOWNTIME}, {"max-iterations", required_argument, 0, OPT_ITERATIONS},
 		{"goal", required_argument, 0, OPT_GOAL},
+		{"postcopy-after", required_argument, 0, OPT_POSTCOPY_AFTER},
 		{0}};
 	struct send_opts o = {.pid = -1, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
 			      .progress_arg = progress_label,
@@ -251,9 +265,10 @@ int cmd_send(int argc, char **argv)
 				o.mode = FR_MODE_PRECOPY;
 			} else if (strcmp(optarg, "postcopy") == 0 || strcmp(optarg, "post-copy") == 0) {
 				o.mode = FR_MODE_POSTCOPY;
+			} else if (strcmp(optarg, "hybrid") == 0) {
+				o.mode = FR_MODE_HYBRID;
 			} else {
-				cli_error("send", "unknown or not yet available mode '%s' (precopy, stop-and-copy, postcopy)",
-					  optarg);
+				cli_error("send", "unknown mode '%s' (precopy, stop-and-copy, postcopy, hybrid)", optarg);
 				return 1;
 			}
 			break;
@@ -274,6 +289,16 @@ int cmd_send(int argc, char **argv)
 				return 1;
 			}
 			o.precopy.max_iterations = (uint32_t)n;
+			break;
+		}
+		case OPT_POSTCOPY_AFTER: {
+			double n;
+			if (cli_parse_number(optarg, 1, PRECOPY_MAX_ITERATIONS_MAX, &n) < 0 || n != (uint32_t)n) {
+				cli_error("send", "--postcopy-after takes a whole number of rounds from 1 to %d, not '%s'",
+					  PRECOPY_MAX_ITERATIONS_MAX, optarg);
+				return 1;
+			}
+			o.precopy.postcopy_after = (uint32_t)n;
 			break;
 		}
 		case OPT_GOAL: {
@@ -313,10 +338,17 @@ int cmd_send(int argc, char **argv)
 		cli_error("send", "--pid and --to are required (see ferry send --help)");
 		return 1;
 	}
+	send_hybrid = o.mode == FR_MODE_HYBRID;
+	if (o.precopy.postcopy_after && o.mode != FR_MODE_HYBRID) {
+		cli_error("send", "--postcopy-after is for --mode hybrid");
+		return 1;
+	}
 	struct channel_key key;
 	if (cli_channel_key("send", key_path, insecure, &key, &o.key) < 0)
 		return 1;
 	char err[1024] = "";
+	static const char *const mode_note[] = {[FR_MODE_STOP_AND_COPY] = " (stop-and-copy)", [FR_MODE_PRECOPY] = "",
+						[FR_MODE_POSTCOPY] = " (post-copy)", [FR_MODE_HYBRID] = " (hybrid)"};
 	interrupt_catch(); /* Ctrl-C before the switch: the process resumes here */
 	struct send_stats st;
 	const char *where;
@@ -324,7 +356,7 @@ int cmd_send(int argc, char **argv)
 	cli_progress_end();
 	if (r == 0 && !(stats_path && strcmp(stats_path, "-") == 0))
 		printf("ferry send: pid %d runs on %s as pid %d; paused %.1f ms%s\n", o.pid, st.peer, st.dest_pid,
-		       st.t_downtime_ms, o.mode == FR_MODE_PRECOPY ? "" : o.mode == FR_MODE_POSTCOPY ? " (post-copy)" : " (stop-and-copy)");
+		       st.t_downtime_ms, mode_note[o.mode]);
 	if (r < 0) {
 		if (strcmp(where, "held") == 0 || strcmp(where, "absent") == 0)
 			cli_error("send", "%s", err);

@@ -385,82 +385,107 @@ static int plan_pages(struct plan *pl, pid_t pid, int pagemap_fd, const struct f
 	return 0;
 }
 
-/* The pages of lazy VMA v with data of their own, appended to lazy. */
-static int lazy_ranges(int pagemap_fd, long page, const struct fr_vma *v, uint64_t *pm, struct range_list *lazy)
+/* Sorts the pages of l within lazy VMA v: those with data of their own
+ * go to lazy; the others, if `again` (the destination holds an older
+ * copy), to drop. */
+static int lazy_pages(int pagemap_fd, long page, const struct fr_vma *v, const struct range_list *l, bool again,
+		      uint64_t *pm, struct range_list *lazy, struct range_list *drop)
 {
-	uint64_t npages = (v->end - v->start) / (uint64_t)page;
-	for (uint64_t base = 0; base < npages; base += PAGEMAP_CHUNK) {
-		uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, npages - base);
-		uint64_t addr0 = v->start + base * (uint64_t)page;
-		ssize_t want = (ssize_t)(chunk * sizeof(uint64_t));
-		if (pread(pagemap_fd, pm, (size_t)want, (off_t)(addr0 / (uint64_t)page * 8)) != want)
-			return errno ? neg_errno() : -EIO;
-		for (uint32_t i = 0; i < chunk; i++)
-			if (pm_mine(pm[i], true) &&
-			    range_list_add(lazy, addr0 + (uint64_t)i * (uint64_t)page, addr0 + (uint64_t)(i + 1) * (uint64_t)page) < 0)
-				return -ENOMEM;
+	for (size_t r = 0; r < l->n; r++) {
+		uint64_t lo = MAX(l->v[r].start, v->start), hi = MIN(l->v[r].end, v->end);
+		for (uint64_t at = lo; at < hi;) {
+			uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, (hi - at) / (uint64_t)page);
+			ssize_t want = (ssize_t)(chunk * sizeof(uint64_t));
+			if (pread(pagemap_fd, pm, (size_t)want, (off_t)(at / (uint64_t)page * 8)) != want)
+				return errno ? neg_errno() : -EIO;
+			for (uint32_t i = 0; i < chunk; i++, at += (uint64_t)page) {
+				struct range_list *to = pm_mine(pm[i], true) ? lazy : again ? drop : NULL;
+				if (to && range_list_add(to, at, at + (uint64_t)page) < 0)
+					return -ENOMEM;
+			}
+		}
 	}
 	return 0;
 }
 
-int dump_pages_lazy(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
-		    struct range_list *lazy, page_progress_fn progress, void *progress_arg, char *err, size_t errlen)
+/* One record per stretch of l within one mapping of img (a reader checks
+ * that), split to keep npages in 32 bits. */
+static int write_ranges(struct fr_stream *s, uint16_t type, const struct fr_image *img, const struct range_list *l,
+			long page, uint64_t *pages)
 {
-	struct range_list eager = {0}, pinned = {0};
-	long page = sysconf(_SC_PAGESIZE);
+	struct buf b = {0};
 	int r = 0;
-	/* the kernel writes each thread's rseq area when the restore's remote
-	 * syscalls return, before ferry can serve a fault: those pages go now */
-	for (uint32_t i = 0; r == 0 && i < img->nthreads; i++)
-		if (img->threads[i].rseq_addr && img->threads[i].rseq_len)
-			r = range_list_push(&pinned, img->threads[i].rseq_addr & ~(uint64_t)(page - 1),
-					    (img->threads[i].rseq_addr + img->threads[i].rseq_len + (uint64_t)page - 1) &
-						    ~(uint64_t)(page - 1));
-	range_list_normalize(&pinned);
-	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
-		if (fr_vma_has_pages(&img->vmas[i]) && !fr_vma_lazy(&img->vmas[i]))
-			r = range_list_add(&eager, img->vmas[i].start, img->vmas[i].end);
-	if (r == 0)
-		r = range_list_union(&eager, &pinned);
-	struct page_select sel = {.whole = &eager};
-	if (r == 0)
-		r = dump_pages_select(pid, img->vmas, img->nvmas, &sel, s, st, progress, progress_arg, err, errlen);
-	range_list_free(&eager);
-	if (r < 0) {
-		range_list_free(&pinned);
-		return r;
-	}
+	for (size_t i = 0; r == 0 && i < l->n; i++)
+		for (uint64_t at = l->v[i].start; r == 0 && at < l->v[i].end;) {
+			const struct fr_vma *v = layout_find(img->vmas, img->nvmas, at);
+			uint64_t end = v ? MIN(l->v[i].end, v->end) : l->v[i].end;
+			uint64_t n = MIN((end - at) / (uint64_t)page, (uint64_t)UINT32_MAX);
+			encode_discard(&b, &(struct fr_discard){.addr = at, .npages = (uint32_t)n});
+			r = b.oom ? -ENOMEM : stream_write_record(s, type, b.data, (uint32_t)b.len);
+			b.len = 0;
+			*pages += n;
+			at += n * (uint64_t)page;
+		}
+	buf_free(&b);
+	return r;
+}
+
+/* The page holding each thread's rseq area: the kernel writes it while the
+ * restore's remote syscalls return, before a fault could be served. */
+static int rseq_pages(const struct fr_image *img, long page, struct range_list *out)
+{
+	for (uint32_t i = 0; i < img->nthreads; i++)
+		if (img->threads[i].rseq_addr && img->threads[i].rseq_len &&
+		    range_list_push(out, img->threads[i].rseq_addr & ~(uint64_t)(page - 1),
+				    (img->threads[i].rseq_addr + img->threads[i].rseq_len + (uint64_t)page - 1) &
+					    ~(uint64_t)(page - 1)) < 0)
+			return -ENOMEM;
+	range_list_normalize(out);
+	return 0;
+}
+
+int dump_pages_lazy(pid_t pid, const struct fr_image *img, const struct range_list *whole,
+		    const struct range_list *again, struct fr_stream *s, struct page_stats *st, struct range_list *lazy,
+		    page_progress_fn progress, void *progress_arg, char *err, size_t errlen)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct range_list all = {0}, eager = {0}, pinned = {0}, drop = {0}, ew = {0}, ed = {0};
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	_cleanup_close_ int pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ uint64_t *pm = malloc(PAGEMAP_CHUNK * sizeof(uint64_t));
-	if (pagemap_fd < 0 || !pm) {
-		range_list_free(&pinned);
-		r = pm ? neg_errno() : -ENOMEM;
-		snprintf(err, errlen, "cannot read /proc/%d/pagemap: %s", pid, strerror(-r));
-		return r;
-	}
+	int r = pagemap_fd < 0 ? neg_errno() : !pm ? -ENOMEM : 0;
 	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
-		if (fr_vma_lazy(&img->vmas[i]))
-			r = lazy_ranges(pagemap_fd, page, &img->vmas[i], pm, lazy);
-	if (r == 0)
-		r = range_list_subtract(lazy, &pinned);
-	range_list_free(&pinned);
-	struct buf b = {0};
-	for (size_t i = 0; r == 0 && i < lazy->n; i++) {
-		for (uint64_t at = lazy->v[i].start; r == 0 && at < lazy->v[i].end;) {
-			/* one record per stretch, split to keep npages in 32 bits */
-			uint64_t n = MIN((lazy->v[i].end - at) / (uint64_t)page, (uint64_t)UINT32_MAX);
-			encode_discard(&b, &(struct fr_discard){.addr = at, .npages = (uint32_t)n});
-			r = stream_write_record(s, REC_LAZY, b.data, (uint32_t)b.len);
-			b.len = 0;
-			st->pages_lazy += n;
-			at += n * (uint64_t)page;
-		}
+		if (fr_vma_has_pages(&img->vmas[i]))
+			r = range_list_add(fr_vma_lazy_at(img->vmas, img->nvmas, i) ? &all : &eager, img->vmas[i].start,
+					   img->vmas[i].end);
+	if (r == 0 && (r = rseq_pages(img, page, &pinned)) == 0 && (r = range_list_union(&eager, &pinned)) == 0)
+		r = range_list_subtract(&all, &pinned); /* all: the lazy memory now */
+	if (!whole)
+		whole = &all; /* a plain post-copy: everything */
+	struct range_list w = {0}, a = {0}; /* what is sent, in lazy memory */
+	if (r == 0 && (r = range_list_intersect(whole, &all, &w)) == 0 && again)
+		r = range_list_intersect(again, &all, &a);
+	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
+		if (fr_vma_lazy_at(img->vmas, img->nvmas, i) && (r = lazy_pages(pagemap_fd, page, &img->vmas[i], &w, false, pm, lazy, &drop)) == 0)
+			r = lazy_pages(pagemap_fd, page, &img->vmas[i], &a, true, pm, lazy, &drop);
+	range_list_free(&w);
+	range_list_free(&a);
+	range_list_normalize(lazy);
+	range_list_normalize(&drop);
+	/* LAZY first: the destination drops its older copies of these pages
+	 * before it registers the memory with userfaultfd */
+	if (r == 0 && (r = write_ranges(s, REC_LAZY, img, lazy, page, &st->pages_lazy)) == 0 &&
+	    (r = write_ranges(s, REC_DISCARD, img, &drop, page, &st->pages_discarded)) == 0 &&
+	    (r = range_list_intersect(whole == &all ? &eager : whole, &eager, &ew)) == 0 &&
+	    (!again || (r = range_list_intersect(again, &eager, &ed)) == 0)) {
+		struct page_select sel = {.whole = &ew, .dirty = again ? &ed : NULL};
+		r = dump_pages_select(pid, img->vmas, img->nvmas, &sel, s, st, progress, progress_arg, err, errlen);
+	} else if (r < 0) {
+		snprintf(err, errlen, "cannot list the pages left for post-copy: %s", strerror(-r));
 	}
-	buf_free(&b);
-	if (r < 0)
-		snprintf(err, errlen, "cannot write the lazy pages' list: %s", strerror(-r));
+	range_list_free(&all), range_list_free(&eager), range_list_free(&pinned), range_list_free(&drop);
+	range_list_free(&ew), range_list_free(&ed);
 	return r;
 }
 
@@ -565,14 +590,14 @@ static const struct fr_vma *find_vma(const struct page_writer *pw, uint64_t addr
 
 static bool uffd_target(const struct page_writer *pw, const struct fr_vma *v)
 {
-	return pw->uffd >= 0 && fr_vma_lazy(v);
+	return pw->uffd >= 0 && fr_vma_lazy_at(pw->vmas, pw->nvmas, (uint32_t)(v - pw->vmas));
 }
 
 int page_writer_use_uffd(struct page_writer *pw, int uffd)
 {
 	for (uint32_t i = 0; i < pw->nvmas; i++) {
 		const struct fr_vma *v = &pw->vmas[i];
-		if (!fr_vma_lazy(v))
+		if (!fr_vma_lazy_at(pw->vmas, pw->nvmas, i))
 			continue;
 		struct uffdio_register reg = {.range = {.start = v->start, .len = v->end - v->start},
 					      .mode = UFFDIO_REGISTER_MODE_MISSING};
@@ -581,7 +606,7 @@ int page_writer_use_uffd(struct page_writer *pw, int uffd)
 			for (uint32_t k = 0; k < i; k++) {
 				struct uffdio_range rg = {.start = pw->vmas[k].start,
 							  .len = pw->vmas[k].end - pw->vmas[k].start};
-				if (fr_vma_lazy(&pw->vmas[k]))
+				if (fr_vma_lazy_at(pw->vmas, pw->nvmas, k))
 					ioctl(uffd, UFFDIO_UNREGISTER, &rg);
 			}
 			return e;

@@ -46,11 +46,14 @@ int dump_pages_select(pid_t pid, const struct fr_vma *vmas, uint32_t nvmas, cons
 		      struct fr_stream *s, struct page_stats *st, page_progress_fn progress, void *progress_arg,
 		      char *err, size_t errlen);
 
-/* Post-copy: every page of sel-less dump_pages except those of lazy
- * mappings (fr_vma_lazy), whose pages with data are named in REC_LAZY
- * records instead and appended to lazy (sorted). */
-int dump_pages_lazy(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
-		    struct range_list *lazy, page_progress_fn progress, void *progress_arg, char *err, size_t errlen);
+/* Post-copy: the pages of whole (NULL: every mapping) and again (pages
+ * sent before and written since; NULL: none), except that those of lazy
+ * mappings (fr_vma_lazy_at) with data of their own are named in REC_LAZY
+ * records (first) and appended to lazy (sorted) instead of sent; again's
+ * pages of lazy mappings without data become DISCARD records. */
+int dump_pages_lazy(pid_t pid, const struct fr_image *img, const struct range_list *whole,
+		    const struct range_list *again, struct fr_stream *s, struct page_stats *st, struct range_list *lazy,
+		    page_progress_fn progress, void *progress_arg, char *err, size_t errlen);
 
 /* Writes pages into a process being restored. */
 struct page_writer {

@@ -25,6 +25,7 @@ enum { MISSING = 0, ASKED = 1, PLACED = 2 };
 #define RA_MAX 256
 #define FAULT_POLL_MS 100
 #define REMAPS_MAX 256
+#define COPY_RETRIES_MAX 50000 /* 5 s of 100 µs waits for the process's layout change to be read */
 
 /* An mremap the process made during post-copy: A's addresses in
  * [from, from + len) are at to now. */
@@ -58,12 +59,18 @@ static uint64_t here(const struct fill *f, uint64_t a)
 	return a;
 }
 
-/* A's address for the process's address a. */
+/* A's address for the process's address a, or NO_ADDR where a mapping
+ * moved away from (whatever is there now was mapped since: no data at A). */
+#define NO_ADDR UINT64_MAX
 static uint64_t there(const struct fill *f, uint64_t a)
 {
-	for (uint32_t i = f->nremaps; i-- > 0;)
-		if (a >= f->remaps[i].to && a < f->remaps[i].to + f->remaps[i].len)
-			a = a - f->remaps[i].to + f->remaps[i].from;
+	for (uint32_t i = f->nremaps; i-- > 0;) {
+		const struct remap *m = &f->remaps[i];
+		if (a >= m->to && a < m->to + m->len)
+			a = a - m->to + m->from;
+		else if (a >= m->from && a < m->from + m->len)
+			return NO_ADDR;
+	}
 	return a;
 }
 
@@ -85,22 +92,29 @@ static void on_fault(struct fill *f, uint64_t addr)
 	addr &= ~(uint64_t)(page - 1);
 	pthread_mutex_lock(&f->lock);
 	uint64_t a = there(f, addr);
-	int64_t k = lazy_index_of(&f->ix, a);
+	int64_t k = a == NO_ADDR ? -1 : lazy_index_of(&f->ix, a);
 	f->st->faults++;
-	if (k < 0) { /* no data at A: zeros, here and now */
+	uint8_t state = k < 0 ? PLACED : __atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE);
+	if (state == ASKED) { /* it comes; its UFFDIO_COPY wakes the thread */
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
+	/* no data at A, or placed and dropped since by the process (or moved
+	 * away and mapped anew): zeros, here and now */
+	if (state == PLACED) {
 		f->st->zero_faults++;
 		pthread_mutex_unlock(&f->lock);
 		struct uffdio_zeropage z = {.range = {.start = addr, .len = (uint64_t)page}};
-		if (ioctl(f->uffd, UFFDIO_ZEROPAGE, &z) < 0 && errno != EEXIST && errno != ENOENT)
-			fail_with(f, -errno, "cannot place a zero page");
-		return;
-	}
-	if (__atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE) != MISSING) {
-		pthread_mutex_unlock(&f->lock);
-		/* asked for already (it wakes the thread when it lands), or it
-		 * landed between the fault and now */
-		struct uffdio_range w = {.start = addr, .len = (uint64_t)page};
-		ioctl(f->uffd, UFFDIO_WAKE, &w);
+		int e = ioctl(f->uffd, UFFDIO_ZEROPAGE, &z) < 0 ? errno : 0;
+		/* EEXIST: it landed between the fault and now; EAGAIN: a layout
+		 * change is in flight, whose event this thread must read first:
+		 * the woken thread faults again after it */
+		if (e == EEXIST || e == EAGAIN) {
+			struct uffdio_range w = {.start = addr, .len = (uint64_t)page};
+			ioctl(f->uffd, UFFDIO_WAKE, &w);
+		} else if (e && e != ENOENT) {
+			fail_with(f, -e, "cannot place a zero page");
+		}
 		return;
 	}
 	/* adaptive read-ahead: sequential faults double the window, others halve it */
@@ -127,17 +141,19 @@ static void on_fault(struct fill *f, uint64_t addr)
 
 /* The process unmapped or dropped [start, end): pages of it still to come
  * are not wanted any more. */
-static void forget(struct fill *f, uint64_t start, uint64_t end)
+static void forget(struct fill *f, uint64_t start, uint64_t end) /* f->lock held */
 {
-	pthread_mutex_lock(&f->lock);
 	for (uint64_t p = start; p < end; p += (uint64_t)f->ix.page) {
-		int64_t k = lazy_index_of(&f->ix, there(f, p));
+		uint64_t a = there(f, p);
+		int64_t k = a == NO_ADDR ? -1 : lazy_index_of(&f->ix, a);
 		if (k >= 0 && __atomic_exchange_n(&f->ix.state[k], PLACED, __ATOMIC_ACQ_REL) != PLACED)
 			f->st->pages_skipped++;
 	}
-	pthread_mutex_unlock(&f->lock);
 }
 
+/* The kernel lets the process's layout change go on once its event is
+ * read: the read and the bookkeeping are one step under f->lock, so that
+ * place() never copies by a table the change has made stale. */
 static void *read_faults(void *arg)
 {
 	struct fill *f = arg;
@@ -146,38 +162,34 @@ static void *read_faults(void *arg)
 		if (poll(&p, 1, FAULT_POLL_MS) <= 0)
 			continue;
 		struct uffd_msg m;
+		pthread_mutex_lock(&f->lock);
 		ssize_t n = read(f->uffd, &m, sizeof(m));
+		if (n == sizeof(m) && m.event == UFFD_EVENT_REMAP) {
+			if (f->nremaps < REMAPS_MAX)
+				f->remaps[f->nremaps++] = (struct remap){.from = m.arg.remap.from, .to = m.arg.remap.to,
+									 .len = m.arg.remap.len};
+			else if (!f->error)
+				f->error = -E2BIG,
+				snprintf(f->err, sizeof(f->err), "the process moved memory too often during post-copy");
+		} else if (n == sizeof(m) && (m.event == UFFD_EVENT_REMOVE || m.event == UFFD_EVENT_UNMAP)) {
+			forget(f, m.arg.remove.start, m.arg.remove.end);
+		}
+		pthread_mutex_unlock(&f->lock);
 		if (n != sizeof(m)) {
 			if (n < 0 && errno == EAGAIN)
 				continue;
 			fail_with(f, n < 0 ? -errno : -EIO, "cannot read the userfaultfd");
 			break;
 		}
-		switch (m.event) {
-		case UFFD_EVENT_PAGEFAULT:
+		if (m.event == UFFD_EVENT_PAGEFAULT)
 			on_fault(f, m.arg.pagefault.address);
-			break;
-		case UFFD_EVENT_REMAP:
-			pthread_mutex_lock(&f->lock);
-			if (f->nremaps < REMAPS_MAX)
-				f->remaps[f->nremaps++] = (struct remap){.from = m.arg.remap.from, .to = m.arg.remap.to,
-									 .len = m.arg.remap.len};
-			else
-				f->error = -E2BIG, snprintf(f->err, sizeof(f->err), "the process moved memory too often during post-copy");
-			pthread_mutex_unlock(&f->lock);
-			break;
-		case UFFD_EVENT_REMOVE:
-		case UFFD_EVENT_UNMAP:
-			forget(f, m.arg.remove.start, m.arg.remove.end);
-			break;
-		default:
-			break;
-		}
 	}
 	return NULL;
 }
 
-/* One PAGES record from A: each page still missing or asked for goes in. */
+/* One PAGES record from A: each page still missing or asked for goes in.
+ * The check and the copy are one step under the lock, against the fault
+ * thread's forget(): a page the process dropped meanwhile must stay zero. */
 static int place(struct fill *f, const uint8_t *p, uint32_t len, uint64_t *placed)
 {
 	long page = f->ix.page;
@@ -190,30 +202,38 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len, uint64_t *place
 		int64_t k = lazy_index_of(&f->ix, a);
 		if (k < 0)
 			return -EBADMSG;
-		uint8_t was = __atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE);
-		if (was == PLACED)
-			continue;
-		pthread_mutex_lock(&f->lock);
-		uint64_t at = here(f, a);
-		pthread_mutex_unlock(&f->lock);
-		struct uffdio_copy c = {.dst = at, .src = (uint64_t)(uintptr_t)(data + (size_t)i * (size_t)page),
-					.len = (uint64_t)page};
-		/* EEXIST: already there; ENOENT: unmapped since (a REMOVE/UNMAP
-		 * event follows or came) */
-		if (ioctl(f->uffd, UFFDIO_COPY, &c) < 0 && errno != EEXIST && errno != ENOENT)
-			return -errno;
-		if (__atomic_exchange_n(&f->ix.state[k], PLACED, __ATOMIC_ACQ_REL) == PLACED)
-			continue; /* forgotten meanwhile */
-		(*placed)++;
-		pthread_mutex_lock(&f->lock);
-		if (was == ASKED) {
-			f->st->pages_requested++;
-			if (f->asked_ms[k] > 0)
-				f->lat[f->nlat++] = now_ms() - f->asked_ms[k];
-		} else {
-			f->st->pages_pushed++;
+		/* EAGAIN: the process is changing its layout (an event the fault
+		 * thread has not read yet): again, at the address it reads then */
+		int e = EAGAIN;
+		uint8_t was = PLACED;
+		for (int tries = 0; e == EAGAIN && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
+			if (tries)
+				usleep(100);
+			pthread_mutex_lock(&f->lock);
+			was = f->ix.state[k];
+			if (was == PLACED) {
+				pthread_mutex_unlock(&f->lock);
+				break;
+			}
+			struct uffdio_copy c = {.dst = here(f, a), .src = (uint64_t)(uintptr_t)(data + (size_t)i * (size_t)page),
+						.len = (uint64_t)page};
+			e = ioctl(f->uffd, UFFDIO_COPY, &c) < 0 ? errno : 0;
+			/* EEXIST: already there; ENOENT: unmapped since (its event follows) */
+			if (e != EAGAIN) {
+				__atomic_store_n(&f->ix.state[k], PLACED, __ATOMIC_RELEASE);
+				(*placed)++;
+				if (was == ASKED) {
+					f->st->pages_requested++;
+					if (f->asked_ms[k] > 0)
+						f->lat[f->nlat++] = now_ms() - f->asked_ms[k];
+				} else {
+					f->st->pages_pushed++;
+				}
+			}
+			pthread_mutex_unlock(&f->lock);
 		}
-		pthread_mutex_unlock(&f->lock);
+		if (was != PLACED && e && e != EEXIST && e != ENOENT)
+			return -e;
 	}
 	f->st->bytes += (uint64_t)h.npages * (uint64_t)page;
 	return 0;
@@ -293,17 +313,20 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, struct pos
 			snprintf(err, errlen, "%s", f.err);
 		}
 	}
+	if (r == 0) {
+		/* the process's copy is closed inside it while the fault thread
+		 * still reads its events, then ours: the memory is unregistered */
+		char why[256];
+		if ((r = restore_lazy_release(pid, lz, why, sizeof(why))) < 0)
+			snprintf(err, errlen, "%s", why);
+	}
 	f.stop = true;
 	if (started)
 		pthread_join(faults, NULL);
+	if (r == 0)
+		restore_lazy_free(lz);
 	st->t_complete_ms = now_ms() - t0;
 	latencies(&f);
-	if (r == 0) {
-		char why[256];
-		/* the process's copy is closed inside it, then ours: unregistered */
-		if ((r = restore_lazy_done(pid, lz, why, sizeof(why))) < 0)
-			snprintf(err, errlen, "%s", why);
-	}
 	if (r == 0) {
 		struct buf b = {0};
 		encode_u64_record(&b, placed);

@@ -39,6 +39,7 @@ static const char *const rule_names[] = {
 	[PRECOPY_RULE_MAX_ITERATIONS] = "max-iterations",
 	[PRECOPY_RULE_GOAL] = "goal",
 	[PRECOPY_RULE_NO_PROGRESS] = "no-progress",
+	[PRECOPY_RULE_POSTCOPY_AFTER] = "postcopy-after",
 };
 
 const char *precopy_rule_name(enum precopy_rule r) { return rule_names[r]; }
@@ -278,6 +279,8 @@ static enum precopy_rule decide(const struct precopy_session *ps, const struct p
 	bool measured = st->nrounds >= 2 || bytes < SCATTERED_TRUST_BYTES;
 	if (st->rate_bps > 0 && measured && *expected <= o->downtime_limit_ms)
 		return PRECOPY_RULE_DOWNTIME;
+	if (o->postcopy_after && st->nrounds >= o->postcopy_after)
+		return PRECOPY_RULE_POSTCOPY_AFTER;
 	uint64_t tracked = range_list_bytes(&ps->t.tracked);
 	if (o->goal_pct >= 0 && tracked && (double)(tracked - MIN(tracked, bytes)) * 100 >= (double)o->goal_pct * (double)tracked)
 		return PRECOPY_RULE_GOAL;
@@ -390,7 +393,8 @@ int precopy_run(pid_t pid, const struct precopy_opts *o, struct fr_stream *s, st
 }
 
 int precopy_final_pages(struct precopy_session *ps, const struct fr_image *img, struct fr_stream *s,
-			struct page_stats *st, page_progress_fn progress, void *progress_arg, char *err, size_t errlen)
+			struct page_stats *st, struct range_list *lazy, page_progress_fn progress, void *progress_arg,
+			char *err, size_t errlen)
 {
 	struct range_list written = {0}, again = {0};
 	struct layout_diff d = {0};
@@ -401,7 +405,9 @@ int precopy_final_pages(struct precopy_session *ps, const struct fr_image *img, 
 	}
 	if ((r = layout_diff(ps->layout.vmas, ps->layout.nvmas, img->vmas, img->nvmas, &d)) == 0)
 		r = pages_again(ps, &written, &d, &again);
-	if (r == 0) {
+	if (r == 0 && lazy) {
+		r = dump_pages_lazy(ps->pid, img, &d.fresh, &again, s, st, lazy, progress, progress_arg, err, errlen);
+	} else if (r == 0) {
 		struct page_select sel = {.whole = &d.fresh, .dirty = &again};
 		r = dump_pages_select(ps->pid, img->vmas, img->nvmas, &sel, s, st, progress, progress_arg, err, errlen);
 	} else {

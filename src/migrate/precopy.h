@@ -35,6 +35,7 @@ enum precopy_rule {
 	PRECOPY_RULE_MAX_ITERATIONS, /* the cap on rounds */
 	PRECOPY_RULE_GOAL,           /* --goal: enough pages unchanged in the last round */
 	PRECOPY_RULE_NO_PROGRESS,    /* the estimate stopped falling: more rounds would only resend */
+	PRECOPY_RULE_POSTCOPY_AFTER, /* hybrid: --postcopy-after rounds ran */
 };
 
 /* Rounds whose estimated pause must each fall by PRECOPY_PROGRESS_MIN
@@ -72,6 +73,7 @@ struct precopy_opts {
 	double downtime_limit_ms;
 	uint32_t max_iterations; /* rounds while the process runs, round 1 included */
 	int goal_pct;            /* < 0: off */
+	uint32_t postcopy_after; /* hybrid: switch to post-copy after this many rounds (0: off) */
 	double switchover_ms;    /* the switch's fixed cost as measured so far (a round trip, the precheck);
 				  * the tracker's set-up freeze is added */
 	/* a round starts (rd), or the rounds end (rd NULL, st->rule says why):
@@ -94,9 +96,12 @@ struct precopy_session;
 int precopy_run(pid_t pid, const struct precopy_opts *o, struct fr_stream *s, struct precopy_session **ps,
 		struct precopy_stats *st, char *err, size_t errlen);
 /* The frozen round: the pages written since the last round and the fresh
- * ranges of img's layout (captured frozen), as the dump's pages. */
+ * ranges of img's layout (captured frozen), as the dump's pages; with lazy
+ * (hybrid: post-copy after the rounds), those of lazy memory are left for
+ * post-copy and listed in it (pages.h: dump_pages_lazy). */
 int precopy_final_pages(struct precopy_session *ps, const struct fr_image *img, struct fr_stream *s,
-			struct page_stats *st, page_progress_fn progress, void *progress_arg, char *err, size_t errlen);
+			struct page_stats *st, struct range_list *lazy, page_progress_fn progress, void *progress_arg,
+			char *err, size_t errlen);
 /* Removes the tracking from the process and frees ps (NULL is fine). */
 void precopy_close(struct precopy_session *ps);
 void precopy_stats_free(struct precopy_stats *st);

@@ -179,12 +179,13 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		goto out;
 	}
 
-	struct restore_opts ropts = {.header_read = true, .lazy = offer.mode == FR_MODE_POSTCOPY};
+	struct restore_opts ropts = {.header_read = true,
+				     .lazy = offer.mode == FR_MODE_POSTCOPY || offer.mode == FR_MODE_HYBRID};
 	struct restore_stats rst;
 	struct restore_prepared *prep = NULL;
 	char rerr[512] = "";
 	uint32_t rounds = 0;
-	if (offer.mode == FR_MODE_PRECOPY)
+	if (offer.mode == FR_MODE_PRECOPY || offer.mode == FR_MODE_HYBRID)
 		r = receive_rounds(&l, offer.pid, &ropts, &prep, &rst, &rounds, rerr, sizeof(rerr));
 	else
 		r = restore_prepare(&l.in, &ropts, &prep, &rst, rerr, sizeof(rerr));

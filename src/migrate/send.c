@@ -95,6 +95,14 @@ static int await_round(void *ctx, uint32_t round, char *err, size_t errlen)
 	return r;
 }
 
+/* Does post-copy follow the switch? Always in post-copy; in hybrid unless
+ * the rounds ended with a pause that fits (then the frozen round sends the
+ * rest as pre-copy does, and the post-copy phase is empty). */
+static bool lazy_after(const struct send_opts *o, const struct precopy_stats *p)
+{
+	return o->mode == FR_MODE_POSTCOPY || (o->mode == FR_MODE_HYBRID && p->rule != PRECOPY_RULE_DOWNTIME);
+}
+
 #define SWITCHOVER_BUILD_MS 5.0 /* the destination's last steps (fds, threads) before READY */
 
 /* The stream failed while sending: the receiver may have said why it
@@ -163,7 +171,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	l.out.compress = (uint8_t)o->compress;
 
 	struct precopy_session *ps = NULL;
-	if (o->mode == FR_MODE_PRECOPY) {
+	if (o->mode == FR_MODE_PRECOPY || o->mode == FR_MODE_HYBRID) {
 		struct precopy_opts po = o->precopy;
 		/* the switch costs about a precheck, a capture like it, and a round trip */
 		po.switchover_ms = 2 * precheck_ms + (now_ms() - t_offer) + SWITCHOVER_BUILD_MS;
@@ -183,7 +191,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 
 	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .header_written = true,
-				  .precopy = ps, .lazy = o->mode == FR_MODE_POSTCOPY ? &lazy : NULL,
+				  .precopy = ps, .lazy = lazy_after(o, &st->precopy) ? &lazy : NULL,
 				  .progress = o->progress, .progress_arg = o->progress_arg};
 	struct dump_session *ds;
 	double t_freeze = now_ms();
@@ -233,7 +241,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 	st->t_downtime_ms = now_ms() - t_freeze - st->dump.t_precheck_ms; /* the precheck runs unfrozen */
 	st->dest_pid = (pid_t)dest_pid;
-	if (o->mode == FR_MODE_POSTCOPY && (r = postcopy_serve(&l, o->pid, &lazy, &st->postcopy, err, errlen)) < 0) {
+	if ((o->mode == FR_MODE_POSTCOPY || o->mode == FR_MODE_HYBRID) && (r = postcopy_serve(&l, o->pid, &lazy, &st->postcopy, err, errlen)) < 0) {
 		/* B runs it, waiting for pages only this copy has: keep it */
 		*where = "held";
 		size_t n = strlen(err);

@@ -251,7 +251,7 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 			r = add_file(s, lim, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
 			r = add_vma(s, lim, img, *p, *len, err, errlen);
-		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_DONE) && have_proc) {
+		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_LAZY || *type == REC_DONE) && have_proc) {
 			break;
 		} else {
 			snprintf(err, errlen, "stream is corrupted: unexpected %s record (record %llu)",

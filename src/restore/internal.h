@@ -83,6 +83,13 @@ int restore_round_pages(struct fr_stream *s, struct stub *stub, const struct fr_
 			const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
 /* Places REC_PAGES (and DISCARD) records, starting with the one in hand, until DONE.
  * uffd (or -1) is consumed; st gets the page counts and the path taken. */
+/* Post-copy: the LAZY records from the one in hand (*type, *p, *len) on,
+ * added to lazy; the first other record is left in hand. */
+int restore_read_lazy(struct fr_stream *s, const struct fr_image *img, uint16_t *type, const uint8_t **p,
+		      uint32_t *len, struct range_list *lazy, char *err, size_t errlen);
+/* MADV_DONTNEED on the ranges of l inside the stub, a few hundred per
+ * remote syscall (process_madvise on itself). */
+int mm_drop(struct stub *stub, const struct range_list *l, char *err, size_t errlen);
 int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_lazy *lazy, struct restore_stats *st, char *err,
 		  size_t errlen);

@@ -15,6 +15,7 @@
 #include <sys/ptrace.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <linux/userfaultfd.h>
 
 #include "../common/compat.h"
@@ -321,6 +322,40 @@ int mm_protect(struct stub *s, const struct fr_image *img, char *err, size_t err
 			ret = (int)e;
 		}
 	}
+	return ret;
+}
+
+int mm_drop(struct stub *s, const struct range_list *l, char *err, size_t errlen)
+{
+	struct rsys r;
+	int ret = rsys_begin(&r, s->pid, s->sys_ip);
+	long pidfd = ret < 0 ? ret : rsys(&r, SYS_pidfd_open, (uint64_t)s->pid, 0, 0, 0, 0, 0);
+	size_t per = s->scratch_len / sizeof(struct iovec);
+	struct iovec *iov = malloc(per * sizeof(*iov));
+	if (!iov)
+		pidfd = -ENOMEM;
+	for (size_t i = 0; pidfd >= 0 && i < l->n; i += per) {
+		size_t n = MIN(per, l->n - i);
+		uint64_t want = 0;
+		for (size_t k = 0; k < n; k++) {
+			iov[k] = (struct iovec){.iov_base = (void *)(uintptr_t)l->v[i + k].start,
+						.iov_len = (size_t)(l->v[i + k].end - l->v[i + k].start)};
+			want += iov[k].iov_len;
+		}
+		int e = remote_write(s->pid, s->scratch, iov, n * sizeof(*iov));
+		long got = e < 0 ? e : rsys(&r, SYS_process_madvise, (uint64_t)pidfd, s->scratch, n, MADV_DONTNEED, 0, 0);
+		if (got != (long)want) {
+			ret = got < 0 ? (int)got : -EIO;
+			break;
+		}
+	}
+	if (pidfd >= 0)
+		rsys(&r, SYS_close, (uint64_t)pidfd, 0, 0, 0, 0, 0);
+	else if (ret == 0)
+		ret = (int)pidfd;
+	free(iov);
+	if (ret < 0)
+		snprintf(err, errlen, "cannot drop the older copies of the pages left for post-copy: %s", strerror(-ret));
 	return ret;
 }
 

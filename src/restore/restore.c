@@ -75,6 +75,16 @@ static int fill_pages(struct restore_prepared *rp, struct fr_stream *s, const st
 {
 	double t = now_ms();
 	int uffd = -1;
+	if (opts->lazy) {
+		/* post-copy: the pages left at the source are named first; where
+		 * pre-copy rounds left an older copy here, it goes now, before the
+		 * memory is registered (MADV_DONTNEED would be an event then) */
+		int r = restore_read_lazy(s, &rp->img, &type, &p, &len, &rp->lazy.pages, err, errlen);
+		if (r == 0 && rp->layout.nvmas && rp->lazy.pages.n)
+			r = mm_drop(&rp->stub, &rp->lazy.pages, err, errlen);
+		if (r < 0)
+			return r;
+	}
 	if (opts->no_uffd) {
 		snprintf(st->pages_path_why, sizeof(st->pages_path_why), "userfaultfd not used on request");
 		pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
@@ -106,9 +116,9 @@ static int finish_stub(struct restore_prepared *rp, const struct restore_opts *o
 		       struct restore_stats *st, char *err, size_t errlen)
 {
 	double t = now_ms();
-	/* post-copy: a rebuilt mapping would lose its registration, and with
-	 * it the pages still to come */
-	int r = opts->lazy ? 0 : mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
+	/* post-copy: the runs it rebuilds hold no lazy memory (fr_vma_lazy_at),
+	 * and a mapping in pieces was joined before the memory was registered */
+	int r = mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
 	if (r == 0)
 		r = mm_protect(&rp->stub, &rp->img, err, errlen);
 	st->t_mm_ms += now_ms() - t;
@@ -217,7 +227,7 @@ void restore_take_lazy(struct restore_prepared *rp, struct restore_lazy *out)
 	rp->lazy = (struct restore_lazy){.uffd = -1, .proc_fd = -1};
 }
 
-int restore_lazy_done(pid_t pid, struct restore_lazy *l, char *err, size_t errlen)
+int restore_lazy_release(pid_t pid, struct restore_lazy *l, char *err, size_t errlen)
 {
 	int r = 0;
 	if (l->proc_fd >= 0) { /* the process's copy: closed from inside, briefly frozen */
@@ -237,7 +247,7 @@ int restore_lazy_done(pid_t pid, struct restore_lazy *l, char *err, size_t errle
 			frozen_free(&fp);
 		}
 	}
-	restore_lazy_free(l); /* the last reference: the lazy mappings are unregistered */
+	l->proc_fd = -1;
 	return r;
 }
 

@@ -77,9 +77,10 @@ void restore_abort(struct restore_prepared *rp);
 void restore_take_lazy(struct restore_prepared *rp, struct restore_lazy *out);
 void restore_lazy_free(struct restore_lazy *l);
 /* Post-copy, every page in place: the process's copy of the userfaultfd is
- * closed inside it (frozen for that syscall), then ferry's, which
- * unregisters the lazy mappings; l is freed either way. */
-int restore_lazy_done(pid_t pid, struct restore_lazy *l, char *err, size_t errlen);
+ * closed inside it (frozen for that syscall). Its events must still be read
+ * meanwhile (a thread waiting in one cannot be frozen); restore_lazy_free
+ * then closes ferry's, which unregisters the lazy mappings. */
+int restore_lazy_release(pid_t pid, struct restore_lazy *l, char *err, size_t errlen);
 /* Pre-copy (a live migration's rounds): begin spawns the stub for pid;
  * each round call reads one round (the layout, which the stub's address
  * space follows, then PAGES / DISCARD up to ROUND_END) and returns 0, or 1

@@ -13,7 +13,8 @@
  *   A → B: PAGES* (asked for first, then the rest) DONE
  *                                          B → A: PAGE_REQ* COMPLETE(pages)
  * In post-copy, the state stream sends LAZY ranges instead of the pages of
- * private writable anonymous memory.
+ * private writable anonymous memory. Hybrid runs pre-copy rounds, then the
+ * post-copy phase (empty when the rounds ended by the downtime limit).
  *
  * Until A has READY, A's process is only paused; any failure thaws it (and
  * removes the pre-copy tracking). */
@@ -26,7 +27,7 @@
 
 #define FR_OFFER_MAX_FILES 65536 /* files named in one offer (maps + fds of one process) */
 
-enum fr_mode { FR_MODE_STOP_AND_COPY = 0, FR_MODE_PRECOPY = 1, FR_MODE_POSTCOPY = 2 };
+enum fr_mode { FR_MODE_STOP_AND_COPY = 0, FR_MODE_PRECOPY = 1, FR_MODE_POSTCOPY = 2, FR_MODE_HYBRID = 3 };
 
 /* A file the process maps or holds open: B must have it, and the same one
  * (size and mtime) unless the process writes to it. */

@@ -49,3 +49,18 @@ const char *fr_file_kind_name(uint32_t kind)
 	}
 	return "unknown";
 }
+
+bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i)
+{
+	if (vmas[i].kind != VMA_ANON || !(vmas[i].prot & PROT_WRITE))
+		return false;
+	uint32_t lo = i, hi = i;
+	while (lo > 0 && vmas[lo - 1].kind == VMA_ANON && vmas[lo - 1].end == vmas[lo].start)
+		lo--;
+	while (hi + 1 < n && vmas[hi + 1].kind == VMA_ANON && vmas[hi + 1].start == vmas[hi].end)
+		hi++;
+	for (uint32_t k = lo; k <= hi; k++)
+		if ((vmas[k].prot & PROT_READ) && !(vmas[k].prot & PROT_WRITE))
+			return false;
+	return true;
+}

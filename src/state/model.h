@@ -135,12 +135,12 @@ struct fr_image {
 
 /* Does the image carry this mapping's contents as PAGES records? (Shared
  * file mappings live in their file; vDSO/vvar are moved, not copied.) */
-/* Post-copy moves these after the switch, on demand: private anonymous
- * writable memory (the destination registers it with userfaultfd). */
-static inline bool fr_vma_lazy(const struct fr_vma *v)
-{
-	return v->kind == VMA_ANON && (v->prot & PROT_WRITE);
-}
+/* Post-copy moves vmas[i] after the switch, on demand (the destination
+ * registers it with userfaultfd): private writable anonymous memory, except
+ * in a run of adjacent private anonymous mappings with a readable one that
+ * is not writable (an mprotect'ed stretch): the restore may rebuild such a
+ * run whole (mm_join.c), which registered memory cannot be. */
+bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i);
 
 static inline bool fr_vma_has_pages(const struct fr_vma *v)
 {
