@@ -8,14 +8,16 @@
  * CAP_SYS_RESOURCE to raise them back).
  *
  * Files are opened in two steps. identity_open_files() opens every FILE
- * record in ferry itself (an eventfd is made anew with its counter), right
+ * record in ferry itself (an eventfd, epoll set, timerfd, signalfd or
+ * inotify instance is made anew with its state: fd_kinds.h), right
  * after the metadata is read, so a missing or swapped file fails the
  * restore before any memory is built.
  * identity_apply() then passes them to the stub with SCM_RIGHTS over the
  * socketpair the stub was born with (remote recvmsg, its msghdr in the
  * scratch area) so that each lands on its recorded number (see struct
  * fd_pass), and closes everything else the stub has, the socket included.
- * A terminal (--shell-job) is ferry's own, passed the same way.
+ * A terminal (--shell-job) is ferry's own, passed the same way. Epoll
+ * watches are added last, by remote epoll_ctl on the process's numbers.
  *
  * Each remote syscall costs ~0.1-0.2 ms here (two cross-CPU wake-ups), so
  * what the stub already has is not set again: rlimits are set from ferry
@@ -43,6 +45,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/rsys.h"
+#include "fd_kinds.h"
 #include "internal.h"
 
 /* fds per SCM_RIGHTS message: SCM_MAX_FD, the most the kernel takes. */
@@ -94,8 +97,8 @@ static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t err
 	int e = fd < 0 ? neg_errno() : 0;
 	if (e == 0 && f->value && write(fd, &f->value, sizeof(f->value)) != (ssize_t)sizeof(f->value))
 		e = neg_errno();
-	if (e == 0 && (f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
-		e = neg_errno();
+	if (e == 0)
+		e = fd_set_nonblock(fd, f);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot make eventfd %d again (counter %llu): %s", f->fd,
 			 (unsigned long long)f->value, strerror(-e));
@@ -107,14 +110,19 @@ static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t err
 	return 0;
 }
 
-/* Opens the file of one record that owns its description: a terminal, an
- * eventfd made anew, else the path reopened and seeked. */
-static int open_one(const struct fr_file *f, int tty, int *out, char *err, size_t errlen)
+/* Opens the file of one record that owns its description: a terminal, a
+ * kernel object made anew, else the path reopened and seeked. */
+static int open_one(const struct fr_image *img, const struct fr_file *f, int tty, int *out, char *err,
+		    size_t errlen)
 {
-	if (f->kind == FILE_TTY)
-		return open_tty(f, tty, out, err, errlen);
-	if (f->kind == FILE_EVENTFD)
-		return make_eventfd(f, out, err, errlen);
+	switch (f->kind) {
+	case FILE_TTY: return open_tty(f, tty, out, err, errlen);
+	case FILE_EVENTFD: return make_eventfd(f, out, err, errlen);
+	case FILE_EPOLL: return fd_epoll_make(img, f, out, err, errlen);
+	case FILE_TIMERFD: return fd_timerfd_make(img, f, out, err, errlen);
+	case FILE_SIGNALFD: return fd_signalfd_make(img, f, out, err, errlen);
+	case FILE_INOTIFY: return fd_inotify_make(img, f, out, err, errlen);
+	}
 	int r = file_reopen(f, out, err, errlen);
 	if (r < 0)
 		return r;
@@ -146,7 +154,7 @@ int identity_open_files(const struct fr_image *img, const struct restore_opts *o
 	for (uint32_t i = 0; i < img->nfiles; i++) {
 		if (img->files[i].share_of >= 0)
 			continue; /* a dup of its owner, made in the stub */
-		int r = open_one(&img->files[i], tty, &open_fds[i], err, errlen);
+		int r = open_one(img, &img->files[i], tty, &open_fds[i], err, errlen);
 		if (r < 0) {
 			identity_close_files(open_fds, img->nfiles);
 			return r;
@@ -610,7 +618,8 @@ int identity_apply(struct stub *s, const struct fr_image *img, const struct rest
 		return e;
 	}
 	if ((e = apply_session(s, &r, &img->proc, opts->shell_job, err, errlen)) == 0 &&
-	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
+	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 &&
+	    (e = fd_epoll_add_watches(s, &r, img, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
 	    (e = apply_membarrier(&r, img->proc.membarrier, err, errlen)) == 0 &&
 	    (e = drop_stray_signals(s, &r, err, errlen)) == 0)
 		e = apply_sigactions(s, &r, &img->proc, err, errlen);

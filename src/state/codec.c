@@ -1,12 +1,12 @@
 /* codec.c — see codec.h. Field order is the wire order; changing it means
  * bumping FR_STREAM_VERSION. */
 #include "codec.h"
+#include "codec_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #define USER_ADDR_LIMIT 0x00007ffffffff000ull /* TASK_SIZE_MAX with 4-level paging */
@@ -27,6 +27,8 @@ static int refuse(const char *field)
 	decode_why = field;
 	return -EBADMSG;
 }
+
+int codec_refuse(const char *field) { return refuse(field); }
 
 static int finish(struct buf_reader *r)
 {
@@ -301,6 +303,8 @@ void encode_file(struct buf *b, const struct fr_file *f)
 	buf_put_str(b, f->path);
 	buf_put_u64(b, f->value);
 	buf_put_u32(b, f->kind_flags);
+	if (codec_file_has_tail(f->kind))
+		encode_file_tail(b, f);
 }
 
 int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
@@ -317,28 +321,25 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->path = buf_get_str(&r);
 	f->value = buf_get_u64(&r);
 	f->kind_flags = buf_get_u32(&r);
+	if (!r.bad && codec_file_has_tail(f->kind))
+		decode_file_tail(&r, f);
 	int ret = finish(&r);
 	if (ret == 0 && cloexec > 1)
 		ret = refuse("cloexec (not 0 or 1)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
-	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_EVENTFD))
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_INOTIFY))
 		ret = refuse("kind");
-	if (ret == 0 && f->kind == FILE_EVENTFD &&
-	    (f->value > FR_EVENTFD_MAX || (f->kind_flags & ~(uint32_t)EFD_SEMAPHORE) || f->pos != 0))
-		ret = refuse("eventfd (counter, flags or offset)");
-	if (ret == 0 && f->kind != FILE_EVENTFD && (f->value || f->kind_flags))
-		ret = refuse("value / kind_flags (reserved for this kind)");
+	if (ret == 0)
+		ret = check_file_state(f);
 	if (ret == 0 && (f->share_of < SHARE_NONE || f->share_of >= f->fd))
 		ret = refuse("share_of (must be -1 or a lower fd)");
 	if (ret == 0 && f->pos < 0)
 		ret = refuse("pos (negative)");
 	if (ret == 0 && !f->path && f->kind != FILE_TTY)
 		ret = refuse("path (absent)");
-	if (ret < 0) {
-		free(f->path);
-		f->path = NULL;
-	}
+	if (ret < 0)
+		fr_file_free(f);
 	return ret;
 }
 

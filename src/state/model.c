@@ -13,7 +13,7 @@ void fr_image_free(struct fr_image *img)
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		free(img->vmas[i].path);
 	for (uint32_t i = 0; i < img->nfiles; i++)
-		free(img->files[i].path);
+		fr_file_free(&img->files[i]);
 	free(img->threads);
 	free(img->vmas);
 	free(img->files);
@@ -21,6 +21,17 @@ void fr_image_free(struct fr_image *img)
 	free(img->proc.cwd);
 	free(img->proc.mm.exe);
 	*img = (struct fr_image){0};
+}
+
+void fr_file_free(struct fr_file *f)
+{
+	for (uint32_t i = 0; i < f->nwatches; i++)
+		free(f->watches[i].path);
+	free(f->watches);
+	free(f->path);
+	f->watches = NULL;
+	f->nwatches = 0;
+	f->path = NULL;
 }
 
 const char *fr_vma_kind_name(uint32_t kind)
@@ -46,6 +57,10 @@ const char *fr_file_kind_name(uint32_t kind)
 	case FILE_CHR: return "character device";
 	case FILE_TTY: return "terminal";
 	case FILE_EVENTFD: return "eventfd";
+	case FILE_EPOLL: return "epoll";
+	case FILE_TIMERFD: return "timerfd";
+	case FILE_SIGNALFD: return "signalfd";
+	case FILE_INOTIFY: return "inotify";
 	}
 	return "unknown";
 }

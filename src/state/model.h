@@ -108,8 +108,27 @@ enum fr_file_kind {
 	FILE_CHR,     /* character device reopened by path (/dev/null, ...) */
 	FILE_TTY,     /* a terminal: reattached to ferry's own with --shell-job */
 	FILE_EVENTFD, /* eventfd(2): its counter and semaphore mode travel, not a path */
+	FILE_EPOLL,    /* epoll set: its watches (fr_watch) travel, restored once every fd is in place */
+	FILE_TIMERFD,  /* timerfd: clock, settime flags, time left, interval and unread ticks */
+	FILE_SIGNALFD, /* signalfd: its signal mask */
+	FILE_INOTIFY,  /* inotify instance: its watches by path, with their numbers and masks */
 };
 #define FR_EVENTFD_MAX 0xfffffffffffffffeull /* the largest value an eventfd counter holds */
+
+/* One watch of an epoll set or an inotify instance. */
+struct fr_watch {
+	int32_t id;    /* FILE_EPOLL: the watched fd's number; FILE_INOTIFY: the watch descriptor */
+	uint32_t mask; /* FILE_EPOLL: EPOLL* events and flags (EPOLLET, EPOLLONESHOT); FILE_INOTIFY: IN_* mask */
+	uint64_t data; /* FILE_EPOLL: the user's epoll_data; 0 for inotify */
+	char *path;    /* FILE_INOTIFY: the watched file or directory; NULL for epoll */
+};
+#define FR_MAX_WATCHES (1u << 20) /* per epoll set or inotify instance; far above what programs hold */
+
+/* A timer's clock, time left and interval (timerfd). value_ns = 0: disarmed. */
+struct fr_timerspec {
+	int32_t clockid;
+	uint64_t value_ns, interval_ns;
+};
 
 struct fr_file {
 	int32_t fd;
@@ -119,8 +138,14 @@ struct fr_file {
 	int32_t share_of; /* fd that owns the same open file description, or -1 */
 	int64_t pos;
 	char *path;
-	uint64_t value;      /* FILE_EVENTFD: the counter; 0 for other kinds */
-	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; 0 for other kinds */
+	uint64_t value;      /* FILE_EVENTFD: the counter; FILE_TIMERFD: unread ticks; FILE_SIGNALFD: the
+				mask (bit sig-1); 0 for other kinds */
+	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; FILE_TIMERFD: TFD_TIMER_* settime flags; 0 for
+				other kinds */
+	/* Only in the records of the kinds that have them (codec_fdstate.c): */
+	uint32_t nwatches;
+	struct fr_watch *watches;  /* FILE_EPOLL, FILE_INOTIFY; by ascending id */
+	struct fr_timerspec timer; /* FILE_TIMERFD */
 };
 
 /* Everything but memory contents: what a dump captures while frozen. */
@@ -140,6 +165,8 @@ static inline bool fr_vma_has_pages(const struct fr_vma *v)
 }
 
 void fr_image_free(struct fr_image *img);
+/* Frees what one file record owns (path, watches), not the record. */
+void fr_file_free(struct fr_file *f);
 const char *fr_vma_kind_name(uint32_t kind);
 const char *fr_file_kind_name(uint32_t kind);
 

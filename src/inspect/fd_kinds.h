@@ -1,0 +1,28 @@
+/* fd_kinds.h — the state of the kernel objects behind anonymous-inode fds,
+ * read from /proc/PID/fdinfo/FD (one file per kind: fd_epoll.c,
+ * fd_timerfd.c, fd_signalfd.c, fd_inotify.c). files.c finds the kind from
+ * the fd's link and calls the kind's describe function, which sets f->kind
+ * and the fields of that kind (value, kind_flags, watches, timer); info is
+ * the fdinfo text. A refusal names the fd and says why in err. */
+#ifndef FERRY_FD_KINDS_H
+#define FERRY_FD_KINDS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../state/model.h"
+
+typedef int fd_describe_fn(pid_t pid, int fd, const char *info, struct fr_file *f, char *err, size_t errlen);
+
+/* Every watch with its events and data; a watch whose fd number no longer
+ * holds the watched file (closed, or reused) is refused. */
+fd_describe_fn fd_epoll_describe;
+/* The lowest epoll fd of pid that watches fd, or -1. */
+int fd_epoll_watcher_of(pid_t pid, int fd);
+fd_describe_fn fd_timerfd_describe;
+fd_describe_fn fd_signalfd_describe;
+/* Every watch with its wd, mask and the path of its inode (found again from
+ * the file handle fdinfo prints). */
+fd_describe_fn fd_inotify_describe;
+
+#endif
