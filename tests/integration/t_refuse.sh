@@ -1,6 +1,7 @@
 #!/bin/bash
 # refuse: a process holding something ferry cannot checkpoint yet (each kind
-# README lists: a pipe, a FIFO, a UNIX socketpair, an epoll set, a memfd, a
+# README lists: a pipe, a FIFO, a UNIX socketpair, a userfaultfd watched by an
+# epoll set (both named), a memfd, a
 # deleted file, System V shared memory, shared anonymous memory also mapped by
 # a child, a POSIX timer) must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
@@ -18,7 +19,7 @@ kind() {
 	pipe) echo 'a pipe' ;;
 	fifo) echo 'a FIFO' ;;
 	socket) echo 'a socket' ;;
-	epoll) echo 'an anonymous-inode object' ;;
+	uffd) echo "an anonymous-inode object watched by epoll fd $(cat "$WL_CTL/epoll")" ;;
 	memfd) echo 'a memfd' ;;
 	deleted) echo 'a deleted file' ;;
 	sysvshm) echo 'System V shared memory' ;;
@@ -102,7 +103,7 @@ run_mode() {
 	fi
 }
 
-for m in pipe fifo socket epoll memfd deleted sysvshm sharedmem posixtimer; do
+for m in pipe fifo socket uffd memfd deleted sysvshm sharedmem posixtimer; do
 	run_mode "$m"
 done
 log "pass"

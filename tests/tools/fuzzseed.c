@@ -6,8 +6,9 @@
  *   fuzzseed synth DIR     hand-made streams: a minimal valid one and one
  *                          per guard of the decoders (wrapping addr, negative
  *                          share index, reserved flags, too many records,
- *                          pages outside any mapping, truncation), and
- *                          two pre-copy rounds */
+ *                          pages outside any mapping, truncation), one
+ *                          with an epoll set, timerfd, signalfd and
+ *                          inotify instance, and two pre-copy rounds */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -80,9 +81,28 @@ static int trim(const char *in, const char *out)
 	return r < 0 ? die(in, r) : 0;
 }
 
-enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED__N };
+enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED_KOBJ, SEED__N };
 static const char *const seed_names[SEED__N] = {"valid", "pages-addr-wraps", "negative-share-index",
-						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings"};
+						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings",
+						"kernel-objects"};
+
+/* The FILE records of SEED_KOBJ: an eventfd and an inotify instance watched
+ * by an epoll set, a timerfd, a signalfd. */
+static struct fr_watch kobj_epoll_watches[] = {{.id = 5, .mask = 0x80000019, .data = 0x1122334455667788ull},
+					       {.id = 8, .mask = 0x40000001, .data = 7}};
+static struct fr_watch kobj_inotify_watches[] = {{.id = 3, .mask = 0x100, .path = "/tmp"},
+						 {.id = 5, .mask = 0x80000002, .path = "/etc/hostname"}};
+static const struct fr_file kobj_files[] = {
+	{.fd = 4, .kind = FILE_EPOLL, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[eventpoll]",
+	 .nwatches = 2, .watches = kobj_epoll_watches},
+	{.fd = 5, .kind = FILE_EVENTFD, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[eventfd]", .value = 3},
+	{.fd = 6, .kind = FILE_TIMERFD, .flags = O_RDWR | O_NONBLOCK, .share_of = -1, .path = "anon_inode:[timerfd]",
+	 .value = 2, .kind_flags = 1, .timer = {.clockid = 0, .value_ns = 5000000, .interval_ns = 20000000}},
+	{.fd = 7, .kind = FILE_SIGNALFD, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[signalfd]",
+	 .value = 1ull << 9},
+	{.fd = 8, .kind = FILE_INOTIFY, .flags = O_RDONLY, .share_of = -1, .path = "anon_inode:inotify",
+	 .nwatches = 2, .watches = kobj_inotify_watches},
+};
 
 /* Creates DIR/synth-NAME and a stream writer on it; the fd, or -1. */
 static int seed_open(const char *dir, const char *name, char *path, size_t len, struct fr_stream *s)
@@ -122,6 +142,10 @@ static int synth_one(const char *dir, enum seed_case c)
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		encode_file(&b, &files[i]);
+		r = r ?: put(&s, REC_FILE, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_files) / sizeof(kobj_files[0]); i++) {
+		encode_file(&b, &kobj_files[i]);
 		r = r ?: put(&s, REC_FILE, &b);
 	}
 	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;

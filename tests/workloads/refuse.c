@@ -4,7 +4,9 @@
  *   pipe      a pipe (both ends kept open)
  *   fifo      a named FIFO (CTL/fifo), opened read-write
  *   socket    a UNIX socketpair
- *   epoll     an epoll set (anonymous-inode fd)
+ *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
+ *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
+ *             holds the epoll fd's number
  *   posixtimer  a POSIX timer (timer_create), armed for 1000 s
  *   memfd     a memfd (a deleted file), not mapped
  *   deleted   a regular file (CTL/deleted) unlinked while open
@@ -55,9 +57,9 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|epoll|memfd|deleted|sharedmem|sysvshm|posixtimer");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|posixtimer");
 	const char *mode = argv[2];
-	int fds[2] = {-1, -1};
+	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
 	pid_t child = -1;
 	timer_t ptimer;
@@ -88,10 +90,18 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "socket") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
 			wl_fail("socketpair: %s", strerror(errno));
-	} else if (strcmp(mode, "epoll") == 0) {
-		fds[0] = epoll_create1(EPOLL_CLOEXEC);
-		if (fds[0] < 0)
-			wl_fail("epoll_create1: %s", strerror(errno));
+	} else if (strcmp(mode, "uffd") == 0) {
+		fds[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		epfd = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+		if (fds[0] < 0 || epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fds[0], &ev) < 0)
+			wl_fail("userfaultfd watched by epoll: %s", strerror(errno));
+		char path[4200], num[16];
+		snprintf(path, sizeof path, "%s/epoll", wl_ctl);
+		int n = snprintf(num, sizeof num, "%d", epfd), fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, num, (size_t)n) != n)
+			wl_fail("write %s: %s", path, strerror(errno));
+		close(fd);
 	} else if (strcmp(mode, "memfd") == 0) {
 		fds[0] = memfd_create("refuse", MFD_CLOEXEC);
 		if (fds[0] < 0)
@@ -187,10 +197,11 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "socket") == 0 &&
 		    (write(fds[0], "y", 1) != 1 || read(fds[1], &c, 1) != 1 || c != 'y'))
 			wl_fail("socket reverse direction broken: %s", strerror(errno));
-	} else if (strcmp(mode, "epoll") == 0) {
-		struct epoll_event ev;
-		if (epoll_wait(fds[0], &ev, 1, 0) != 0)
-			wl_fail("epoll set broken: %s", strerror(errno));
+	} else if (strcmp(mode, "uffd") == 0) {
+		struct epoll_event ev = {0};
+		int n = epoll_wait(epfd, &ev, 1, 0); /* a userfaultfd before UFFDIO_API polls as an error */
+		if (n < 0 || (n == 1 && ev.data.u64 != 1))
+			wl_fail("epoll set broken: %d %s", n, strerror(errno));
 	} else if (strcmp(mode, "deleted") == 0) {
 		char b[16] = {0};
 		if (pread(fds[0], b, 12, 0) != 12 || memcmp(b, "deleted-data", 12) != 0)
