@@ -218,8 +218,18 @@ void stub_kill(struct stub *stub)
 	stub->chan_fd = -1;
 	if (stub->pid <= 0)
 		return;
+	/* Threads already cloned are ferry's tracees: each must be reaped
+	 * before the leader can be, or the wait below never returns. */
+	pid_t *tids = NULL;
+	size_t n = 0;
+	if (proc_list_tasks(stub->pid, &tids, &n) < 0)
+		n = 0;
 	kill(stub->pid, SIGKILL);
 	int status;
+	for (size_t i = 0; i < n; i++)
+		while (tids[i] != stub->pid && waitpid(tids[i], &status, __WALL) < 0 && errno == EINTR)
+			;
+	free(tids);
 	while (waitpid(stub->pid, &status, __WALL) < 0 && errno == EINTR)
 		;
 	stub->pid = -1;
