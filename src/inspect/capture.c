@@ -27,7 +27,7 @@
 #define XSTATE_BUF_MAX (64u << 10) /* larger than any XSAVE area (AVX-512 + AMX ~ 11 KiB) */
 #define KSIGACTION_SIZE 32        /* struct kernel_sigaction on x86_64 */
 #define SIGSET_BYTES 8
-#define CAPTURE_SCRATCH_BYTES 64 /* the largest result read back: a kernel_sigaction or an itimerval */
+#define CAPTURE_SCRATCH_BYTES 64 /* the largest result read back: a kernel_sigaction, an itimerval or itimerspec */
 
 /* -ERESTART* values the kernel leaves in rax of a thread stopped inside a syscall. */
 #define ERESTARTSYS 512
@@ -58,18 +58,6 @@ static int read_link(const char *path, char **out)
 	buf[n] = '\0';
 	*out = strdup(buf);
 	return *out ? 0 : -ENOMEM;
-}
-
-int check_posix_timers(pid_t pid, char *err, size_t errlen)
-{
-	char path[64];
-	_cleanup_free_ char *text = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
-	if (read_small_file(path, &text, NULL) == 0 && text[0]) {
-		snprintf(err, errlen, "pid %d has POSIX timers (timer_create): ferry cannot restore them yet", pid);
-		return -EOPNOTSUPP;
-	}
-	return 0;
 }
 
 static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_status *st, char *err, size_t errlen)
@@ -133,7 +121,7 @@ static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_s
 		goto io;
 	if ((r = proc_read_limits(pid, p->rlim, FR_NLIMITS)) < 0)
 		goto io;
-	return check_posix_timers(pid, err, errlen);
+	return 0;
 io:
 	snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
 	return r;
@@ -310,6 +298,10 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		goto rsys_fail;
 	rs.scratch = rsys_stack_scratch(&rs, CAPTURE_SCRATCH_BYTES);
 	r = capture_via_rsys(&rs, &img->proc, &st);
+	if (r == 0 && (r = capture_posix_timers(&rs, pid, img, err, errlen)) < 0) {
+		rsys_end(&rs);
+		return r;
+	}
 	rsys_end(&rs);
 	img->threads = calloc(fp->nthreads, sizeof(*img->threads));
 	if (!img->threads && r == 0)

@@ -59,6 +59,10 @@ static int write_metadata(struct fr_stream *s, const struct fr_image *img, bool 
 		encode_file(&b, &img->files[i]);
 		r = put(s, REC_FILE, &b);
 	}
+	for (uint32_t i = 0; r == 0 && i < img->ntimers; i++) {
+		encode_posix_timer(&b, &img->timers[i]);
+		r = put(s, REC_POSIX_TIMER, &b);
+	}
 	buf_free(&b);
 	return r == 0 ? dump_write_layout(s, img) : r;
 }

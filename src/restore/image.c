@@ -191,6 +191,24 @@ static int add_file(struct fr_stream *s, const struct image_limits *lim, struct 
 	return 0;
 }
 
+/* Timers, like queued signals, take from RLIMIT_SIGPENDING: one each. */
+static int add_timer(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
+		     uint32_t len, char *err, size_t errlen)
+{
+	if (img->ntimers >= lim->max_pending)
+		return too_many(err, errlen, "POSIX timers", lim->max_pending, "RLIMIT_SIGPENDING");
+	int r = grow((void **)&img->timers, img->ntimers, sizeof(*img->timers), "posix timer", err, errlen);
+	if (r < 0)
+		return r;
+	const struct fr_posix_timer *t = &img->timers[img->ntimers];
+	if ((r = decode_posix_timer(p, len, &img->timers[img->ntimers])) < 0)
+		return refuse_record(r, s, "posix timer", err, errlen);
+	img->ntimers++;
+	if (img->ntimers > 1 && t->id <= img->timers[img->ntimers - 2].id)
+		return corrupt(err, errlen, s, "posix timer records are not sorted by id");
+	return 0;
+}
+
 static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		   uint32_t len, char *err, size_t errlen)
 {
@@ -249,6 +267,8 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 				pending += img->threads[img->nthreads - 1].npending;
 		} else if (*type == REC_FILE && have_proc) {
 			r = add_file(s, lim, img, *p, *len, err, errlen);
+		} else if (*type == REC_POSIX_TIMER && have_proc) {
+			r = add_timer(s, lim, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
 			r = add_vma(s, lim, img, *p, *len, err, errlen);
 		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_DONE) && have_proc) {

@@ -60,6 +60,11 @@ int mm_open_uffd(struct stub *stub, int *uffd);
  * FIFO, socket or device where a regular file was recorded is refused
  * (-EINVAL) without being opened. *out is a new O_CLOEXEC fd. */
 int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen);
+/* POSIX timers (posix_timers.c): made with their ids once the threads
+ * exist, armed last; rs drives the stub's main thread. */
+struct rsys;
+int posix_timers_create(struct stub *s, struct rsys *rs, const struct fr_image *img, char *err, size_t errlen);
+int posix_timers_arm(struct stub *s, struct rsys *rs, const struct fr_image *img, char *err, size_t errlen);
 /* Everything of the threads but letting them go: after it, every thread is
  * complete and ptrace-stopped. */
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);

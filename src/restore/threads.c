@@ -162,6 +162,8 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 	int r = rsys_begin(&main_rs, s->pid, s->sys_ip);
 	for (uint32_t i = 1; r == 0 && i < img->nthreads; i++)
 		r = clone_thread(s, &main_rs, img->threads[i].tid, err, errlen);
+	if (r == 0)
+		r = posix_timers_create(s, &main_rs, img, err, errlen);
 	for (uint32_t i = 0; r == 0 && i < img->proc.npending; i++) {
 		const uint8_t *si = img->proc.pending + (size_t)i * FR_SIGINFO_SIZE;
 		int sig;
@@ -181,6 +183,8 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 			pr_warn("cannot restore dumpable=%d: %s", img->proc.dumpable, strerror((int)-e));
 		r = restore_itimers(s, &main_rs, &img->proc, err, errlen);
 	}
+	if (r == 0)
+		r = posix_timers_arm(s, &main_rs, img, err, errlen);
 	if (r == 0) {
 		long e = rsys(&main_rs, SYS_munmap, s->scratch, s->scratch_len, 0, 0, 0, 0);
 		if (e < 0) {

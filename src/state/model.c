@@ -17,6 +17,7 @@ void fr_image_free(struct fr_image *img)
 	free(img->threads);
 	free(img->vmas);
 	free(img->files);
+	free(img->timers);
 	free(img->proc.groups);
 	free(img->proc.cwd);
 	free(img->proc.mm.exe);

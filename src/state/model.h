@@ -148,6 +148,17 @@ struct fr_file {
 	struct fr_timerspec timer; /* FILE_TIMERFD */
 };
 
+/* A POSIX timer (timer_create), made again with its id. */
+struct fr_posix_timer {
+	int32_t id;
+	int32_t clockid; /* CLOCK_*, or a negative CPU clock of the process or one of its threads */
+	int32_t notify;  /* SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID (glibc's SIGEV_THREAD is the last) */
+	int32_t signo;   /* 0 for SIGEV_NONE */
+	int32_t tid;     /* SIGEV_THREAD_ID: the thread it signals; 0 otherwise */
+	uint64_t sigval; /* sigev_value, handed to the handler in si_value */
+	uint64_t value_ns, interval_ns; /* time left (0: disarmed) and interval */
+};
+
 /* Everything but memory contents: what a dump captures while frozen. */
 struct fr_image {
 	struct fr_process proc;
@@ -155,6 +166,8 @@ struct fr_image {
 	struct fr_thread *threads; /* threads[0] is the thread-group leader */
 	struct fr_vma *vmas;       /* sorted by address */
 	struct fr_file *files;     /* sorted by fd */
+	uint32_t ntimers;
+	struct fr_posix_timer *timers; /* sorted by id */
 };
 
 /* Does the image carry this mapping's contents as PAGES records? (Shared

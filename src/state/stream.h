@@ -6,7 +6,8 @@
  * format version can give them a meaning safely. An image file and
  * a migration socket carry the same stream.
  *
- * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*, VMA*,
+ * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*,
+ * POSIX_TIMER*, VMA*,
  * PAGES*, DONE. A reader accepts PAGES in any order and the same page more
  * than once (the last one wins). A pre-copy migration first sends rounds
  * while the process runs, each VMA* (the layout now), PAGES* and DISCARD*,
@@ -47,6 +48,7 @@ enum fr_record_type {
 	REC_GO,
 	REC_RUNNING,
 	REC_DISCARD, /* pre-copy: pages to drop back to their fresh contents */
+	REC_POSIX_TIMER, /* a POSIX timer (codec_timer.c) */
 	REC__MAX,
 };
 

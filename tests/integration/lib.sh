@@ -343,14 +343,6 @@ ferry_restore_sync() {
 
 # json_num FILE KEY / json_str FILE KEY: the first number or string value of
 # "KEY" in a one-line JSON stats file (ferry's flat stats; keys are unique).
-# check_evloop_after: the evloop workload's OK line ($OK_LINE) shows its
-# loop ran on after the pause: >= 30 ticks of its 20 ms timer and 3 rounds
-check_evloop_after() {
-	local ticks rounds
-	read -r ticks rounds <<<"$(echo "$OK_LINE" | sed -n 's/.*after_pause: ticks=\([0-9]*\) rounds=\([0-9]*\).*/\1 \2/p')"
-	[ -n "$ticks" ] || fail "evloop: unexpected: $OK_LINE"
-	[ "$ticks" -ge 30 ] && [ "$rounds" -ge 3 ] || fail "evloop: too little after the pause: $OK_LINE"
-}
 json_num() { grep -o "\"$2\":[0-9.]*" "$1" | head -n1 | cut -d: -f2; }
 json_str() { grep -o "\"$2\":\"[^\"]*\"" "$1" | head -n1 | cut -d'"' -f4; }
 

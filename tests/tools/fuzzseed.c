@@ -8,9 +8,11 @@
  *                          share index, reserved flags, too many records,
  *                          pages outside any mapping, truncation), one
  *                          with an epoll set, timerfd, signalfd and
- *                          inotify instance, and two pre-copy rounds */
+ *                          inotify instance and POSIX timers, and two
+ *                          pre-copy rounds */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,14 @@ static const struct fr_file kobj_files[] = {
 	 .nwatches = 2, .watches = kobj_inotify_watches},
 };
 
+static const struct fr_posix_timer kobj_timers[] = {
+	{.id = 1, .clockid = 1, .notify = SIGEV_SIGNAL, .signo = 35, .sigval = 0xa, .value_ns = 4000000,
+	 .interval_ns = 10000000},
+	{.id = 3, .clockid = 1, .notify = SIGEV_THREAD_ID, .signo = 36, .tid = SEED_PID, .sigval = 0xb,
+	 .value_ns = 9000000, .interval_ns = 25000000},
+	{.id = 4, .clockid = 0, .notify = SIGEV_NONE, .value_ns = 999000000000ull},
+};
+
 /* Creates DIR/synth-NAME and a stream writer on it; the fd, or -1. */
 static int seed_open(const char *dir, const char *name, char *path, size_t len, struct fr_stream *s)
 {
@@ -147,6 +157,10 @@ static int synth_one(const char *dir, enum seed_case c)
 	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_files) / sizeof(kobj_files[0]); i++) {
 		encode_file(&b, &kobj_files[i]);
 		r = r ?: put(&s, REC_FILE, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_timers) / sizeof(kobj_timers[0]); i++) {
+		encode_posix_timer(&b, &kobj_timers[i]);
+		r = r ?: put(&s, REC_POSIX_TIMER, &b);
 	}
 	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;
 	for (int i = 0; i < nvmas; i++) {

@@ -7,7 +7,6 @@
  *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
- *   posixtimer  a POSIX timer (timer_create), armed for 1000 s
  *   memfd     a memfd (a deleted file), not mapped
  *   deleted   a regular file (CTL/deleted) unlinked while open
  *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
@@ -57,13 +56,11 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|posixtimer");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
 	pid_t child = -1;
-	timer_t ptimer;
-	bool have_timer = false; /* the first timer id is 0 */
 	char info[256];
 
 	if (strcmp(mode, "pipe") == 0) {
@@ -134,18 +131,10 @@ int main(int argc, char **argv)
 			wl_sleep_us(1000);
 		}
 		sh[0] = wl_mix(0x5A5A0000ull);
-	} else if (strcmp(mode, "posixtimer") == 0) {
-		struct sigevent sev = {.sigev_notify = SIGEV_NONE};
-		struct itimerspec its = {.it_value = {.tv_sec = 1000}};
-		if (timer_create(CLOCK_MONOTONIC, &sev, &ptimer) < 0 || timer_settime(ptimer, 0, &its, NULL) < 0)
-			wl_fail("timer_create: %s", strerror(errno));
-		have_timer = true;
 	} else {
 		wl_fail("unknown mode '%s'", mode);
 	}
-	if (have_timer)
-		snprintf(info, sizeof info, "timer");
-	else if (sh)
+	if (sh)
 		snprintf(info, sizeof info, "range %lx-%lx", (unsigned long)(uintptr_t)sh,
 			 (unsigned long)(uintptr_t)sh + SH_LEN);
 	else if (fds[1] >= 0)
@@ -210,10 +199,6 @@ int main(int argc, char **argv)
 		char b[16] = {0};
 		if (pread(fds[0], b, 10, 0) != 10 || memcmp(b, "memfd-data", 10) != 0)
 			wl_fail("memfd content lost: %s", strerror(errno));
-	} else if (have_timer) {
-		struct itimerspec left;
-		if (timer_gettime(ptimer, &left) < 0 || left.it_value.tv_sec <= 0 || left.it_value.tv_sec > 1000)
-			wl_fail("POSIX timer no longer armed: %s", strerror(errno));
 	} else {
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			if (sh[i] != wl_mix(0x5A5A0000ull + i))
