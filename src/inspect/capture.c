@@ -60,6 +60,26 @@ static int read_link(const char *path, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+int check_cwd(pid_t pid, char *err, size_t errlen)
+{
+	char path[64], cwd[4096];
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	ssize_t n = readlink(path, cwd, sizeof(cwd) - 1);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return neg_errno();
+	}
+	cwd[n] = '\0';
+	const char *suffix = " (deleted)";
+	size_t sl = strlen(suffix);
+	if ((size_t)n > sl && strcmp(cwd + n - sl, suffix) == 0) {
+		snprintf(err, errlen, "the working directory of pid %d (%s) was deleted: ferry cannot restore it yet",
+			 pid, cwd);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_status *st, char *err, size_t errlen)
 {
 	char path[64];
@@ -113,6 +133,8 @@ static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_s
 	if ((r = read_small_file(path, &text, NULL)) < 0)
 		goto io;
 	p->oom_score_adj = atoi(text);
+	if ((r = check_cwd(pid, err, errlen)) < 0)
+		return r;
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
 	if ((r = read_link(path, &p->cwd)) < 0)
 		goto io;

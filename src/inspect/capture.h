@@ -8,13 +8,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../state/model.h"
 #include "freeze.h"
 
 struct capture_opts {
-	bool shell_job; /* terminals are allowed (reattached on restore) */
+	bool shell_job;       /* terminals are allowed (reattached on restore) */
+	uint64_t ghost_limit; /* largest deleted file whose contents go into the image */
 };
+#define CAPTURE_GHOST_LIMIT_DEFAULT (1u << 20) /* 1 MiB, as criu's --ghost-limit */
 
 int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, struct fr_image *img, char *err,
 		    size_t errlen);
@@ -31,6 +34,8 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
  * whose scratch holds a struct itimerspec. */
 struct rsys;
 int capture_posix_timers(struct rsys *rs, pid_t pid, struct fr_image *img, char *err, size_t errlen);
+/* Refuses a process whose working directory was deleted. */
+int check_cwd(pid_t pid, char *err, size_t errlen);
 /* Rewinds a syscall interrupted with -ERESTART* so it runs again on restore. */
 void regs_prepare_for_restore(struct user_regs_struct *regs);
 

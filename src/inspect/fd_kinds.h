@@ -1,6 +1,7 @@
 /* fd_kinds.h — the state of the kernel objects behind anonymous-inode fds,
  * read from /proc/PID/fdinfo/FD (one file per kind: fd_epoll.c,
- * fd_timerfd.c, fd_signalfd.c, fd_inotify.c). files.c finds the kind from
+ * fd_timerfd.c, fd_signalfd.c, fd_inotify.c), and of the files whose
+ * contents travel (fd_contents.c). files.c finds the kind from
  * the fd's link and calls the kind's describe function, which sets f->kind
  * and the fields of that kind (value, kind_flags, watches, timer); info is
  * the fdinfo text. A refusal names the fd and says why in err. */
@@ -24,5 +25,13 @@ fd_describe_fn fd_signalfd_describe;
 /* Every watch with its wd, mask and the path of its inode (found again from
  * the file handle fdinfo prints). */
 fd_describe_fn fd_inotify_describe;
+
+/* A memfd: size, seals and data (link is "/memfd:NAME (deleted)", kept as
+ * the path). */
+int fd_memfd_describe(pid_t pid, int fd, const char *link, struct fr_file *f, char *err, size_t errlen);
+/* A regular file deleted while open (link ends with " (deleted)"): its
+ * path, mode, size and data, refused above limit bytes. */
+int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, struct fr_file *f, char *err,
+		      size_t errlen);
 
 #endif

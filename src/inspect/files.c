@@ -157,10 +157,13 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	if ((r = fd_key_of(path, fd, link, key, &st, err, errlen)) < 0)
 		return r;
 	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
-	if (strncmp(link, "/memfd:", 7) == 0 && deleted)
-		return refuse_fd(pid, err, errlen, fd, link, "a memfd");
+	if (strncmp(link, "/memfd:", 7) == 0 && deleted) {
+		if ((r = fd_memfd_describe(pid, fd, link, f, err, errlen)) == 0 && !(f->path = strdup(link)))
+			r = -ENOMEM;
+		return r;
+	}
 	if (deleted)
-		return refuse_fd(pid, err, errlen, fd, link, "a deleted file");
+		return fd_ghost_describe(pid, fd, link, opts->ghost_limit, f, err, errlen);
 
 	if (f->flags & O_PATH)
 		f->kind = FILE_PATH;
@@ -244,6 +247,19 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 				break;
 			}
 		}
+	/* A memfd or deleted file is made anew from its record: two open file
+	 * descriptions of one would come back as two files. */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (files[i].share_of >= 0 || (files[i].kind != FILE_MEMFD && files[i].kind != FILE_GHOST))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (files[j].share_of < 0 && keys[j].dev == keys[i].dev && keys[j].ino == keys[i].ino) {
+				snprintf(err, errlen, "fds %d and %d are two opens of one %s (%s): ferry cannot restore "
+					 "it yet", files[j].fd, files[i].fd, fr_file_kind_name(files[i].kind), files[i].path);
+				r = -EOPNOTSUPP;
+				break;
+			}
+	}
 	free(keys);
 	if (r < 0) {
 		for (size_t i = 0; i < n; i++)

@@ -1,6 +1,7 @@
-/* fd_kinds.h — making the kernel objects of anonymous-inode fds again in
- * ferry, before they are passed to the stub (identity.c), one file per
- * kind: fd_epoll.c, fd_timerfd.c, fd_signalfd.c, fd_inotify.c. Each make
+/* fd_kinds.h — making the kernel objects of anonymous-inode fds, and the
+ * files whose contents travel, again in ferry, before they are passed to the
+ * stub (identity.c), one file per kind: fd_epoll.c, fd_timerfd.c,
+ * fd_signalfd.c, fd_inotify.c, fd_contents.c (memfds and deleted files). Each make
  * function creates the object of record f with its state and its O_NONBLOCK
  * (*out, close-on-exec in ferry) or says in err why it cannot. */
 #ifndef FERRY_RESTORE_FD_KINDS_H
@@ -23,6 +24,11 @@ fd_make_fn fd_timerfd_make;
 fd_make_fn fd_signalfd_make;
 /* The watches on their paths, each with its recorded wd. */
 fd_make_fn fd_inotify_make;
+
+/* A memfd with its name, size, data and seals. */
+fd_make_fn fd_memfd_make;
+/* A deleted file made again in its directory, with its mode and data. */
+fd_make_fn fd_ghost_make;
 
 /* O_NONBLOCK as recorded, on an fd made without it. */
 int fd_set_nonblock(int fd, const struct fr_file *f);

@@ -122,6 +122,8 @@ static int open_one(const struct fr_image *img, const struct fr_file *f, int tty
 	case FILE_TIMERFD: return fd_timerfd_make(img, f, out, err, errlen);
 	case FILE_SIGNALFD: return fd_signalfd_make(img, f, out, err, errlen);
 	case FILE_INOTIFY: return fd_inotify_make(img, f, out, err, errlen);
+	case FILE_MEMFD: return fd_memfd_make(img, f, out, err, errlen);
+	case FILE_GHOST: return fd_ghost_make(img, f, out, err, errlen);
 	}
 	int r = file_reopen(f, out, err, errlen);
 	if (r < 0)

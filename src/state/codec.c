@@ -328,7 +328,7 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 		ret = refuse("cloexec (not 0 or 1)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
-	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_INOTIFY))
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_GHOST))
 		ret = refuse("kind");
 	if (ret == 0)
 		ret = check_file_state(f);

@@ -1,10 +1,11 @@
 /* codec_fdstate.c — the kind-specific tail of a FILE record for the kernel
  * objects whose state is more than a counter: an epoll set's or an inotify
- * instance's watches, a timerfd's clock and times. Only records of those
- * kinds carry the tail (other kinds' records end at kind_flags), and the
- * checks here are the per-kind rules decode_file applies to value and
- * kind_flags. Wire order of the tail: nwatches, then per watch id, mask,
- * data, path; then a timerfd's clockid, value_ns, interval_ns. */
+ * instance's watches, a timerfd's clock and times, the contents of a memfd
+ * or deleted file. Only records of those kinds carry the tail (other kinds'
+ * records end at kind_flags), and the checks here are the per-kind rules
+ * decode_file applies to value and kind_flags. Wire order of the tail:
+ * nwatches, then per watch id, mask, data, path; a timerfd's clockid,
+ * value_ns, interval_ns; nextents, then per extent offset, len, the bytes. */
 #include "codec_internal.h"
 
 #include <fcntl.h>
@@ -26,9 +27,18 @@
 #define TIMERFD_SETTIME_BITS ((uint32_t)(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET))
 #define NSEC_MAX ((uint64_t)INT64_MAX) /* a timespec of the kernel's ktime_t range */
 
-static bool has_watches(uint32_t kind) { return kind == FILE_EPOLL || kind == FILE_INOTIFY; }
+#define EXTENT_MIN_BYTES 13 /* offset, len and at least one byte */
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020 /* Linux 6.3; glibc 2.36 lacks it */
+#endif
+#define MEMFD_SEALS ((uint32_t)(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC))
+#define MEMFD_PREFIX "/memfd:"
+#define DELETED_SUFFIX " (deleted)"
 
-bool codec_file_has_tail(uint32_t kind) { return has_watches(kind) || kind == FILE_TIMERFD; }
+static bool has_watches(uint32_t kind) { return kind == FILE_EPOLL || kind == FILE_INOTIFY; }
+static bool has_contents(uint32_t kind) { return kind == FILE_MEMFD || kind == FILE_GHOST; }
+
+bool codec_file_has_tail(uint32_t kind) { return has_watches(kind) || kind == FILE_TIMERFD || has_contents(kind); }
 
 void encode_file_tail(struct buf *b, const struct fr_file *f)
 {
@@ -46,6 +56,38 @@ void encode_file_tail(struct buf *b, const struct fr_file *f)
 		buf_put_u32(b, (uint32_t)f->timer.clockid);
 		buf_put_u64(b, f->timer.value_ns);
 		buf_put_u64(b, f->timer.interval_ns);
+	}
+	if (has_contents(f->kind)) {
+		buf_put_u32(b, f->nextents);
+		for (uint32_t i = 0; i < f->nextents; i++) {
+			buf_put_u64(b, f->extents[i].offset);
+			buf_put_u32(b, f->extents[i].len);
+			buf_put(b, f->extents[i].data, f->extents[i].len);
+		}
+	}
+}
+
+static void decode_extents(struct buf_reader *r, struct fr_file *f)
+{
+	uint32_t n = buf_get_u32(r);
+	if (r->bad || (size_t)n * EXTENT_MIN_BYTES > r->left) {
+		r->bad = true;
+		return;
+	}
+	if (n && !(f->extents = calloc(n, sizeof(*f->extents)))) {
+		r->bad = true;
+		return;
+	}
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		struct fr_extent *e = &f->extents[i];
+		e->offset = buf_get_u64(r);
+		e->len = buf_get_u32(r);
+		if (r->bad || e->len == 0 || e->len > r->left || !(e->data = malloc(e->len))) {
+			r->bad = true;
+			return;
+		}
+		f->nextents++;
+		buf_get(r, e->data, e->len);
 	}
 }
 
@@ -74,6 +116,38 @@ void decode_file_tail(struct buf_reader *r, struct fr_file *f)
 		f->timer.value_ns = buf_get_u64(r);
 		f->timer.interval_ns = buf_get_u64(r);
 	}
+	if (has_contents(f->kind))
+		decode_extents(r, f);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Extents ascending, apart, inside the size, within FR_CONTENTS_MAX. */
+static int check_contents(const struct fr_file *f)
+{
+	uint64_t end = 0, total = 0;
+	for (uint32_t i = 0; i < f->nextents; i++) {
+		const struct fr_extent *e = &f->extents[i];
+		if (e->offset < end || e->offset + e->len < e->offset || e->offset + e->len > f->value)
+			return codec_refuse("extents (overlapping, unordered or beyond the size)");
+		end = e->offset + e->len;
+		total += e->len;
+	}
+	if (total > FR_CONTENTS_MAX || f->value > (uint64_t)INT64_MAX)
+		return codec_refuse("contents (too large)");
+	if (f->kind == FILE_MEMFD) {
+		if (strncmp(f->path, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) != 0 || !ends_with(f->path, DELETED_SUFFIX))
+			return codec_refuse("memfd path (not /memfd:NAME (deleted))");
+		if (f->kind_flags & ~MEMFD_SEALS)
+			return codec_refuse("memfd seals");
+	} else if (f->path[0] != '/' || (f->kind_flags & ~07777u)) {
+		return codec_refuse("deleted file (relative path or mode)");
+	}
+	return f->pos < 0 ? codec_refuse("pos (negative)") : 0;
 }
 
 static bool timerfd_clock(int32_t c)
@@ -127,6 +201,9 @@ int check_file_state(const struct fr_file *f)
 		if (f->kind_flags || f->pos != 0)
 			return codec_refuse("signalfd (flags or offset)");
 		return 0;
+	case FILE_MEMFD:
+	case FILE_GHOST:
+		return f->path ? check_contents(f) : codec_refuse("path (absent)");
 	}
 	if (f->value || f->kind_flags)
 		return codec_refuse("value / kind_flags (reserved for this kind)");

@@ -29,9 +29,14 @@ void fr_file_free(struct fr_file *f)
 	for (uint32_t i = 0; i < f->nwatches; i++)
 		free(f->watches[i].path);
 	free(f->watches);
+	for (uint32_t i = 0; i < f->nextents; i++)
+		free(f->extents[i].data);
+	free(f->extents);
 	free(f->path);
 	f->watches = NULL;
 	f->nwatches = 0;
+	f->extents = NULL;
+	f->nextents = 0;
 	f->path = NULL;
 }
 
@@ -62,6 +67,8 @@ const char *fr_file_kind_name(uint32_t kind)
 	case FILE_TIMERFD: return "timerfd";
 	case FILE_SIGNALFD: return "signalfd";
 	case FILE_INOTIFY: return "inotify";
+	case FILE_MEMFD: return "memfd";
+	case FILE_GHOST: return "deleted file";
 	}
 	return "unknown";
 }

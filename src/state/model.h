@@ -112,6 +112,8 @@ enum fr_file_kind {
 	FILE_TIMERFD,  /* timerfd: clock, settime flags, time left, interval and unread ticks */
 	FILE_SIGNALFD, /* signalfd: its signal mask */
 	FILE_INOTIFY,  /* inotify instance: its watches by path, with their numbers and masks */
+	FILE_MEMFD,    /* memfd: name (in path), size, contents and seals travel */
+	FILE_GHOST,    /* a regular file deleted while open: path, mode, size and contents travel */
 };
 #define FR_EVENTFD_MAX 0xfffffffffffffffeull /* the largest value an eventfd counter holds */
 
@@ -123,6 +125,16 @@ struct fr_watch {
 	char *path;    /* FILE_INOTIFY: the watched file or directory; NULL for epoll */
 };
 #define FR_MAX_WATCHES (1u << 20) /* per epoll set or inotify instance; far above what programs hold */
+
+/* A range of a file's data (the holes between extents read as zeros). */
+struct fr_extent {
+	uint64_t offset;
+	uint32_t len;
+	uint8_t *data;
+};
+/* The most data a memfd or deleted file carries in its record (the record
+ * itself is capped at FR_RECORD_MAX). */
+#define FR_CONTENTS_MAX (48u << 20)
 
 /* A timer's clock, time left and interval (timerfd). value_ns = 0: disarmed. */
 struct fr_timerspec {
@@ -139,13 +151,16 @@ struct fr_file {
 	int64_t pos;
 	char *path;
 	uint64_t value;      /* FILE_EVENTFD: the counter; FILE_TIMERFD: unread ticks; FILE_SIGNALFD: the
-				mask (bit sig-1); 0 for other kinds */
-	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; FILE_TIMERFD: TFD_TIMER_* settime flags; 0 for
+				mask (bit sig-1); FILE_MEMFD, FILE_GHOST: the size; 0 for other kinds */
+	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; FILE_TIMERFD: TFD_TIMER_* settime flags;
+				FILE_MEMFD: F_SEAL_* seals; FILE_GHOST: the mode's permission bits; 0 for
 				other kinds */
 	/* Only in the records of the kinds that have them (codec_fdstate.c): */
 	uint32_t nwatches;
 	struct fr_watch *watches;  /* FILE_EPOLL, FILE_INOTIFY; by ascending id */
 	struct fr_timerspec timer; /* FILE_TIMERFD */
+	uint32_t nextents;
+	struct fr_extent *extents; /* FILE_MEMFD, FILE_GHOST: the data, by ascending offset */
 };
 
 /* A POSIX timer (timer_create), made again with its id. */
@@ -178,7 +193,7 @@ static inline bool fr_vma_has_pages(const struct fr_vma *v)
 }
 
 void fr_image_free(struct fr_image *img);
-/* Frees what one file record owns (path, watches), not the record. */
+/* Frees what one file record owns (path, watches, extents), not the record. */
 void fr_file_free(struct fr_file *f);
 const char *fr_vma_kind_name(uint32_t kind);
 const char *fr_file_kind_name(uint32_t kind);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # refuse: a process holding something ferry cannot checkpoint yet (each kind
 # README lists: a pipe, a FIFO, a UNIX socketpair, a userfaultfd watched by an
-# epoll set (both named), a memfd, a deleted file, System V shared memory,
-# shared anonymous memory also mapped by a child) must make `ferry dump` fail with exit != 0 and
+# epoll set (both named), a shared mapping of a memfd, a deleted directory,
+# System V shared memory, shared anonymous memory also mapped by a child, a
+# deleted working directory) must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
 # address range and the kind; the refusal must come before the process is
 # stopped (its stop detector counts no ptrace stop: stops=0), and the process
@@ -19,8 +20,8 @@ kind() {
 	fifo) echo 'a FIFO' ;;
 	socket) echo 'a socket' ;;
 	uffd) echo "an anonymous-inode object watched by epoll fd $(cat "$WL_CTL/epoll")" ;;
-	memfd) echo 'a memfd' ;;
-	deleted) echo 'a deleted file' ;;
+	memfd) echo 'a mapping of a deleted file' ;;
+	deleted) echo 'a deleted directory' ;;
 	sysvshm) echo 'System V shared memory' ;;
 	sharedmem) echo 'shared anonymous memory also mapped by another process' ;;
 	esac
@@ -34,6 +35,7 @@ expected_line() {
 		fd=$(echo ${info#fds } | tr ' ' '\n' | sort -n | head -n1) # fds are checked in ascending order
 		echo "ferry: dump: fd $fd ($(readlink "/proc/$pid/fd/$fd")) is $(kind "$mode"): ferry cannot restore it yet"
 		;;
+	cwd) echo "ferry: dump: the working directory of pid $pid ($WL_CTL/cwd (deleted)) was deleted: ferry cannot restore it yet" ;;
 	range*)
 		range=${info#range }
 		name=$(awk -v r="$range" '$1 == r { for (i = 6; i <= NF; i++) printf "%s%s", (i > 6 ? " " : ""), $i }' "/proc/$pid/maps")
@@ -101,7 +103,7 @@ run_mode() {
 	fi
 }
 
-for m in pipe fifo socket uffd memfd deleted sysvshm sharedmem; do
+for m in pipe fifo socket uffd memfd deleted sysvshm sharedmem cwd; do
 	run_mode "$m"
 done
 log "pass"

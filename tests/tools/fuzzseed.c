@@ -94,6 +94,9 @@ static struct fr_watch kobj_epoll_watches[] = {{.id = 5, .mask = 0x80000019, .da
 					       {.id = 8, .mask = 0x40000001, .data = 7}};
 static struct fr_watch kobj_inotify_watches[] = {{.id = 3, .mask = 0x100, .path = "/tmp"},
 						 {.id = 5, .mask = 0x80000002, .path = "/etc/hostname"}};
+static uint8_t kobj_bytes[] = "ferry seed contents";
+static struct fr_extent kobj_extents[] = {{.offset = 0, .len = 5, .data = kobj_bytes},
+					  {.offset = 4096, .len = 4, .data = kobj_bytes + 6}};
 static const struct fr_file kobj_files[] = {
 	{.fd = 4, .kind = FILE_EPOLL, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[eventpoll]",
 	 .nwatches = 2, .watches = kobj_epoll_watches},
@@ -104,6 +107,10 @@ static const struct fr_file kobj_files[] = {
 	 .value = 1ull << 9},
 	{.fd = 8, .kind = FILE_INOTIFY, .flags = O_RDONLY, .share_of = -1, .path = "anon_inode:inotify",
 	 .nwatches = 2, .watches = kobj_inotify_watches},
+	{.fd = 9, .kind = FILE_MEMFD, .flags = O_RDWR, .share_of = -1, .path = "/memfd:seed (deleted)", .value = 8192,
+	 .kind_flags = 7, .nextents = 2, .extents = kobj_extents},
+	{.fd = 10, .kind = FILE_GHOST, .flags = O_RDWR | O_APPEND, .share_of = -1, .pos = 5, .path = "/tmp/seed-ghost",
+	 .value = 4100, .kind_flags = 0640, .nextents = 1, .extents = kobj_extents + 1},
 };
 
 static const struct fr_posix_timer kobj_timers[] = {

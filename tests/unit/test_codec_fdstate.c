@@ -1,6 +1,7 @@
 /* test_codec_fdstate.c — FILE records of the kernel objects with more state
  * than a counter (codec_fdstate.c): an epoll set's and an inotify
- * instance's watches and a timerfd's clock and times survive a round trip;
+ * instance's watches, a timerfd's clock and times, the contents of a memfd
+ * or deleted file survive a round trip;
  * malformed ones (unordered or impossible watches, unknown bits, clocks or
  * flags, a tail cut short or claiming more watches than its bytes hold)
  * are refused. */
@@ -160,6 +161,49 @@ static void test_signalfd_round_trip(void **state)
 	assert_refused(&f);
 }
 
+static void test_contents_round_trip(void **state)
+{
+	(void)state;
+	uint8_t a[] = {1, 2, 3}, b[] = {9};
+	struct fr_extent e[] = {{.offset = 0, .len = 3, .data = a}, {.offset = 4096, .len = 1, .data = b}};
+	struct fr_file m = {.fd = 4, .kind = FILE_MEMFD, .flags = O_RDWR, .share_of = -1, .pos = 2,
+			    .path = "/memfd:name with spaces (deleted)", .value = 8192,
+			    .kind_flags = F_SEAL_SEAL | F_SEAL_GROW, .nextents = 2, .extents = e};
+	struct fr_file g;
+	assert_int_equal(round_trip(&m, &g), 0);
+	assert_int_equal(g.nextents, 2);
+	assert_true(g.value == 8192 && g.pos == 2);
+	assert_int_equal(g.kind_flags, F_SEAL_SEAL | F_SEAL_GROW);
+	assert_true(g.extents[1].offset == 4096 && g.extents[1].len == 1 && g.extents[1].data[0] == 9);
+	assert_memory_equal(g.extents[0].data, a, 3);
+	fr_file_free(&g);
+	struct fr_file gh = {.fd = 5, .kind = FILE_GHOST, .flags = O_RDWR | O_APPEND, .share_of = -1,
+			     .path = "/tmp/x", .value = 3, .kind_flags = 0640, .nextents = 1, .extents = e};
+	assert_int_equal(round_trip(&gh, &g), 0);
+	assert_int_equal(g.kind_flags, 0640);
+	fr_file_free(&g);
+
+	struct fr_file bad = m;
+	bad.value = 4096; /* the second extent ends past the size */
+	assert_refused(&bad);
+	bad = m;
+	bad.path = "/tmp/not-a-memfd";
+	assert_refused(&bad);
+	bad = m;
+	bad.kind_flags = 0x1000; /* not a seal */
+	assert_refused(&bad);
+	struct fr_extent overlap[] = {{.offset = 0, .len = 3, .data = a}, {.offset = 2, .len = 1, .data = b}};
+	bad = m;
+	bad.extents = overlap;
+	assert_refused(&bad);
+	bad = gh;
+	bad.path = "tmp/x";
+	assert_refused(&bad);
+	bad = gh;
+	bad.kind_flags = 0100640; /* a type, not permission bits */
+	assert_refused(&bad);
+}
+
 /* A tail cut short, and a watch count its bytes cannot hold. */
 static void test_short_or_oversized_tails_are_refused(void **state)
 {
@@ -195,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_inotify_watches_round_trip),
 		cmocka_unit_test(test_timerfd_round_trip),
 		cmocka_unit_test(test_signalfd_round_trip),
+		cmocka_unit_test(test_contents_round_trip),
 		cmocka_unit_test(test_short_or_oversized_tails_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,8 +7,9 @@
  *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
- *   memfd     a memfd (a deleted file), not mapped
- *   deleted   a regular file (CTL/deleted) unlinked while open
+ *   memfd     a 1 MiB memfd mapped MAP_SHARED, its fd closed
+ *   deleted   a directory (CTL/deleted) removed while open
+ *   cwd       its working directory (CTL/cwd) removed ("cwd" in CTL/info)
  *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
  *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|cwd");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
@@ -74,9 +75,14 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "deleted") == 0) {
 		char path[4200];
 		snprintf(path, sizeof path, "%s/deleted", wl_ctl);
-		fds[0] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fds[0] < 0 || write(fds[0], "deleted-data", 12) != 12 || unlink(path) < 0)
-			wl_fail("deleted file %s: %s", path, strerror(errno));
+		if (mkdir(path, 0700) < 0 || (fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    rmdir(path) < 0)
+			wl_fail("deleted directory %s: %s", path, strerror(errno));
+	} else if (strcmp(mode, "cwd") == 0) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/cwd", wl_ctl);
+		if (mkdir(path, 0700) < 0 || chdir(path) < 0 || rmdir(path) < 0)
+			wl_fail("deleted cwd %s: %s", path, strerror(errno));
 	} else if (strcmp(mode, "sysvshm") == 0) {
 		int id = shmget(IPC_PRIVATE, SH_LEN, IPC_CREAT | 0600);
 		if (id < 0 || (sh = shmat(id, NULL, 0)) == (void *)-1)
@@ -100,11 +106,13 @@ int main(int argc, char **argv)
 			wl_fail("write %s: %s", path, strerror(errno));
 		close(fd);
 	} else if (strcmp(mode, "memfd") == 0) {
-		fds[0] = memfd_create("refuse", MFD_CLOEXEC);
-		if (fds[0] < 0)
-			wl_fail("memfd_create: %s", strerror(errno));
-		if (write(fds[0], "memfd-data", 10) != 10)
-			wl_fail("write memfd: %s", strerror(errno));
+		int m = memfd_create("refuse", MFD_CLOEXEC);
+		if (m < 0 || ftruncate(m, SH_LEN) < 0 ||
+		    (sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0)) == MAP_FAILED)
+			wl_fail("memfd mapping: %s", strerror(errno));
+		close(m);
+		for (size_t i = 0; i < SH_LEN / 8; i++)
+			sh[i] = wl_mix(0x5A5A0000ull + i);
 	} else if (strcmp(mode, "sharedmem") == 0) {
 		sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (sh == MAP_FAILED)
@@ -134,7 +142,9 @@ int main(int argc, char **argv)
 	} else {
 		wl_fail("unknown mode '%s'", mode);
 	}
-	if (sh)
+	if (strcmp(mode, "cwd") == 0)
+		snprintf(info, sizeof info, "cwd");
+	else if (sh)
 		snprintf(info, sizeof info, "range %lx-%lx", (unsigned long)(uintptr_t)sh,
 			 (unsigned long)(uintptr_t)sh + SH_LEN);
 	else if (fds[1] >= 0)
@@ -192,13 +202,13 @@ int main(int argc, char **argv)
 		if (n < 0 || (n == 1 && ev.data.u64 != 1))
 			wl_fail("epoll set broken: %d %s", n, strerror(errno));
 	} else if (strcmp(mode, "deleted") == 0) {
-		char b[16] = {0};
-		if (pread(fds[0], b, 12, 0) != 12 || memcmp(b, "deleted-data", 12) != 0)
-			wl_fail("deleted file content lost: %s", strerror(errno));
-	} else if (strcmp(mode, "memfd") == 0) {
-		char b[16] = {0};
-		if (pread(fds[0], b, 10, 0) != 10 || memcmp(b, "memfd-data", 10) != 0)
-			wl_fail("memfd content lost: %s", strerror(errno));
+		struct stat st;
+		if (fstat(fds[0], &st) < 0 || !S_ISDIR(st.st_mode) || st.st_nlink != 0)
+			wl_fail("deleted directory changed: %s", strerror(errno));
+	} else if (strcmp(mode, "cwd") == 0) {
+		char here[4096];
+		if (!getcwd(here, sizeof here) && errno != ENOENT)
+			wl_fail("getcwd: %s", strerror(errno));
 	} else {
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			if (sh[i] != wl_mix(0x5A5A0000ull + i))
