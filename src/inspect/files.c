@@ -269,5 +269,5 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 	}
 	img->files = files;
 	img->nfiles = (uint32_t)n;
-	return 0;
+	return capture_file_locks(pid, img, err, errlen);
 }

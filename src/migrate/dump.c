@@ -63,6 +63,10 @@ static int write_metadata(struct fr_stream *s, const struct fr_image *img, bool 
 		encode_posix_timer(&b, &img->timers[i]);
 		r = put(s, REC_POSIX_TIMER, &b);
 	}
+	for (uint32_t i = 0; r == 0 && i < img->nlocks; i++) {
+		encode_file_lock(&b, &img->locks[i]);
+		r = put(s, REC_FILE_LOCK, &b);
+	}
 	buf_free(&b);
 	return r == 0 ? dump_write_layout(s, img) : r;
 }

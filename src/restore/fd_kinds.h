@@ -30,6 +30,10 @@ fd_make_fn fd_memfd_make;
 /* A deleted file made again in its directory, with its mode and data. */
 fd_make_fn fd_ghost_make;
 
+/* The file locks (file_locks.c), taken by remote calls once every fd is in
+ * place. */
+int file_locks_apply(struct stub *s, struct rsys *r, const struct fr_image *img, char *err, size_t errlen);
+
 /* O_NONBLOCK as recorded, on an fd made without it. */
 int fd_set_nonblock(int fd, const struct fr_file *f);
 

@@ -17,7 +17,8 @@
  * scratch area) so that each lands on its recorded number (see struct
  * fd_pass), and closes everything else the stub has, the socket included.
  * A terminal (--shell-job) is ferry's own, passed the same way. Epoll
- * watches are added last, by remote epoll_ctl on the process's numbers.
+ * watches are added last, by remote epoll_ctl on the process's numbers,
+ * and file locks taken again, by remote flock / fcntl.
  *
  * Each remote syscall costs ~0.1-0.2 ms here (two cross-CPU wake-ups), so
  * what the stub already has is not set again: rlimits are set from ferry
@@ -621,7 +622,8 @@ int identity_apply(struct stub *s, const struct fr_image *img, const struct rest
 	}
 	if ((e = apply_session(s, &r, &img->proc, opts->shell_job, err, errlen)) == 0 &&
 	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 &&
-	    (e = fd_epoll_add_watches(s, &r, img, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
+	    (e = fd_epoll_add_watches(s, &r, img, err, errlen)) == 0 &&
+	    (e = file_locks_apply(s, &r, img, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
 	    (e = apply_membarrier(&r, img->proc.membarrier, err, errlen)) == 0 &&
 	    (e = drop_stray_signals(s, &r, err, errlen)) == 0)
 		e = apply_sigactions(s, &r, &img->proc, err, errlen);

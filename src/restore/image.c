@@ -209,6 +209,25 @@ static int add_timer(struct fr_stream *s, const struct image_limits *lim, struct
 	return 0;
 }
 
+/* A lock is taken through an fd of the image that owns its description. */
+static int add_lock(struct fr_stream *s, struct fr_image *img, const uint8_t *p, uint32_t len, char *err,
+		    size_t errlen)
+{
+	if (img->nlocks >= FR_MAX_LOCKS)
+		return too_many(err, errlen, "file locks", FR_MAX_LOCKS, "ferry's limit");
+	int r = grow((void **)&img->locks, img->nlocks, sizeof(*img->locks), "file lock", err, errlen);
+	if (r < 0)
+		return r;
+	struct fr_lock *l = &img->locks[img->nlocks];
+	if ((r = decode_file_lock(p, len, l)) < 0)
+		return refuse_record(r, s, "file lock", err, errlen);
+	img->nlocks++;
+	const struct fr_file *f = find_file(img, img->nfiles, l->fd);
+	if (!f || f->share_of >= 0)
+		return corrupt(err, errlen, s, "a file lock names no fd of the image that owns its description");
+	return 0;
+}
+
 static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		   uint32_t len, char *err, size_t errlen)
 {
@@ -269,6 +288,8 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 			r = add_file(s, lim, img, *p, *len, err, errlen);
 		} else if (*type == REC_POSIX_TIMER && have_proc) {
 			r = add_timer(s, lim, img, *p, *len, err, errlen);
+		} else if (*type == REC_FILE_LOCK && have_proc) {
+			r = add_lock(s, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
 			r = add_vma(s, lim, img, *p, *len, err, errlen);
 		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_DONE) && have_proc) {

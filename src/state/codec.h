@@ -58,6 +58,8 @@ void encode_file(struct buf *b, const struct fr_file *f);
 int decode_file(const uint8_t *p, uint32_t len, struct fr_file *out);
 void encode_posix_timer(struct buf *b, const struct fr_posix_timer *t);
 int decode_posix_timer(const uint8_t *p, uint32_t len, struct fr_posix_timer *out);
+void encode_file_lock(struct buf *b, const struct fr_lock *l);
+int decode_file_lock(const uint8_t *p, uint32_t len, struct fr_lock *out);
 void encode_done(struct buf *b, const struct fr_done *d);
 int decode_done(const uint8_t *p, uint32_t len, struct fr_done *out);
 void encode_discard(struct buf *b, const struct fr_discard *d);

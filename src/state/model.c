@@ -18,6 +18,7 @@ void fr_image_free(struct fr_image *img)
 	free(img->vmas);
 	free(img->files);
 	free(img->timers);
+	free(img->locks);
 	free(img->proc.groups);
 	free(img->proc.cwd);
 	free(img->proc.mm.exe);

@@ -174,6 +174,21 @@ struct fr_posix_timer {
 	uint64_t value_ns, interval_ns; /* time left (0: disarmed) and interval */
 };
 
+/* A lock the process holds on one of its files, taken again through fd. */
+enum fr_lock_kind {
+	FR_LOCK_FLOCK = 1, /* flock(2): the open file description's */
+	FR_LOCK_POSIX,     /* fcntl F_SETLK: the process's */
+	FR_LOCK_OFD,       /* fcntl F_OFD_SETLK: the open file description's */
+};
+struct fr_lock {
+	int32_t fd;      /* an fd of the image that owns its description (share_of -1) */
+	uint32_t kind;   /* enum fr_lock_kind */
+	uint32_t type;   /* F_RDLCK or F_WRLCK */
+	uint64_t start;  /* byte range (POSIX, OFD); 0 for flock */
+	uint64_t len;    /* 0 = to the end of the file, and always for flock */
+};
+#define FR_MAX_LOCKS (1u << 16) /* per image: far above what programs hold */
+
 /* Everything but memory contents: what a dump captures while frozen. */
 struct fr_image {
 	struct fr_process proc;
@@ -183,6 +198,8 @@ struct fr_image {
 	struct fr_file *files;     /* sorted by fd */
 	uint32_t ntimers;
 	struct fr_posix_timer *timers; /* sorted by id */
+	uint32_t nlocks;
+	struct fr_lock *locks; /* by fd */
 };
 
 /* Does the image carry this mapping's contents as PAGES records? (Shared

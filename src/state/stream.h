@@ -7,7 +7,7 @@
  * a migration socket carry the same stream.
  *
  * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*,
- * POSIX_TIMER*, VMA*,
+ * POSIX_TIMER*, FILE_LOCK*, VMA*,
  * PAGES*, DONE. A reader accepts PAGES in any order and the same page more
  * than once (the last one wins). A pre-copy migration first sends rounds
  * while the process runs, each VMA* (the layout now), PAGES* and DISCARD*,
@@ -49,6 +49,7 @@ enum fr_record_type {
 	REC_RUNNING,
 	REC_DISCARD, /* pre-copy: pages to drop back to their fresh contents */
 	REC_POSIX_TIMER, /* a POSIX timer (codec_timer.c) */
+	REC_FILE_LOCK,   /* a file lock (codec_lock.c) */
 	REC__MAX,
 };
 

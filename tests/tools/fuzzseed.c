@@ -7,9 +7,9 @@
  *                          per guard of the decoders (wrapping addr, negative
  *                          share index, reserved flags, too many records,
  *                          pages outside any mapping, truncation), one
- *                          with an epoll set, timerfd, signalfd and
- *                          inotify instance and POSIX timers, and two
- *                          pre-copy rounds */
+ *                          with an epoll set, timerfd, signalfd, inotify
+ *                          instance, memfd, deleted file, POSIX timers and
+ *                          file locks, and two pre-copy rounds */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -121,6 +121,12 @@ static const struct fr_posix_timer kobj_timers[] = {
 	{.id = 4, .clockid = 0, .notify = SIGEV_NONE, .value_ns = 999000000000ull},
 };
 
+static const struct fr_lock kobj_locks[] = {
+	{.fd = 3, .kind = FR_LOCK_POSIX, .type = F_WRLCK, .start = 10, .len = 20},
+	{.fd = 3, .kind = FR_LOCK_OFD, .type = F_RDLCK, .start = 100},
+	{.fd = 10, .kind = FR_LOCK_FLOCK, .type = F_WRLCK},
+};
+
 /* Creates DIR/synth-NAME and a stream writer on it; the fd, or -1. */
 static int seed_open(const char *dir, const char *name, char *path, size_t len, struct fr_stream *s)
 {
@@ -168,6 +174,10 @@ static int synth_one(const char *dir, enum seed_case c)
 	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_timers) / sizeof(kobj_timers[0]); i++) {
 		encode_posix_timer(&b, &kobj_timers[i]);
 		r = r ?: put(&s, REC_POSIX_TIMER, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_locks) / sizeof(kobj_locks[0]); i++) {
+		encode_file_lock(&b, &kobj_locks[i]);
+		r = r ?: put(&s, REC_FILE_LOCK, &b);
 	}
 	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;
 	for (int i = 0; i < nvmas; i++) {
