@@ -187,7 +187,10 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 	p->dumpable = (int32_t)v;
 	if ((v = rsys(rs, SYS_prctl, PR_GET_CHILD_SUBREAPER, rs->scratch, 0, 0, 0, 0)) < 0)
 		return (int)v;
-	return remote_read(rs->tid, rs->scratch, &p->child_subreaper, sizeof(int32_t));
+	int r = remote_read(rs->tid, rs->scratch, &p->child_subreaper, sizeof(int32_t));
+	if (r < 0 || (v = rsys(rs, SYS_prctl, PR_GET_PDEATHSIG, rs->scratch, 0, 0, 0, 0)) < 0)
+		return r < 0 ? r : (int)v;
+	return remote_read(rs->tid, rs->scratch, &p->pdeathsig, sizeof(int32_t));
 }
 
 /* Queued signals of one thread (or, with PTRACE_PEEKSIGINFO_SHARED, of the
@@ -340,7 +343,7 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		return r;
 	}
 
-	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0)
+	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0 || (r = capture_vma_attrs(pid, img, err, errlen)) < 0)
 		return r;
 	return capture_files(pid, opts, img, err, errlen);
 rsys_fail:

@@ -34,6 +34,8 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
  * whose scratch holds a struct itimerspec. */
 struct rsys;
 int capture_posix_timers(struct rsys *rs, pid_t pid, struct fr_image *img, char *err, size_t errlen);
+/* The mlock / madvise attributes of img's mappings (vma_attrs.c). */
+int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen);
 /* The locks held through the fds of img (file_locks.c), into img->locks. */
 int capture_file_locks(pid_t pid, struct fr_image *img, char *err, size_t errlen);
 /* Refuses a process whose working directory was deleted. */

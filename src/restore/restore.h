@@ -26,6 +26,8 @@ struct restore_opts {
 	bool shell_job; /* reattach terminal fds to ferry's own terminal */
 	bool no_uffd;   /* write pages without a userfaultfd (to test that path) */
 	bool header_read; /* the caller has read the preamble and HELLO itself */
+	bool parent_stays; /* ferry stays the parent until the process exits (restore without --detach):
+			      only then is a parent-death signal set again */
 };
 
 /* How pages of private writable anonymous memory (nearly all of them) land

@@ -194,6 +194,7 @@ int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, ch
 		return r;
 	}
 	inherited_sigactions(stub->sigact);
+	stub->parent_stays = opts->parent_stays;
 	int child = clone_stub(pid, hs, chan, err, errlen);
 	close(hs[1]);
 	close(chan[1]); /* the stub has it, under the same number */

@@ -119,6 +119,7 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	buf_put(b, p->itimer, sizeof(p->itimer));
 	buf_put_u32(b, p->membarrier);
 	put_pending(b, p->npending, p->pending);
+	buf_put_u32(b, (uint32_t)p->pdeathsig);
 }
 
 int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
@@ -165,8 +166,11 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	buf_get(&r, p->itimer, sizeof(p->itimer));
 	p->membarrier = buf_get_u32(&r);
 	get_pending(&r, &p->npending, &p->pending);
+	p->pdeathsig = (int32_t)buf_get_u32(&r);
 	if (finish(&r) < 0)
 		return -EBADMSG;
+	if (p->pdeathsig < 0 || p->pdeathsig > FR_NSIG)
+		return refuse("pdeathsig");
 	if (p->membarrier & ~FR_MEMBARRIER_REGISTRATIONS)
 		return refuse("membarrier (unknown registrations)");
 	if (p->pid <= 0)
@@ -240,6 +244,7 @@ void encode_vma(struct buf *b, const struct fr_vma *v)
 	buf_put_u32(b, v->kind);
 	buf_put_u64(b, v->pgoff);
 	buf_put_str(b, v->path);
+	buf_put_u32(b, v->attrs);
 }
 
 static int check_vma(const struct fr_vma *v)
@@ -268,6 +273,11 @@ static int check_vma(const struct fr_vma *v)
 		return refuse("pgoff");
 	if (file_backed && !v->path)
 		return refuse("path (absent for a file mapping)");
+	if ((v->attrs & ~FR_VMA_ATTRS_ALL) || (v->attrs && v->kind > VMA_SHARED_ANON) ||
+	    ((v->attrs & FR_VMA_LOCKONFAULT) && !(v->attrs & FR_VMA_LOCKED)) ||
+	    (v->attrs & (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE)) == (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE) ||
+	    (v->attrs & (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM)) == (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM))
+		return refuse("attrs (unknown or contradictory, or on a special mapping)");
 	return 0;
 }
 
@@ -282,6 +292,7 @@ int decode_vma(const uint8_t *data, uint32_t len, struct fr_vma *v)
 	v->kind = buf_get_u32(&r);
 	v->pgoff = buf_get_u64(&r);
 	v->path = buf_get_str(&r);
+	v->attrs = buf_get_u32(&r);
 	int ret = finish(&r);
 	if (ret == 0)
 		ret = check_vma(v);

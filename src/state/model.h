@@ -58,6 +58,7 @@ struct fr_process {
 	uint32_t nthreads;
 	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
 	uint32_t membarrier;    /* FR_MEMBARRIER_REGISTRATIONS bits the process registered */
+	int32_t pdeathsig;      /* PR_SET_PDEATHSIG: the signal it gets when its parent dies, or 0 */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };
@@ -92,6 +93,19 @@ enum fr_vma_kind {
 	VMA_VVAR_VCLOCK,
 };
 
+/* What mlock and madvise set on a mapping, as smaps' VmFlags show it. */
+#define FR_VMA_LOCKED (1u << 0)      /* "lo": mlock, mlock2, mlockall */
+#define FR_VMA_LOCKONFAULT (1u << 1) /* "lf": MLOCK_ONFAULT (with LOCKED) */
+#define FR_VMA_DONTFORK (1u << 2)    /* "dc": MADV_DONTFORK */
+#define FR_VMA_DONTDUMP (1u << 3)    /* "dd": MADV_DONTDUMP */
+#define FR_VMA_WIPEONFORK (1u << 4)  /* "wf": MADV_WIPEONFORK */
+#define FR_VMA_HUGEPAGE (1u << 5)    /* "hg": MADV_HUGEPAGE */
+#define FR_VMA_NOHUGEPAGE (1u << 6)  /* "nh": MADV_NOHUGEPAGE */
+#define FR_VMA_MERGEABLE (1u << 7)   /* "mg": MADV_MERGEABLE */
+#define FR_VMA_SEQUENTIAL (1u << 8)  /* "sr": MADV_SEQUENTIAL */
+#define FR_VMA_RANDOM (1u << 9)      /* "rr": MADV_RANDOM */
+#define FR_VMA_ATTRS_ALL ((1u << 10) - 1)
+
 struct fr_vma {
 	uint64_t start, end;
 	uint32_t prot;  /* PROT_* */
@@ -99,6 +113,7 @@ struct fr_vma {
 	uint32_t kind;  /* enum fr_vma_kind */
 	uint64_t pgoff; /* byte offset into the file */
 	char *path;     /* file-backed kinds only */
+	uint32_t attrs; /* FR_VMA_*: set again once the pages are in (0 in pre-copy rounds) */
 };
 
 enum fr_file_kind {

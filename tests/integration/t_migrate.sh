@@ -3,7 +3,8 @@
 # pre-shared key: real programs move from A to B with the same pid and go on
 # there, in both modes (pre-copy and stop-and-copy) (each workload verifies its own memory, threads, signals and file
 # offsets after the move; evloop its epoll loop, timers, signalfd and inotify;
-# ptimers its POSIX timers; ghosts its memfds and deleted file); the receiver serves one migration after another;
+# ptimers its POSIX timers; ghosts its memfds and deleted file;
+# memattrs its mlock'd and madvise'd ranges); the receiver serves one migration after another;
 # the stats say what was measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
@@ -50,6 +51,7 @@ for mode in precopy stop-and-copy; do
 	migrate_one "$mode" evloop
 	migrate_one "$mode" ptimers
 	migrate_one "$mode" ghosts
+	migrate_one "$mode" memattrs no-pdeathsig # ferry receive does not stay its parent
 	migrate_one "$mode" avx
 	migrate_one "$mode" vdso
 done
