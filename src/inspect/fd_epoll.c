@@ -19,12 +19,6 @@
 
 #define TFD_TAG "tfd:"
 
-static int by_fd(const void *a, const void *b)
-{
-	const struct fr_watch *x = a, *y = b;
-	return (x->id > y->id) - (x->id < y->id);
-}
-
 /* Does fd number tfd of pid hold the file epoll fd efd watches as tfd? */
 static bool watch_is_current(pid_t pid, int efd, int tfd)
 {
@@ -32,46 +26,26 @@ static bool watch_is_current(pid_t pid, int efd, int tfd)
 	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, tfd, &slot) == 0;
 }
 
-static size_t count_watches(const char *info)
+static int parse_watch(pid_t pid, int fd, const char *line, struct fr_watch *w, char *err, size_t errlen)
 {
-	size_t n = 0;
-	for (const char *p = strstr(info, TFD_TAG); p; p = strstr(p + 1, TFD_TAG))
-		n++;
-	return n;
+	int tfd;
+	unsigned events;
+	unsigned long long data;
+	if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3)
+		return -EINVAL;
+	if (!watch_is_current(pid, fd, tfd)) {
+		snprintf(err, errlen, "fd %d (epoll) watches a file added as fd %d, which that number no longer holds: "
+			 "ferry cannot restore it yet", fd, tfd);
+		return -EOPNOTSUPP;
+	}
+	*w = (struct fr_watch){.id = tfd, .mask = events, .data = data};
+	return 0;
 }
 
 int fd_epoll_describe(pid_t pid, int fd, const char *info, struct fr_file *f, char *err, size_t errlen)
 {
-	size_t n = count_watches(info);
 	f->kind = FILE_EPOLL;
-	f->pos = 0;
-	if (n > FR_MAX_WATCHES) {
-		snprintf(err, errlen, "fd %d (epoll) watches %zu fds; ferry keeps at most %u", fd, n, FR_MAX_WATCHES);
-		return -E2BIG;
-	}
-	if (n && !(f->watches = calloc(n, sizeof(*f->watches))))
-		return -ENOMEM;
-	const char *p = info;
-	for (size_t i = 0; i < n; i++) {
-		p = strstr(p, TFD_TAG);
-		int tfd;
-		unsigned events;
-		unsigned long long data;
-		if (sscanf(p, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3) {
-			snprintf(err, errlen, "cannot read watch %zu of epoll fd %d from its fdinfo", i, fd);
-			return -EINVAL;
-		}
-		if (!watch_is_current(pid, fd, tfd)) {
-			snprintf(err, errlen, "fd %d (epoll) watches a file added as fd %d, which that number no longer "
-				 "holds: ferry cannot restore it yet", fd, tfd);
-			return -EOPNOTSUPP;
-		}
-		f->watches[i] = (struct fr_watch){.id = tfd, .mask = events, .data = data};
-		f->nwatches++;
-		p += strlen(TFD_TAG);
-	}
-	qsort(f->watches, f->nwatches, sizeof(*f->watches), by_fd);
-	return 0;
+	return fd_read_watches(pid, fd, info, TFD_TAG, parse_watch, f, err, errlen);
 }
 
 /* Does the fdinfo text of an epoll fd have a watch on fd? */

@@ -120,44 +120,23 @@ static int handle_path(pid_t pid, const struct inotify_line *l, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int by_wd(const void *a, const void *b)
+static int parse_watch(pid_t pid, int fd, const char *line, struct fr_watch *w, char *err, size_t errlen)
 {
-	const struct fr_watch *x = a, *y = b;
-	return (x->id > y->id) - (x->id < y->id);
+	struct inotify_line l;
+	if (parse_line(line, &l) < 0)
+		return -EINVAL;
+	*w = (struct fr_watch){.id = l.wd, .mask = l.mask};
+	int r = handle_path(pid, &l, &w->path);
+	if (r < 0) {
+		snprintf(err, errlen, "fd %d (inotify) watch %d: no path leads to the watched inode (%s): ferry cannot "
+			 "restore it yet", fd, l.wd, strerror(-r));
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 int fd_inotify_describe(pid_t pid, int fd, const char *info, struct fr_file *f, char *err, size_t errlen)
 {
-	size_t n = 0;
-	for (const char *p = strstr(info, INOTIFY_TAG); p; p = strstr(p + 1, INOTIFY_TAG))
-		n++;
 	f->kind = FILE_INOTIFY;
-	f->pos = 0;
-	if (n > FR_MAX_WATCHES) {
-		snprintf(err, errlen, "fd %d (inotify) has %zu watches; ferry keeps at most %u", fd, n, FR_MAX_WATCHES);
-		return -E2BIG;
-	}
-	if (n && !(f->watches = calloc(n, sizeof(*f->watches))))
-		return -ENOMEM;
-	const char *p = info;
-	for (size_t i = 0; i < n; i++) {
-		p = strstr(p, INOTIFY_TAG);
-		struct inotify_line l;
-		if (parse_line(p, &l) < 0) {
-			snprintf(err, errlen, "cannot read watch %zu of inotify fd %d from its fdinfo", i, fd);
-			return -EINVAL;
-		}
-		struct fr_watch *w = &f->watches[i];
-		*w = (struct fr_watch){.id = l.wd, .mask = l.mask};
-		int r = handle_path(pid, &l, &w->path);
-		if (r < 0) {
-			snprintf(err, errlen, "fd %d (inotify) watch %d: no path leads to the watched inode (%s): ferry "
-				 "cannot restore it yet", fd, l.wd, strerror(-r));
-			return -EOPNOTSUPP;
-		}
-		f->nwatches++;
-		p += strlen(INOTIFY_TAG);
-	}
-	qsort(f->watches, f->nwatches, sizeof(*f->watches), by_wd);
-	return 0;
+	return fd_read_watches(pid, fd, info, INOTIFY_TAG, parse_watch, f, err, errlen);
 }

@@ -15,6 +15,13 @@
 
 typedef int fd_describe_fn(pid_t pid, int fd, const char *info, struct fr_file *f, char *err, size_t errlen);
 
+/* fd_watches.c: the watches of f (kind set), one per line of info starting
+ * with tag, each read by parse (-EINVAL: unreadable, said here; another
+ * error: parse said why), capped at FR_MAX_WATCHES, sorted by id. */
+typedef int fd_watch_parse_fn(pid_t pid, int fd, const char *line, struct fr_watch *w, char *err, size_t errlen);
+int fd_read_watches(pid_t pid, int fd, const char *info, const char *tag, fd_watch_parse_fn *parse, struct fr_file *f,
+		    char *err, size_t errlen);
+
 /* Every watch with its events and data; a watch whose fd number no longer
  * holds the watched file (closed, or reused) is refused. */
 fd_describe_fn fd_epoll_describe;

@@ -37,18 +37,10 @@ static uint32_t parse_vmflags(const char *line)
 	return attrs;
 }
 
-/* The mapping of img that starts at addr, or NULL (img->vmas is sorted). */
-static struct fr_vma *vma_at(struct fr_image *img, uint64_t addr)
+static int by_start(const void *key, const void *elem)
 {
-	uint32_t lo = 0, hi = img->nvmas;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (img->vmas[mid].start < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < img->nvmas && img->vmas[lo].start == addr ? &img->vmas[lo] : NULL;
+	uint64_t addr = *(const uint64_t *)key, start = ((const struct fr_vma *)elem)->start;
+	return (addr > start) - (addr < start);
 }
 
 int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen)
@@ -70,7 +62,8 @@ int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen)
 			if (cur && cur->kind <= VMA_SHARED_ANON) /* not [vdso] and friends */
 				cur->attrs = attrs;
 		} else if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			cur = vma_at(img, start);
+			uint64_t key = start;
+			cur = bsearch(&key, img->vmas, img->nvmas, sizeof(*img->vmas), by_start); /* sorted by start */
 			if (cur && cur->end != end)
 				cur = NULL;
 		}

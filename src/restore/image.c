@@ -97,11 +97,21 @@ static int grow(void **arr, uint32_t n, size_t elem, const char *what, char *err
 		return 0;
 	void *na = realloc(*arr, (n ? 2 * (size_t)n : 1) * elem);
 	if (!na) {
-		snprintf(err, errlen, "out of memory while reading %u %s records", n, what);
+		snprintf(err, errlen, "out of memory while reading %u %s", n, what);
 		return -ENOMEM;
 	}
 	*arr = na;
 	return 0;
+}
+
+/* Room for one more of n records, at most max of them (why: the limit's
+ * name, for the message). */
+static int grow_capped(void **arr, uint32_t n, uint32_t max, size_t elem, const char *what, const char *why, char *err,
+		       size_t errlen)
+{
+	if (n >= max)
+		return too_many(err, errlen, what, max, why);
+	return grow(arr, n, elem, what, err, errlen);
 }
 
 static int read_hello(struct fr_stream *s, uint16_t type, const uint8_t *p, uint32_t len, char *err, size_t errlen)
@@ -153,7 +163,7 @@ static int add_thread(struct fr_stream *s, struct fr_image *img, const uint8_t *
 {
 	if (img->nthreads >= img->proc.nthreads)
 		return corrupt(err, errlen, s, "more thread records than the process record counts");
-	int r = grow((void **)&img->threads, img->nthreads, sizeof(*img->threads), "thread", err, errlen);
+	int r = grow((void **)&img->threads, img->nthreads, sizeof(*img->threads), "threads", err, errlen);
 	if (r < 0)
 		return r;
 	if ((r = decode_thread(p, len, &img->threads[img->nthreads])) < 0)
@@ -165,9 +175,8 @@ static int add_thread(struct fr_stream *s, struct fr_image *img, const uint8_t *
 static int add_file(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		    uint32_t len, char *err, size_t errlen)
 {
-	if (img->nfiles >= lim->max_fds)
-		return too_many(err, errlen, "fds", lim->max_fds, "RLIMIT_NOFILE hard limit");
-	int r = grow((void **)&img->files, img->nfiles, sizeof(*img->files), "file", err, errlen);
+	int r = grow_capped((void **)&img->files, img->nfiles, lim->max_fds, sizeof(*img->files), "fds",
+			    "RLIMIT_NOFILE hard limit", err, errlen);
 	if (r < 0)
 		return r;
 	struct fr_file *f = &img->files[img->nfiles];
@@ -195,9 +204,8 @@ static int add_file(struct fr_stream *s, const struct image_limits *lim, struct 
 static int add_timer(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		     uint32_t len, char *err, size_t errlen)
 {
-	if (img->ntimers >= lim->max_pending)
-		return too_many(err, errlen, "POSIX timers", lim->max_pending, "RLIMIT_SIGPENDING");
-	int r = grow((void **)&img->timers, img->ntimers, sizeof(*img->timers), "posix timer", err, errlen);
+	int r = grow_capped((void **)&img->timers, img->ntimers, lim->max_pending, sizeof(*img->timers), "POSIX timers",
+			    "RLIMIT_SIGPENDING", err, errlen);
 	if (r < 0)
 		return r;
 	const struct fr_posix_timer *t = &img->timers[img->ntimers];
@@ -213,9 +221,8 @@ static int add_timer(struct fr_stream *s, const struct image_limits *lim, struct
 static int add_lock(struct fr_stream *s, struct fr_image *img, const uint8_t *p, uint32_t len, char *err,
 		    size_t errlen)
 {
-	if (img->nlocks >= FR_MAX_LOCKS)
-		return too_many(err, errlen, "file locks", FR_MAX_LOCKS, "ferry's limit");
-	int r = grow((void **)&img->locks, img->nlocks, sizeof(*img->locks), "file lock", err, errlen);
+	int r = grow_capped((void **)&img->locks, img->nlocks, FR_MAX_LOCKS, sizeof(*img->locks), "file locks",
+			    "ferry's limit", err, errlen);
 	if (r < 0)
 		return r;
 	struct fr_lock *l = &img->locks[img->nlocks];
@@ -231,9 +238,8 @@ static int add_lock(struct fr_stream *s, struct fr_image *img, const uint8_t *p,
 static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		   uint32_t len, char *err, size_t errlen)
 {
-	if (img->nvmas >= lim->max_vmas)
-		return too_many(err, errlen, "mappings", lim->max_vmas, "vm.max_map_count");
-	int r = grow((void **)&img->vmas, img->nvmas, sizeof(*img->vmas), "vma", err, errlen);
+	int r = grow_capped((void **)&img->vmas, img->nvmas, lim->max_vmas, sizeof(*img->vmas), "mappings",
+			    "vm.max_map_count", err, errlen);
 	if (r < 0)
 		return r;
 	const struct fr_vma *v = &img->vmas[img->nvmas];

@@ -37,6 +37,8 @@ static int finish(struct buf_reader *r)
 	return refuse(r->bad ? "payload too short or a length field invalid" : "trailing bytes after the payload");
 }
 
+int codec_finish(struct buf_reader *r) { return finish(r); }
+
 static void put_pending(struct buf *b, uint32_t n, const uint8_t *si)
 {
 	buf_put_u32(b, n);

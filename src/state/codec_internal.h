@@ -11,6 +11,9 @@
 
 /* Records why a decode failed (codec_why) and returns -EBADMSG. */
 int codec_refuse(const char *field);
+/* 0 if every get of r succeeded and consumed the payload exactly, else
+ * refuses it as short or as having trailing bytes. */
+int codec_finish(struct buf_reader *r);
 /* Does a FILE record of this kind carry a tail after kind_flags? */
 bool codec_file_has_tail(uint32_t kind);
 void encode_file_tail(struct buf *b, const struct fr_file *f);

@@ -2,6 +2,7 @@
  * fd it is taken through again. Wire order: fd, kind, type, start, len. */
 #include "codec_internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 
 void encode_file_lock(struct buf *b, const struct fr_lock *l)
@@ -22,8 +23,8 @@ int decode_file_lock(const uint8_t *data, uint32_t len, struct fr_lock *l)
 	l->start = buf_get_u64(&r);
 	l->len = buf_get_u64(&r);
 	uint64_t end;
-	if (!buf_reader_done(&r))
-		return codec_refuse(r.bad ? "file lock (short)" : "file lock (trailing bytes)");
+	if (codec_finish(&r) < 0)
+		return -EBADMSG;
 	if (l->fd < 0)
 		return codec_refuse("file lock fd (negative)");
 	if (l->kind < FR_LOCK_FLOCK || l->kind > FR_LOCK_OFD)

@@ -4,6 +4,7 @@
  * interval_ns. */
 #include "codec_internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <time.h>
 
@@ -50,8 +51,8 @@ int decode_posix_timer(const uint8_t *data, uint32_t len, struct fr_posix_timer 
 	t->sigval = buf_get_u64(&r);
 	t->value_ns = buf_get_u64(&r);
 	t->interval_ns = buf_get_u64(&r);
-	if (!buf_reader_done(&r))
-		return codec_refuse(r.bad ? "posix timer (short)" : "posix timer (trailing bytes)");
+	if (codec_finish(&r) < 0)
+		return -EBADMSG;
 	if (t->id < 0)
 		return codec_refuse("posix timer id (negative)");
 	if (!timer_clock(t->clockid))

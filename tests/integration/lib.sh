@@ -343,6 +343,19 @@ ferry_restore_sync() {
 
 # json_num FILE KEY / json_str FILE KEY: the first number or string value of
 # "KEY" in a one-line JSON stats file (ferry's flat stats; keys are unique).
+# wl_dump_restore NAME [ARGS...]: starts workload NAME, lets it run 0.5 s,
+# dumps it and restores it; it runs again as $WL_PID (ferry restore is
+# $RESTORE_PID). The caller then checks it (stop_and_check ...).
+wl_dump_restore() {
+	start_wl "$@"
+	local img=$T/img.$1.$LIB_SEQ
+	wait_ready "$WL_CTL" "$WL_PID"
+	sleep 0.5
+	ferry_dump "$WL_PID" "$img" || fail "$1: dump failed: $(cat "$DUMP_ERR")"
+	ferry_restore "$img"
+	wait_restored "$WL_PID" "$RESTORE_PID"
+}
+
 # locks_held DIR [PREFIX...]: each lock the locks workload holds in DIR is
 # refused to another process (lockprobe, run as PREFIX lockprobe ..., e.g.
 # host_exec B), which gets the ranges nobody locked

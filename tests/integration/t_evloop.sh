@@ -11,14 +11,8 @@
 require_root
 require_ferry
 
-start_wl evloop
-pid=$WL_PID
-wait_ready "$WL_CTL" "$pid"
-sleep 0.5
-ferry_dump "$pid" "$T/img" || fail "dump failed: $(cat "$DUMP_ERR")"
-ferry_restore "$T/img"
-wait_restored "$pid" "$RESTORE_PID"
+wl_dump_restore evloop
 sleep 1
-stop_and_check evloop "$WL_CTL" "$pid" "$RESTORE_PID"
+stop_and_check evloop "$WL_CTL" "$WL_PID" "$RESTORE_PID"
 [[ $OK_LINE =~ ^OK\ evloop\ rounds=[0-9]+\ ticks=[0-9]+\ retries=[01]$ ]] || fail "unexpected: $OK_LINE"
 log "pass: $OK_LINE"

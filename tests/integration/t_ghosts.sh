@@ -8,15 +8,9 @@
 require_root
 require_ferry
 
-start_wl ghosts
-pid=$WL_PID
-wait_ready "$WL_CTL" "$pid"
+wl_dump_restore ghosts
 sleep 0.3
-ferry_dump "$pid" "$T/img" || fail "dump failed: $(cat "$DUMP_ERR")"
-ferry_restore "$T/img"
-wait_restored "$pid" "$RESTORE_PID"
-sleep 0.3
-stop_and_check ghosts "$WL_CTL" "$pid" "$RESTORE_PID"
+stop_and_check ghosts "$WL_CTL" "$WL_PID" "$RESTORE_PID"
 log "restored: $OK_LINE"
 
 # 2 MiB deleted file: above the default 1 MiB

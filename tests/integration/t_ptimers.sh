@@ -12,15 +12,9 @@ require_root
 require_ferry
 
 for chase in 0 1; do
-	start_wl ptimers
-	pid=$WL_PID
-	wait_ready "$WL_CTL" "$pid"
-	sleep 0.5
-	ferry_dump "$pid" "$T/img.$chase" || fail "dump failed: $(cat "$DUMP_ERR")"
-	FERRY_RESTORE_NO_TIMER_IDS=$chase ferry_restore "$T/img.$chase"
-	wait_restored "$pid" "$RESTORE_PID"
+	FERRY_RESTORE_NO_TIMER_IDS=$chase wl_dump_restore ptimers
 	sleep 1
-	stop_and_check ptimers "$WL_CTL" "$pid" "$RESTORE_PID"
+	stop_and_check ptimers "$WL_CTL" "$WL_PID" "$RESTORE_PID"
 	[[ $OK_LINE =~ ^OK\ ptimers\ a=[0-9]+\ b=[0-9]+$ ]] || fail "unexpected: $OK_LINE"
 	log "ids chased: $chase: $OK_LINE"
 done
