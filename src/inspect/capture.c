@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <linux/ptrace.h>
@@ -60,22 +61,21 @@ static int read_link(const char *path, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int check_cwd(pid_t pid, char *err, size_t errlen)
+/* The working directory; one that was removed is recorded by its old path
+ * and its mode (it was empty: rmdir takes nothing else). */
+static int capture_cwd(pid_t pid, struct fr_process *p)
 {
-	char path[64], cwd[4096];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
-	ssize_t n = readlink(path, cwd, sizeof(cwd) - 1);
-	if (n < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return neg_errno();
-	}
-	cwd[n] = '\0';
+	int r = read_link(path, &p->cwd);
+	if (r < 0)
+		return r;
 	const char *suffix = " (deleted)";
-	size_t sl = strlen(suffix);
-	if ((size_t)n > sl && strcmp(cwd + n - sl, suffix) == 0) {
-		snprintf(err, errlen, "the working directory of pid %d (%s) was deleted: ferry cannot restore it yet",
-			 pid, cwd);
-		return -EOPNOTSUPP;
+	size_t n = strlen(p->cwd), sl = strlen(suffix);
+	struct stat st;
+	if (n > sl && strcmp(p->cwd + n - sl, suffix) == 0 && stat(path, &st) == 0 && st.st_nlink == 0) {
+		p->cwd[n - sl] = '\0';
+		p->cwd_deleted = (uint32_t)(S_IFDIR | (st.st_mode & 07777));
 	}
 	return 0;
 }
@@ -133,10 +133,8 @@ static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_s
 	if ((r = read_small_file(path, &text, NULL)) < 0)
 		goto io;
 	p->oom_score_adj = atoi(text);
-	if ((r = check_cwd(pid, err, errlen)) < 0)
-		return r;
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
-	if ((r = read_link(path, &p->cwd)) < 0)
+	if ((r = capture_cwd(pid, p)) < 0)
 		goto io;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	if ((r = read_link(path, &m->exe)) < 0)

@@ -38,8 +38,6 @@ int capture_posix_timers(struct rsys *rs, pid_t pid, struct fr_image *img, char 
 int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen);
 /* The locks held through the fds of img (file_locks.c), into img->locks. */
 int capture_file_locks(pid_t pid, struct fr_image *img, char *err, size_t errlen);
-/* Refuses a process whose working directory was deleted. */
-int check_cwd(pid_t pid, char *err, size_t errlen);
 /* Rewinds a syscall interrupted with -ERESTART* so it runs again on restore. */
 void regs_prepare_for_restore(struct user_regs_struct *regs);
 

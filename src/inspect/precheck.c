@@ -42,16 +42,13 @@ static int refuse_kin(char *err, size_t errlen, pid_t pid, const char *relation,
 	return -EOPNOTSUPP;
 }
 
-/* cwd, fds, mappings: capture's checks on the running process; the fds
+/* fds, mappings: capture's checks on the running process; the fds
  * and mappings read go to *live if the caller wants them. */
 static int check_resources(pid_t pid, const struct capture_opts *opts, struct fr_image *live, char *err,
 			   size_t errlen)
 {
 	struct fr_image scratch = {0};
-	int r = check_cwd(pid, err, errlen);
-	if (r < 0)
-		return r;
-	r = capture_files(pid, opts, &scratch, err, errlen);
+	int r = capture_files(pid, opts, &scratch, err, errlen);
 	if (r == 0)
 		r = capture_vmas(pid, true, &scratch, err, errlen);
 	if (r == 0 && live)

@@ -27,6 +27,7 @@
  * from ferry. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -523,6 +525,39 @@ static int apply_prctl(struct rsys *r, const struct fr_process *p, char *err, si
 	return e < 0 ? fail(err, errlen, e, "prctl failed") : 0;
 }
 
+/* chdir in the stub; err names dir. */
+static int enter_dir(struct stub *s, struct rsys *r, const char *dir, char *err, size_t errlen)
+{
+	size_t n = strlen(dir) + 1;
+	long e = n > s->scratch_len ? -ENAMETOOLONG : remote_write(s->pid, s->scratch, dir, n);
+	if (e == 0)
+		e = rsys(r, SYS_chdir, s->scratch, 0, 0, 0, 0, 0);
+	return e < 0 ? fail(err, errlen, e, "cannot enter the working directory %s", dir) : 0;
+}
+
+/* A working directory that was removed (it was empty: rmdir takes nothing
+ * else) is made again with its mode under its old path (beside it, if
+ * that path is taken now), entered, and removed. */
+static int enter_deleted_dir(struct stub *s, struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
+{
+	char made[PATH_MAX];
+	mode_t mode = (mode_t)(p->cwd_deleted & 07777);
+	snprintf(made, sizeof(made), "%s", p->cwd);
+	if (mkdir(made, mode) < 0) {
+		int e = neg_errno();
+		snprintf(made, sizeof(made), "%s.ferry-XXXXXX", p->cwd);
+		if (e != -EEXIST || !mkdtemp(made))
+			return fail(err, errlen, e == -EEXIST ? neg_errno() : e,
+				    "cannot make the removed working directory %s again", p->cwd);
+	}
+	int e = chmod(made, mode) < 0 ? fail(err, errlen, neg_errno(), "cannot set the mode of %s", made) : 0;
+	if (e == 0)
+		e = enter_dir(s, r, made, err, errlen);
+	if (rmdir(made) < 0 && e == 0)
+		e = fail(err, errlen, neg_errno(), "cannot remove the working directory %s again", made);
+	return e;
+}
+
 /* umask, personality, cwd, rlimits, prctl flags. */
 static int apply_process(struct stub *s, struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
 {
@@ -534,15 +569,10 @@ static int apply_process(struct stub *s, struct rsys *r, const struct fr_process
 		snprintf(err, errlen, "personality(%#x) failed: %s", p->personality, strerror((int)-e));
 		return (int)e;
 	}
-	size_t n = strlen(p->cwd) + 1;
-	e = n > s->scratch_len ? -ENAMETOOLONG : remote_write(s->pid, s->scratch, p->cwd, n);
-	if (e == 0)
-		e = rsys(r, SYS_chdir, s->scratch, 0, 0, 0, 0, 0);
-	if (e < 0) {
-		snprintf(err, errlen, "cannot enter the working directory %s: %s", p->cwd, strerror((int)-e));
-		return (int)e;
-	}
-	int ret = apply_rlimits(s, p, err, errlen);
+	int ret = p->cwd_deleted ? enter_deleted_dir(s, r, p, err, errlen) : enter_dir(s, r, p->cwd, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = apply_rlimits(s, p, err, errlen);
 	return ret < 0 ? ret : apply_prctl(r, p, err, errlen);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #define USER_ADDR_LIMIT 0x00007ffffffff000ull /* TASK_SIZE_MAX with 4-level paging */
 #define VMA_ALIGN 4096ull /* x86_64 base page: every VMA boundary and file offset is a multiple */
@@ -122,6 +123,7 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	buf_put_u32(b, p->membarrier);
 	put_pending(b, p->npending, p->pending);
 	buf_put_u32(b, (uint32_t)p->pdeathsig);
+	buf_put_u32(b, p->cwd_deleted);
 }
 
 int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
@@ -169,8 +171,11 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	p->membarrier = buf_get_u32(&r);
 	get_pending(&r, &p->npending, &p->pending);
 	p->pdeathsig = (int32_t)buf_get_u32(&r);
+	p->cwd_deleted = buf_get_u32(&r);
 	if (finish(&r) < 0)
 		return -EBADMSG;
+	if (p->cwd_deleted && ((p->cwd_deleted & S_IFMT) != S_IFDIR || (p->cwd_deleted & ~(uint32_t)(S_IFMT | 07777))))
+		return refuse("cwd_deleted (not a directory's mode)");
 	if (p->pdeathsig < 0 || p->pdeathsig > FR_NSIG)
 		return refuse("pdeathsig");
 	if (p->membarrier & ~FR_MEMBARRIER_REGISTRATIONS)

@@ -59,6 +59,7 @@ struct fr_process {
 	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
 	uint32_t membarrier;    /* FR_MEMBARRIER_REGISTRATIONS bits the process registered */
 	int32_t pdeathsig;      /* PR_SET_PDEATHSIG: the signal it gets when its parent dies, or 0 */
+	uint32_t cwd_deleted;   /* cwd was removed: S_IFDIR | its mode (made again empty, entered, removed); else 0 */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };

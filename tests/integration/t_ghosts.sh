@@ -1,7 +1,8 @@
 #!/bin/bash
 # memfds and a file deleted while open survive a dump and restore: names,
 # sizes, sparse contents, seals, mode, flags, offsets and a shared offset
-# (the workload checks every byte itself). A deleted file larger than
+# (the workload checks every byte itself), and so does its removed working
+# directory. A deleted file larger than
 # --ghost-limit is refused at dump, naming the fd and both sizes, before the
 # process is stopped; with a larger limit the same process is dumped.
 . "$(dirname "$0")/lib.sh"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <sys/eventfd.h>
 
@@ -26,7 +27,7 @@ static void test_process_round_trip(void **state)
 			       .gid = {100, 101, 102, 103}, .ngroups = 3, .groups = groups, .umask = 027,
 			       .personality = 0x0040000, .cwd = "/srv/app", .dumpable = 1, .no_new_privs = 1,
 			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9,
-			       .membarrier = (1u << 4) | (1u << 6), .pdeathsig = 9};
+			       .membarrier = (1u << 4) | (1u << 6), .pdeathsig = 9, .cwd_deleted = S_IFDIR | 0750};
 	p.rlim[7].rlim_cur = 1024, p.rlim[7].rlim_max = 4096;
 	p.mm.brk = 0x555555600000, p.mm.start_brk = 0x555555580000, p.mm.auxv_words = 4;
 	p.mm.auxv[0] = 33, p.mm.auxv[1] = 0x7fff0000, p.mm.exe = "/usr/bin/app";
@@ -50,6 +51,7 @@ static void test_process_round_trip(void **state)
 	assert_int_equal(q.nthreads, 9);
 	assert_int_equal(q.membarrier, (1u << 4) | (1u << 6));
 	assert_int_equal(q.pdeathsig, 9);
+	assert_int_equal(q.cwd_deleted, S_IFDIR | 0750);
 	free(q.groups), free(q.cwd), free(q.mm.exe);
 
 	/* A registration bit membarrier(2) does not have is refused by name. */
@@ -67,6 +69,13 @@ static void test_process_round_trip(void **state)
 	encode_process(&ob, &odd);
 	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
 	assert_string_equal(codec_why(), "pdeathsig");
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+	buf_free(&ob);
+	odd = p; /* a removed cwd is a directory */
+	odd.cwd_deleted = S_IFREG | 0644;
+	ob = (struct buf){0};
+	encode_process(&ob, &odd);
+	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
 	free(q.groups), free(q.cwd), free(q.mm.exe);
 	buf_free(&ob);
 

@@ -10,6 +10,8 @@
  *   counter in P equals the loop's, F_GET_SEALS as set, S refuses to grow,
  *   names in /proc/self/fd, the ghost has no link, mode 0640, O_APPEND, and
  *   its dup shares the offset; a new write to it lands at the end.
+ * - its working directory CTL/gone (mode 0750) is removed: after stop it is
+ *   still there, removed, with its mode, as /proc/self/cwd says.
  * usage: ghosts CTL [BYTES]  (BYTES: the ghost's size, default 300 KiB)
  * Output: OK ghosts rounds=N */
 #include "common.h"
@@ -89,6 +91,10 @@ int main(int argc, char **argv)
 	int g2 = dup(g);
 	if (g2 < 0 || unlink(gpath) < 0)
 		wl_fail("ghost: %s", strerror(errno));
+	char gone[4300];
+	snprintf(gone, sizeof gone, "%s/gone", wl_ctl);
+	if (mkdir(gone, 0750) < 0 || chmod(gone, 0750) < 0 || chdir(gone) < 0 || rmdir(gone) < 0)
+		wl_fail("removed cwd %s: %s", gone, strerror(errno));
 	wl_ready();
 	uint64_t rounds = 0;
 	while (!wl_stop_requested()) {
@@ -128,5 +134,12 @@ int main(int argc, char **argv)
 	check_link(g, want);
 	if (write(g, "end", 3) != 3 || lseek(g2, 0, SEEK_CUR) != (off_t)g_len + 3)
 		wl_fail("ghost dup does not share the offset: %lld", (long long)lseek(g2, 0, SEEK_CUR));
+	char cwd[4400], want_cwd[4400];
+	ssize_t cl = readlink("/proc/self/cwd", cwd, sizeof cwd - 1);
+	snprintf(want_cwd, sizeof want_cwd, "%s (deleted)", gone);
+	if (cl < 0 || (cwd[cl] = '\0', strcmp(cwd, want_cwd) != 0))
+		wl_fail("cwd is %s, expected %s", cl < 0 ? strerror(errno) : cwd, want_cwd);
+	if (stat(".", &st) < 0 || !S_ISDIR(st.st_mode) || st.st_nlink != 0 || (st.st_mode & 07777) != 0750)
+		wl_fail("cwd: links %lu mode %o", (unsigned long)st.st_nlink, st.st_mode & 07777);
 	wl_ok("rounds=%llu", (unsigned long long)rounds);
 }

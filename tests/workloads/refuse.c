@@ -9,7 +9,6 @@
  *             holds the epoll fd's number
  *   memfd     a 1 MiB memfd mapped MAP_SHARED, its fd closed
  *   deleted   a directory (CTL/deleted) removed while open
- *   cwd       its working directory (CTL/cwd) removed ("cwd" in CTL/info)
  *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
  *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
@@ -57,7 +56,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|cwd");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
@@ -78,11 +77,6 @@ int main(int argc, char **argv)
 		if (mkdir(path, 0700) < 0 || (fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 		    rmdir(path) < 0)
 			wl_fail("deleted directory %s: %s", path, strerror(errno));
-	} else if (strcmp(mode, "cwd") == 0) {
-		char path[4200];
-		snprintf(path, sizeof path, "%s/cwd", wl_ctl);
-		if (mkdir(path, 0700) < 0 || chdir(path) < 0 || rmdir(path) < 0)
-			wl_fail("deleted cwd %s: %s", path, strerror(errno));
 	} else if (strcmp(mode, "sysvshm") == 0) {
 		int id = shmget(IPC_PRIVATE, SH_LEN, IPC_CREAT | 0600);
 		if (id < 0 || (sh = shmat(id, NULL, 0)) == (void *)-1)
@@ -142,9 +136,7 @@ int main(int argc, char **argv)
 	} else {
 		wl_fail("unknown mode '%s'", mode);
 	}
-	if (strcmp(mode, "cwd") == 0)
-		snprintf(info, sizeof info, "cwd");
-	else if (sh)
+	if (sh)
 		snprintf(info, sizeof info, "range %lx-%lx", (unsigned long)(uintptr_t)sh,
 			 (unsigned long)(uintptr_t)sh + SH_LEN);
 	else if (fds[1] >= 0)
@@ -205,10 +197,6 @@ int main(int argc, char **argv)
 		struct stat st;
 		if (fstat(fds[0], &st) < 0 || !S_ISDIR(st.st_mode) || st.st_nlink != 0)
 			wl_fail("deleted directory changed: %s", strerror(errno));
-	} else if (strcmp(mode, "cwd") == 0) {
-		char here[4096];
-		if (!getcwd(here, sizeof here) && errno != ENOENT)
-			wl_fail("getcwd: %s", strerror(errno));
 	} else {
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			if (sh[i] != wl_mix(0x5A5A0000ull + i))
