@@ -16,6 +16,7 @@
 struct capture_opts {
 	bool shell_job;       /* terminals are allowed (reattached on restore) */
 	uint64_t ghost_limit; /* largest deleted file whose contents go into the image */
+	bool checks_only;     /* precheck: the process runs; what files hold is not read */
 };
 #define CAPTURE_GHOST_LIMIT_DEFAULT (1u << 20) /* 1 MiB, as criu's --ghost-limit */
 

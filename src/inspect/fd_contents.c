@@ -16,6 +16,7 @@
 #include "fd_kinds.h"
 
 #define EXTENT_MAX (1u << 20) /* data read into one extent at most */
+#define STAT_BLOCK_BYTES 512  /* the unit of st_blocks */
 #define DELETED_SUFFIX " (deleted)"
 
 static int add_extent(int file, struct fr_file *f, uint64_t off, uint32_t len, size_t *cap)
@@ -80,7 +81,8 @@ static int open_inode(pid_t pid, int fd, struct stat *st)
 	return file < 0 ? neg_errno() : file;
 }
 
-int fd_memfd_describe(pid_t pid, int fd, const char *link, struct fr_file *f, char *err, size_t errlen)
+int fd_memfd_describe(pid_t pid, int fd, const char *link, bool with_data, struct fr_file *f, char *err,
+		      size_t errlen)
 {
 	struct stat st;
 	_cleanup_close_ int file = open_inode(pid, fd, &st);
@@ -97,7 +99,9 @@ int fd_memfd_describe(pid_t pid, int fd, const char *link, struct fr_file *f, ch
 	f->kind = FILE_MEMFD;
 	f->value = (uint64_t)st.st_size;
 	f->kind_flags = (uint32_t)seals;
-	int r = read_contents(file, (uint64_t)st.st_size, f);
+	/* without the data, what tmpfs has allocated for it tells */
+	int r = with_data ? read_contents(file, (uint64_t)st.st_size, f)
+			  : (uint64_t)st.st_blocks * STAT_BLOCK_BYTES > FR_CONTENTS_MAX ? -EFBIG : 0;
 	if (r == -EFBIG) {
 		snprintf(err, errlen, "fd %d (%s) is a memfd with more than %u MiB of data: ferry cannot restore it yet",
 			 fd, link, FR_CONTENTS_MAX >> 20);
@@ -108,8 +112,8 @@ int fd_memfd_describe(pid_t pid, int fd, const char *link, struct fr_file *f, ch
 	return r;
 }
 
-int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, struct fr_file *f, char *err,
-		      size_t errlen)
+int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, bool with_data, struct fr_file *f,
+		      char *err, size_t errlen)
 {
 	struct stat st;
 	_cleanup_close_ int file = open_inode(pid, fd, &st);
@@ -130,7 +134,7 @@ int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, struc
 	f->kind = FILE_GHOST;
 	f->value = (uint64_t)st.st_size;
 	f->kind_flags = (uint32_t)(st.st_mode & 07777);
-	int r = read_contents(file, (uint64_t)st.st_size, f);
+	int r = with_data ? read_contents(file, (uint64_t)st.st_size, f) : 0;
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read deleted file %d (%s): %s", fd, link, strerror(-r));
 		return r;

@@ -8,6 +8,7 @@
 #ifndef FERRY_FD_KINDS_H
 #define FERRY_FD_KINDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,12 +34,13 @@ fd_describe_fn fd_signalfd_describe;
  * the file handle fdinfo prints). */
 fd_describe_fn fd_inotify_describe;
 
-/* A memfd: size, seals and data (link is "/memfd:NAME (deleted)", kept as
- * the path). */
-int fd_memfd_describe(pid_t pid, int fd, const char *link, struct fr_file *f, char *err, size_t errlen);
-/* A regular file deleted while open (link ends with " (deleted)"): its
- * path, mode, size and data, refused above limit bytes. */
-int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, struct fr_file *f, char *err,
+/* A memfd: size, seals and (with_data) data (link is "/memfd:NAME
+ * (deleted)", kept as the path). */
+int fd_memfd_describe(pid_t pid, int fd, const char *link, bool with_data, struct fr_file *f, char *err,
 		      size_t errlen);
+/* A regular file deleted while open (link ends with " (deleted)"): its
+ * path, mode, size and (with_data) data, refused above limit bytes. */
+int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, bool with_data, struct fr_file *f,
+		      char *err, size_t errlen);
 
 #endif

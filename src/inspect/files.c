@@ -158,12 +158,13 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 		return r;
 	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
 	if (strncmp(link, "/memfd:", 7) == 0 && deleted) {
-		if ((r = fd_memfd_describe(pid, fd, link, f, err, errlen)) == 0 && !(f->path = strdup(link)))
+		if ((r = fd_memfd_describe(pid, fd, link, !opts->checks_only, f, err, errlen)) == 0 &&
+		    !(f->path = strdup(link)))
 			r = -ENOMEM;
 		return r;
 	}
 	if (deleted)
-		return fd_ghost_describe(pid, fd, link, opts->ghost_limit, f, err, errlen);
+		return fd_ghost_describe(pid, fd, link, opts->ghost_limit, !opts->checks_only, f, err, errlen);
 
 	if (f->flags & O_PATH)
 		f->kind = FILE_PATH;

@@ -48,7 +48,9 @@ static int check_resources(pid_t pid, const struct capture_opts *opts, struct fr
 			   size_t errlen)
 {
 	struct fr_image scratch = {0};
-	int r = capture_files(pid, opts, &scratch, err, errlen);
+	struct capture_opts checks = *opts;
+	checks.checks_only = true; /* sizes, not contents: the frozen capture reads them */
+	int r = capture_files(pid, &checks, &scratch, err, errlen);
 	if (r == 0)
 		r = capture_vmas(pid, true, &scratch, err, errlen);
 	if (r == 0 && live)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # refuse: a process holding something ferry cannot checkpoint yet (each kind
 # README lists: a pipe, a FIFO, a UNIX socketpair, a userfaultfd watched by an
-# epoll set (both named), a shared mapping of a memfd, a deleted directory,
+# epoll set (both named), a shared mapping of a memfd, a memfd holding more
+# than 48 MiB, a deleted directory,
 # System V shared memory, shared anonymous memory also mapped by a child)
 # must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
@@ -21,6 +22,7 @@ kind() {
 	socket) echo 'a socket' ;;
 	uffd) echo "an anonymous-inode object watched by epoll fd $(cat "$WL_CTL/epoll")" ;;
 	memfd) echo 'a mapping of a deleted file' ;;
+	bigmemfd) echo 'a memfd with more than 48 MiB of data' ;;
 	deleted) echo 'a deleted directory' ;;
 	sysvshm) echo 'System V shared memory' ;;
 	sharedmem) echo 'shared anonymous memory also mapped by another process' ;;
@@ -102,7 +104,7 @@ run_mode() {
 	fi
 }
 
-for m in pipe fifo socket uffd memfd deleted sysvshm sharedmem; do
+for m in pipe fifo socket uffd memfd deleted sysvshm sharedmem bigmemfd; do
 	run_mode "$m"
 done
 log "pass"

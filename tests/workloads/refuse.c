@@ -8,6 +8,7 @@
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
  *   memfd     a 1 MiB memfd mapped MAP_SHARED, its fd closed
+ *   bigmemfd  a memfd holding 64 MiB of data (more than ferry carries)
  *   deleted   a directory (CTL/deleted) removed while open
  *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
@@ -77,6 +78,15 @@ int main(int argc, char **argv)
 		if (mkdir(path, 0700) < 0 || (fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 		    rmdir(path) < 0)
 			wl_fail("deleted directory %s: %s", path, strerror(errno));
+	} else if (strcmp(mode, "bigmemfd") == 0) {
+		fds[0] = memfd_create("refuse-big", MFD_CLOEXEC);
+		char chunk[65536];
+		memset(chunk, 0x5a, sizeof chunk);
+		for (int i = 0; fds[0] >= 0 && i < (64 << 20) / (int)sizeof chunk; i++)
+			if (write(fds[0], chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+				wl_fail("write memfd: %s", strerror(errno));
+		if (fds[0] < 0)
+			wl_fail("memfd_create: %s", strerror(errno));
 	} else if (strcmp(mode, "sysvshm") == 0) {
 		int id = shmget(IPC_PRIVATE, SH_LEN, IPC_CREAT | 0600);
 		if (id < 0 || (sh = shmat(id, NULL, 0)) == (void *)-1)
@@ -193,6 +203,10 @@ int main(int argc, char **argv)
 		int n = epoll_wait(epfd, &ev, 1, 0); /* a userfaultfd before UFFDIO_API polls as an error */
 		if (n < 0 || (n == 1 && ev.data.u64 != 1))
 			wl_fail("epoll set broken: %d %s", n, strerror(errno));
+	} else if (strcmp(mode, "bigmemfd") == 0) {
+		char c = 0;
+		if (pread(fds[0], &c, 1, (64 << 20) - 1) != 1 || c != 0x5a)
+			wl_fail("big memfd changed: %s", strerror(errno));
 	} else if (strcmp(mode, "deleted") == 0) {
 		struct stat st;
 		if (fstat(fds[0], &st) < 0 || !S_ISDIR(st.st_mode) || st.st_nlink != 0)
