@@ -28,6 +28,11 @@ int cli_parse_pid(const char *s);
 #define CLI_TIMEOUT_DEFAULT_S 30
 /* A decimal number in [lo, hi]: 0, or -1 if s is not one. */
 int cli_parse_number(const char *s, double lo, double hi, double *out);
+/* A positive byte count with an optional K, M or G (powers of 1024): 0, or
+ * -1 if s is not one. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* --ghost-limit SIZE (at most FR_CONTENTS_MAX); -1 with the error printed. */
+int cli_parse_ghost_limit(const char *cmd, const char *arg, uint64_t *out);
 int cli_parse_timeout(const char *cmd, const char *arg, int *ms);
 /* Exactly one of --key-file and --insecure: loads the key into *key and sets
  * *out to it (NULL for --insecure); -1 with the error printed otherwise. */

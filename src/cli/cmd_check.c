@@ -18,7 +18,7 @@ static const char help[] =
 	"  -h, --help           this text\n"
 	"\n"
 	"Features: ptrace, clone3_set_tid, process_vm, pidfd_getfd, userfaultfd,\n"
-	"uffd_wp_async, pagemap_scan, soft_dirty.\n"
+	"uffd_wp_async, pagemap_scan, soft_dirty, timer_restore_ids.\n"
 	"\n"
 	"The full listing ends with the dirty-page tracking that pre-copy uses here:\n"
 	"uffd_wp_async + pagemap_scan (best), soft_dirty, or none (full resends).\n"
@@ -57,7 +57,7 @@ int cmd_check(int argc, char **argv)
 	for (size_t i = 0; i < ferry_nfeatures; i++) {
 		const struct feature *f = &ferry_features[i];
 		int r = f->probe(detail, sizeof(detail));
-		printf("%-16s %-3s %s%s  -- %s\n", f->name, r == 0 ? "yes" : "no", f->required_for_restore ? "(required) " : "",
+		printf("%-17s %-3s %s%s  -- %s\n", f->name, r == 0 ? "yes" : "no", f->required_for_restore ? "(required) " : "",
 		       detail, f->what);
 		if (r != 0 && f->required_for_restore)
 			missing_required++;

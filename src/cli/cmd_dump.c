@@ -10,11 +10,13 @@
 #include "../common/interrupt.h"
 #include "../common/stall.h"
 #include "../common/util.h"
+#include "../inspect/capture.h"
 #include "../migrate/dump.h"
 #include "cli.h"
 
 static const char help[] =
-	"Usage: ferry dump --pid PID --dir DIR [--leave-running] [--shell-job] [--stats FILE]\n"
+	"Usage: ferry dump --pid PID --dir DIR [--leave-running] [--shell-job] [--ghost-limit SIZE]\n"
+	"                  [--stats FILE]\n"
 	"\n"
 	"Freezes every thread of process PID, writes its complete state (identity,\n"
 	"threads with registers and FPU/AVX state, signal state, memory layout and\n"
@@ -29,6 +31,8 @@ static const char help[] =
 	"  -D, --dir DIR        image directory (created if missing)\n"
 	"  -R, --leave-running  let the process run on after the dump\n"
 	"  -j, --shell-job      allow terminal fds (restore reattaches them to ferry's terminal)\n"
+	"  -g, --ghost-limit SIZE  largest file deleted while open whose contents go into\n"
+	"                       the image (K, M: powers of 1024; default 1M, at most 48M)\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -57,11 +61,12 @@ int cmd_dump(int argc, char **argv)
 		{"pid", required_argument, 0, 't'},   {"dir", required_argument, 0, 'D'},
 		{"leave-running", no_argument, 0, 'R'}, {"shell-job", no_argument, 0, 'j'},
 		{"stats", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
-		{0}};
-	struct dump_opts o = {.pid = -1, .progress = cli_progress, .progress_arg = "dump"};
+		{"ghost-limit", required_argument, 0, 'g'}, {0}};
+	struct dump_opts o = {.pid = -1, .ghost_limit = CAPTURE_GHOST_LIMIT_DEFAULT, .progress = cli_progress,
+			      .progress_arg = "dump"};
 	const char *dir = NULL, *stats_path = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:D:Rjs:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rjg:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((o.pid = cli_parse_pid(optarg)) < 0) {
@@ -72,6 +77,10 @@ int cmd_dump(int argc, char **argv)
 		case 'D': dir = optarg; break;
 		case 'R': o.leave_running = true; break;
 		case 'j': o.shell_job = true; break;
+		case 'g':
+			if (cli_parse_ghost_limit("dump", optarg, &o.ghost_limit) < 0)
+				return 1;
+			break;
 		case 's': stats_path = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: fputs(help, stderr); return 1;

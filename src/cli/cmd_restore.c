@@ -24,7 +24,8 @@ static const char help[] =
 	"file fails with one line on stderr and leaves nothing behind.\n"
 	"\n"
 	"  -D, --dir DIR        image directory written by `ferry dump`\n"
-	"  -d, --detach         return once the process runs (it is reparented to init)\n"
+	"  -d, --detach         return once the process runs (it is reparented to init;\n"
+	"                       its parent-death signal, if it had one, is not set again)\n"
 	"  -j, --shell-job      reattach saved terminal fds to ferry's own terminal\n"
 	"  -p, --pidfile FILE   write the restored pid to FILE\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
@@ -74,6 +75,7 @@ int cmd_restore(int argc, char **argv)
 		cli_error("restore", "--dir is required (see ferry restore --help)");
 		return 1;
 	}
+	o.parent_stays = !detach; /* ferry waits for it: a parent-death signal can be set again */
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, IMAGE_FILE);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/interrupt.h"
+#include "../inspect/capture.h"
 #include "../migrate/send.h"
 #include "cli.h"
 
@@ -15,7 +16,7 @@ static const char help[] =
 	"                  [--mode precopy|stop-and-copy|postcopy|hybrid] [--downtime-limit MS]\n"
 	"                  [--max-iterations N] [--postcopy-after N]\n"
 	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
-	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
+	"                  [--shell-job] [--ghost-limit SIZE] [--quiet] [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
 	"listening at HOST:PORT. The process keeps its pid, memory, registers, files\n"
@@ -83,6 +84,8 @@ static const char help[] =
 	"                         default: it can switch long before the pause is short)\n"
 	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
+	"      --ghost-limit SIZE largest file deleted while open whose contents are sent\n"
+	"                         (K, M: powers of 1024; default 1M, at most 48M)\n"
 	"      --compress CODEC   lz4 or zstd (level 1): compress page records that shrink,\n"
 	"                         for slow links (default none; costs CPU on both sides)\n"
 	"      --bandwidth RATE   cap the sending rate at RATE bytes/s (K, M, G: powers of\n"
@@ -104,23 +107,6 @@ static const char help[] =
 	"  A$ ferry send --pid 4242 --to hostb:7070 --key-file /etc/ferry/key\n";
 
 /* "100M" -> 104857600 (bytes per second; K, M, G are powers of 1024). */
-static int parse_rate(const char *s, uint64_t *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-	double mult = 1;
-	if (*end == 'K' || *end == 'k')
-		mult = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1024 * 1024, end++;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1024.0 * 1024 * 1024, end++;
-	if (end == s || *end || v <= 0 || v * mult < 1 || v * mult > 1e15)
-		return -1;
-	*out = (uint64_t)(v * mult);
-	return 0;
-}
-
 static void write_rounds(FILE *f, const struct precopy_stats *p)
 {
 	fprintf(f, "\"rounds\":[");
@@ -226,19 +212,19 @@ static void round_begin(const struct precopy_round *rd, const struct precopy_sta
 int cmd_send(int argc, char **argv)
 {
 	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS, OPT_DOWNTIME, OPT_ITERATIONS, OPT_GOAL,
-	       OPT_POSTCOPY_AFTER };
+	       OPT_POSTCOPY_AFTER, OPT_GHOST_LIMIT };
 	static const struct option opts[] = {
 		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
 		{"mode", required_argument, 0, 'm'},	   {"timeout", required_argument, 0, OPT_TIMEOUT},
 		{"shell-job", no_argument, 0, 'j'},	   {"stats-json", required_argument, 0, 's'},
 		{"bandwidth", required_argument, 0, OPT_BANDWIDTH}, {"quiet", no_argument, 0, 'q'},
-		{"compress", required_argument, 0, OPT_COMPRESS},		   {"help", no_argument, 0, 'h'},
+		{"compress", required_argument, 0, OPT_COMPRESS}, {"ghost-limit", required_argument, 0, OPT_GHOST_LIMIT},		   {"help", no_argument, 0, 'h'},
 		{"downtime-limit", required_argument, 0, OPT_DOWNTIME}, {"max-iterations", required_argument, 0, OPT_ITERATIONS},
 		{"goal", required_argument, 0, OPT_GOAL},
 		{"postcopy-after", required_argument, 0, OPT_POSTCOPY_AFTER},
 		{0}};
-	struct send_opts o = {.pid = -1, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
+	struct send_opts o = {.pid = -1, .ghost_limit = CAPTURE_GHOST_LIMIT_DEFAULT, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
 			      .progress_arg = progress_label,
 			      .precopy = {.downtime_limit_ms = PRECOPY_DOWNTIME_LIMIT_MS_DEFAULT,
 					  .max_iterations = PRECOPY_MAX_ITERATIONS_DEFAULT, .goal_pct = -1,
@@ -315,6 +301,10 @@ int cmd_send(int argc, char **argv)
 				return 1;
 			break;
 		case 'j': o.shell_job = true; break;
+		case OPT_GHOST_LIMIT:
+			if (cli_parse_ghost_limit("send", optarg, &o.ghost_limit) < 0)
+				return 1;
+			break;
 		case 's': stats_path = optarg; break;
 		case 'q': o.progress = NULL; break;
 		case OPT_COMPRESS:
@@ -324,7 +314,7 @@ int cmd_send(int argc, char **argv)
 			}
 			break;
 		case OPT_BANDWIDTH:
-			if (parse_rate(optarg, &o.max_bps) < 0) {
+			if (cli_parse_size(optarg, &o.max_bps) < 0) {
 				cli_error("send", "--bandwidth takes bytes per second with an optional K, M or G "
 						  "(powers of 1024), e.g. 100M, not '%s'", optarg);
 				return 1;

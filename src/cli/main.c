@@ -9,6 +9,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../net/channel.h"
+#include "../state/model.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -104,6 +105,33 @@ int cli_parse_pid(const char *s)
 	char *e;
 	long v = strtol(s, &e, 10);
 	return (*s && !*e && v > 0 && v < (1 << 22)) ? (int)v : -1;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1024.0 * 1024 * 1024, end++;
+	if (end == s || *end || v <= 0 || v * mult < 1 || v * mult > 1e15)
+		return -1;
+	*out = (uint64_t)(v * mult);
+	return 0;
+}
+
+int cli_parse_ghost_limit(const char *cmd, const char *arg, uint64_t *out)
+{
+	if (cli_parse_size(arg, out) < 0 || *out > FR_CONTENTS_MAX) {
+		cli_error(cmd, "--ghost-limit takes a size up to %uM (K, M: powers of 1024), not '%s'",
+			  FR_CONTENTS_MAX >> 20, arg);
+		return -1;
+	}
+	return 0;
 }
 
 int cli_parse_number(const char *s, double lo, double hi, double *out)

@@ -85,4 +85,13 @@ struct ferry_rseq_config { /* struct ptrace_rseq_configuration (5.13) */
 #define SS_AUTODISARM (1u << 31)
 #endif
 
+/* prctl(PR_TIMER_CREATE_RESTORE_IDS) (Linux 6.15): timer_create takes the id
+ * it is given in *created_timer_id (EBUSY if taken). */
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS 77
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF 0
+#define PR_TIMER_CREATE_RESTORE_IDS_ON 1
+#define PR_TIMER_CREATE_RESTORE_IDS_GET 2
+#endif
+
 #endif

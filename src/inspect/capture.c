@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <linux/ptrace.h>
@@ -27,7 +28,7 @@
 #define XSTATE_BUF_MAX (64u << 10) /* larger than any XSAVE area (AVX-512 + AMX ~ 11 KiB) */
 #define KSIGACTION_SIZE 32        /* struct kernel_sigaction on x86_64 */
 #define SIGSET_BYTES 8
-#define CAPTURE_SCRATCH_BYTES 64 /* the largest result read back: a kernel_sigaction or an itimerval */
+#define CAPTURE_SCRATCH_BYTES 64 /* the largest result read back: a kernel_sigaction, an itimerval or itimerspec */
 
 /* -ERESTART* values the kernel leaves in rax of a thread stopped inside a syscall. */
 #define ERESTARTSYS 512
@@ -60,14 +61,21 @@ static int read_link(const char *path, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int check_posix_timers(pid_t pid, char *err, size_t errlen)
+/* The working directory; one that was removed is recorded by its old path
+ * and its mode (it was empty: rmdir takes nothing else). */
+static int capture_cwd(pid_t pid, struct fr_process *p)
 {
 	char path[64];
-	_cleanup_free_ char *text = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
-	if (read_small_file(path, &text, NULL) == 0 && text[0]) {
-		snprintf(err, errlen, "pid %d has POSIX timers (timer_create): ferry cannot restore them yet", pid);
-		return -EOPNOTSUPP;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	int r = read_link(path, &p->cwd);
+	if (r < 0)
+		return r;
+	const char *suffix = " (deleted)";
+	size_t n = strlen(p->cwd), sl = strlen(suffix);
+	struct stat st;
+	if (n > sl && strcmp(p->cwd + n - sl, suffix) == 0 && stat(path, &st) == 0 && st.st_nlink == 0) {
+		p->cwd[n - sl] = '\0';
+		p->cwd_deleted = (uint32_t)(S_IFDIR | (st.st_mode & 07777));
 	}
 	return 0;
 }
@@ -126,14 +134,14 @@ static int capture_identity(pid_t pid, struct fr_process *p, const struct proc_s
 		goto io;
 	p->oom_score_adj = atoi(text);
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
-	if ((r = read_link(path, &p->cwd)) < 0)
+	if ((r = capture_cwd(pid, p)) < 0)
 		goto io;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	if ((r = read_link(path, &m->exe)) < 0)
 		goto io;
 	if ((r = proc_read_limits(pid, p->rlim, FR_NLIMITS)) < 0)
 		goto io;
-	return check_posix_timers(pid, err, errlen);
+	return 0;
 io:
 	snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
 	return r;
@@ -177,7 +185,10 @@ static int capture_via_rsys(struct rsys *rs, struct fr_process *p, const struct 
 	p->dumpable = (int32_t)v;
 	if ((v = rsys(rs, SYS_prctl, PR_GET_CHILD_SUBREAPER, rs->scratch, 0, 0, 0, 0)) < 0)
 		return (int)v;
-	return remote_read(rs->tid, rs->scratch, &p->child_subreaper, sizeof(int32_t));
+	int r = remote_read(rs->tid, rs->scratch, &p->child_subreaper, sizeof(int32_t));
+	if (r < 0 || (v = rsys(rs, SYS_prctl, PR_GET_PDEATHSIG, rs->scratch, 0, 0, 0, 0)) < 0)
+		return r < 0 ? r : (int)v;
+	return remote_read(rs->tid, rs->scratch, &p->pdeathsig, sizeof(int32_t));
 }
 
 /* Queued signals of one thread (or, with PTRACE_PEEKSIGINFO_SHARED, of the
@@ -310,6 +321,10 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		goto rsys_fail;
 	rs.scratch = rsys_stack_scratch(&rs, CAPTURE_SCRATCH_BYTES);
 	r = capture_via_rsys(&rs, &img->proc, &st);
+	if (r == 0 && (r = capture_posix_timers(&rs, pid, img, err, errlen)) < 0) {
+		rsys_end(&rs);
+		return r;
+	}
 	rsys_end(&rs);
 	img->threads = calloc(fp->nthreads, sizeof(*img->threads));
 	if (!img->threads && r == 0)
@@ -326,7 +341,7 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		return r;
 	}
 
-	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0)
+	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0 || (r = capture_vma_attrs(pid, img, err, errlen)) < 0)
 		return r;
 	return capture_files(pid, opts, img, err, errlen);
 rsys_fail:

@@ -8,26 +8,37 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../state/model.h"
 #include "freeze.h"
 
 struct capture_opts {
-	bool shell_job; /* terminals are allowed (reattached on restore) */
+	bool shell_job;       /* terminals are allowed (reattached on restore) */
+	uint64_t ghost_limit; /* largest deleted file whose contents go into the image */
+	bool checks_only;     /* precheck: the process runs; what files hold is not read */
 };
+#define CAPTURE_GHOST_LIMIT_DEFAULT (1u << 20) /* 1 MiB, as criu's --ghost-limit */
 
 int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, struct fr_image *img, char *err,
 		    size_t errlen);
 
 /* The checks of what ferry can restore, each naming what it refuses: the
- * mappings (vmas.c), the fd table (files.c), POSIX timers. precheck.c runs
+ * mappings (vmas.c) and the fd table (files.c). precheck.c runs
  * them on the running process, so a refusal comes before anything is
  * stopped; capture runs them again on the frozen one, since things change
  * between the two. live: the process runs, so an fd or mapping that vanishes
  * while it is read is skipped instead of failing. */
 int capture_vmas(pid_t pid, bool live, struct fr_image *img, char *err, size_t errlen);
 int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *img, char *err, size_t errlen);
-int check_posix_timers(pid_t pid, char *err, size_t errlen);
+/* The POSIX timers (posix_timers.c), with remote timer_gettime through rs,
+ * whose scratch holds a struct itimerspec. */
+struct rsys;
+int capture_posix_timers(struct rsys *rs, pid_t pid, struct fr_image *img, char *err, size_t errlen);
+/* The mlock / madvise attributes of img's mappings (vma_attrs.c). */
+int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen);
+/* The locks held through the fds of img (file_locks.c), into img->locks. */
+int capture_file_locks(pid_t pid, struct fr_image *img, char *err, size_t errlen);
 /* Rewinds a syscall interrupted with -ERESTART* so it runs again on restore. */
 void regs_prepare_for_restore(struct user_regs_struct *regs);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -181,6 +182,16 @@ static int probe_soft_dirty(char *d, size_t n)
 	return 0;
 }
 
+/* Asking for the mode changes nothing. */
+static int probe_timer_restore_ids(char *d, size_t n)
+{
+	int on = prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0);
+	if (on < 0)
+		return fail(d, n, "prctl(PR_TIMER_CREATE_RESTORE_IDS)", errno);
+	snprintf(d, n, "timer_create takes the id to restore");
+	return 0;
+}
+
 static int probe_process_vm(char *d, size_t n)
 {
 	char src[8] = "ferry", dst[8] = {0};
@@ -200,6 +211,8 @@ const struct feature ferry_features[] = {
 	{"uffd_wp_async", "dirty tracking with userfaultfd write-protect (async)", false, probe_uffd_wp_async},
 	{"pagemap_scan", "PAGEMAP_SCAN ioctl for dirty and present pages", false, probe_pagemap_scan},
 	{"soft_dirty", "soft-dirty page tracking", false, probe_soft_dirty},
+	{"timer_restore_ids", "POSIX timers made again with their ids (else: made until the id comes)", false,
+	 probe_timer_restore_ids},
 };
 const size_t ferry_nfeatures = ARRAY_SIZE(ferry_features);
 

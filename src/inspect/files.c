@@ -1,6 +1,7 @@
 /* files.c — the fd table of a frozen process: kind, path, flags, offset,
  * close-on-exec, an eventfd's counter and mode, and which fds share one
- * open file description (kcmp). */
+ * open file description (kcmp). The other anonymous-inode objects (epoll,
+ * timerfd, signalfd, inotify) are read by their own files (fd_kinds.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 
 #include "../common/util.h"
 #include "capture.h"
+#include "fd_kinds.h"
 
 #define TTY_MAJOR_VT 4
 #define TTY_MAJOR_AUX 5
@@ -32,9 +34,15 @@ static bool is_tty(dev_t rdev)
 	return maj == TTY_MAJOR_VT || maj == TTY_MAJOR_AUX || (maj >= PTS_MAJOR_FIRST && maj <= PTS_MAJOR_LAST);
 }
 
-static int refuse_fd(char *err, size_t errlen, int fd, const char *link, const char *what)
+/* An epoll set that watches the refused fd is named too: it could not be
+ * restored without it. */
+static int refuse_fd(pid_t pid, char *err, size_t errlen, int fd, const char *link, const char *what)
 {
-	snprintf(err, errlen, "fd %d (%s) is %s: ferry cannot restore it yet", fd, link, what);
+	int efd = fd_epoll_watcher_of(pid, fd);
+	char watched[48] = "";
+	if (efd >= 0)
+		snprintf(watched, sizeof(watched), " watched by epoll fd %d", efd);
+	snprintf(err, errlen, "fd %d (%s) is %s%s: ferry cannot restore it yet", fd, link, what, watched);
 	return -EOPNOTSUPP;
 }
 
@@ -71,10 +79,8 @@ static int fd_key_of(const char *proc_path, int fd, const char *link, struct fd_
 	return 0;
 }
 
-/* An eventfd: its counter and semaphore mode, from fdinfo. Every eventfd
- * has the one anonymous inode, so kcmp tells dups from distinct ones. */
-static int describe_eventfd(int fd, const char *info, const char *proc_path, const char *link, struct fr_file *f,
-			    struct fd_key *key, char *err, size_t errlen)
+/* An eventfd: its counter and semaphore mode, from fdinfo. */
+static int describe_eventfd(pid_t pid, int fd, const char *info, struct fr_file *f, char *err, size_t errlen)
 {
 	const char *cs = strstr(info, "eventfd-count:"), *ss = strstr(info, "eventfd-semaphore:");
 	unsigned long long count;
@@ -83,16 +89,37 @@ static int describe_eventfd(int fd, const char *info, const char *proc_path, con
 		snprintf(err, errlen, "cannot read the counter of eventfd %d from its fdinfo", fd);
 		return -EINVAL;
 	}
-	struct stat st;
-	int r = fd_key_of(proc_path, fd, link, key, &st, err, errlen);
-	if (r < 0)
-		return r;
 	f->kind = FILE_EVENTFD;
 	f->value = count;
 	f->kind_flags = sem ? EFD_SEMAPHORE : 0;
 	f->pos = 0;
-	f->path = strdup(link);
-	return f->path ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* The anonymous-inode objects ferry restores, by the link of their fd. */
+static const struct anon_kind {
+	const char *link;
+	fd_describe_fn *describe;
+} anon_kinds[] = {
+	{"anon_inode:[eventfd]", describe_eventfd},
+	{"anon_inode:[eventpoll]", fd_epoll_describe},
+	{"anon_inode:[timerfd]", fd_timerfd_describe},
+	{"anon_inode:[signalfd]", fd_signalfd_describe},
+	{"anon_inode:inotify", fd_inotify_describe},
+};
+
+/* Objects of one kind share one anonymous inode, so kcmp tells dups from
+ * distinct ones. */
+static int describe_anon(pid_t pid, int fd, const char *info, const char *proc_path, const char *link,
+			 const struct anon_kind *k, struct fr_file *f, struct fd_key *key, char *err, size_t errlen)
+{
+	struct stat st;
+	int r = fd_key_of(proc_path, fd, link, key, &st, err, errlen);
+	if (r == 0)
+		r = k->describe(pid, fd, info, f, err, errlen);
+	if (r == 0 && !(f->path = strdup(link)))
+		r = -ENOMEM;
+	return r;
 }
 
 static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struct fr_file *f, struct fd_key *key,
@@ -115,24 +142,29 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	f->flags &= ~(uint32_t)O_CLOEXEC;
 
 	if (strncmp(link, "socket:", 7) == 0)
-		return refuse_fd(err, errlen, fd, link, "a socket");
+		return refuse_fd(pid, err, errlen, fd, link, "a socket");
 	if (strncmp(link, "pipe:", 5) == 0)
-		return refuse_fd(err, errlen, fd, link, "a pipe");
-	if (strcmp(link, "anon_inode:[eventfd]") == 0)
-		return describe_eventfd(fd, info, path, link, f, key, err, errlen);
+		return refuse_fd(pid, err, errlen, fd, link, "a pipe");
+	for (size_t i = 0; i < ARRAY_SIZE(anon_kinds); i++)
+		if (strcmp(link, anon_kinds[i].link) == 0)
+			return describe_anon(pid, fd, info, path, link, &anon_kinds[i], f, key, err, errlen);
 	if (strncmp(link, "anon_inode:", 11) == 0)
-		return refuse_fd(err, errlen, fd, link, "an anonymous-inode object");
+		return refuse_fd(pid, err, errlen, fd, link, "an anonymous-inode object");
 	if (link[0] != '/')
-		return refuse_fd(err, errlen, fd, link, "not reachable by a path");
+		return refuse_fd(pid, err, errlen, fd, link, "not reachable by a path");
 
 	struct stat st;
 	if ((r = fd_key_of(path, fd, link, key, &st, err, errlen)) < 0)
 		return r;
 	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
-	if (strncmp(link, "/memfd:", 7) == 0 && deleted)
-		return refuse_fd(err, errlen, fd, link, "a memfd");
+	if (strncmp(link, "/memfd:", 7) == 0 && deleted) {
+		if ((r = fd_memfd_describe(pid, fd, link, !opts->checks_only, f, err, errlen)) == 0 &&
+		    !(f->path = strdup(link)))
+			r = -ENOMEM;
+		return r;
+	}
 	if (deleted)
-		return refuse_fd(err, errlen, fd, link, "a deleted file");
+		return fd_ghost_describe(pid, fd, link, opts->ghost_limit, !opts->checks_only, f, err, errlen);
 
 	if (f->flags & O_PATH)
 		f->kind = FILE_PATH;
@@ -150,9 +182,9 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	} else if (S_ISCHR(st.st_mode))
 		f->kind = FILE_CHR;
 	else if (S_ISFIFO(st.st_mode))
-		return refuse_fd(err, errlen, fd, link, "a FIFO");
+		return refuse_fd(pid, err, errlen, fd, link, "a FIFO");
 	else
-		return refuse_fd(err, errlen, fd, link, "a device or special file");
+		return refuse_fd(pid, err, errlen, fd, link, "a device or special file");
 	f->path = strdup(link);
 	return f->path ? 0 : -ENOMEM;
 }
@@ -189,6 +221,8 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 			}
 		}
 		r = describe_fd(pid, atoi(de->d_name), opts, &files[n], &keys[n], err, errlen);
+		if (r < 0)
+			fr_file_free(&files[n]);
 		if (r == -ENOENT) /* closed meanwhile by a thread we could not see: skip */
 			r = 0;
 		else if (r == 0)
@@ -214,14 +248,27 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 				break;
 			}
 		}
+	/* A memfd or deleted file is made anew from its record: two open file
+	 * descriptions of one would come back as two files. */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (files[i].share_of >= 0 || (files[i].kind != FILE_MEMFD && files[i].kind != FILE_GHOST))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (files[j].share_of < 0 && keys[j].dev == keys[i].dev && keys[j].ino == keys[i].ino) {
+				snprintf(err, errlen, "fds %d and %d are two opens of one %s (%s): ferry cannot restore "
+					 "it yet", files[j].fd, files[i].fd, fr_file_kind_name(files[i].kind), files[i].path);
+				r = -EOPNOTSUPP;
+				break;
+			}
+	}
 	free(keys);
 	if (r < 0) {
 		for (size_t i = 0; i < n; i++)
-			free(files[i].path);
+			fr_file_free(&files[i]);
 		free(files);
 		return r;
 	}
 	img->files = files;
 	img->nfiles = (uint32_t)n;
-	return 0;
+	return capture_file_locks(pid, img, err, errlen);
 }

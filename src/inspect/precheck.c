@@ -1,6 +1,6 @@
 /* precheck.c — the checks of a running process that decide, before it is
- * frozen, whether ferry can dump it (see precheck.h). The fd, mapping and
- * timer checks are capture's own (files.c, vmas.c, capture.c), run on a
+ * frozen, whether ferry can dump it (see precheck.h). The fd and mapping
+ * checks are capture's own (files.c, vmas.c, capture.c), run on a
  * scratch image; what is added here is what only a look at the other
  * processes shows: children, group and session members, a shared mm. */
 #include "precheck.h"
@@ -42,20 +42,22 @@ static int refuse_kin(char *err, size_t errlen, pid_t pid, const char *relation,
 	return -EOPNOTSUPP;
 }
 
-/* fds, mappings, timers: capture's checks on the running process; the fds
+/* fds, mappings: capture's checks on the running process; the fds
  * and mappings read go to *live if the caller wants them. */
 static int check_resources(pid_t pid, const struct capture_opts *opts, struct fr_image *live, char *err,
 			   size_t errlen)
 {
 	struct fr_image scratch = {0};
-	int r = capture_files(pid, opts, &scratch, err, errlen);
+	struct capture_opts checks = *opts;
+	checks.checks_only = true; /* sizes, not contents: the frozen capture reads them */
+	int r = capture_files(pid, &checks, &scratch, err, errlen);
 	if (r == 0)
 		r = capture_vmas(pid, true, &scratch, err, errlen);
 	if (r == 0 && live)
 		*live = scratch;
 	else
 		fr_image_free(&scratch);
-	return r < 0 ? r : check_posix_timers(pid, err, errlen);
+	return r;
 }
 
 int precheck_process(pid_t pid, const struct capture_opts *opts, struct fr_image *live, char *err, size_t errlen)

@@ -59,6 +59,14 @@ static int write_metadata(struct fr_stream *s, const struct fr_image *img, bool 
 		encode_file(&b, &img->files[i]);
 		r = put(s, REC_FILE, &b);
 	}
+	for (uint32_t i = 0; r == 0 && i < img->ntimers; i++) {
+		encode_posix_timer(&b, &img->timers[i]);
+		r = put(s, REC_POSIX_TIMER, &b);
+	}
+	for (uint32_t i = 0; r == 0 && i < img->nlocks; i++) {
+		encode_file_lock(&b, &img->locks[i]);
+		r = put(s, REC_FILE_LOCK, &b);
+	}
 	buf_free(&b);
 	return r == 0 ? dump_write_layout(s, img) : r;
 }
@@ -95,7 +103,7 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	ds->leave_running = o->leave_running;
 	/* Refuse what cannot be restored while the process still runs. */
 	double t = now_ms();
-	struct capture_opts co = {.shell_job = o->shell_job};
+	struct capture_opts co = {.shell_job = o->shell_job, .ghost_limit = o->ghost_limit};
 	int r = precheck_process(o->pid, &co, NULL, err, errlen);
 	st->t_precheck_ms = now_ms() - t;
 	pr_info("precheck of pid %d: %.2f ms", o->pid, st->t_precheck_ms);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "fd_kinds.h"
 #include "internal.h"
 
 /* Flags that only matter at open time and must not be replayed: creating
@@ -84,5 +85,12 @@ int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen)
 		return e;
 	}
 	*out = fd;
+	return 0;
+}
+
+int fd_set_nonblock(int fd, const struct fr_file *f)
+{
+	if ((f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return neg_errno();
 	return 0;
 }

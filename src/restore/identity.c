@@ -8,14 +8,17 @@
  * CAP_SYS_RESOURCE to raise them back).
  *
  * Files are opened in two steps. identity_open_files() opens every FILE
- * record in ferry itself (an eventfd is made anew with its counter), right
+ * record in ferry itself (an eventfd, epoll set, timerfd, signalfd or
+ * inotify instance is made anew with its state: fd_kinds.h), right
  * after the metadata is read, so a missing or swapped file fails the
  * restore before any memory is built.
  * identity_apply() then passes them to the stub with SCM_RIGHTS over the
  * socketpair the stub was born with (remote recvmsg, its msghdr in the
  * scratch area) so that each lands on its recorded number (see struct
  * fd_pass), and closes everything else the stub has, the socket included.
- * A terminal (--shell-job) is ferry's own, passed the same way.
+ * A terminal (--shell-job) is ferry's own, passed the same way. Epoll
+ * watches are added last, by remote epoll_ctl on the process's numbers,
+ * and file locks taken again, by remote flock / fcntl.
  *
  * Each remote syscall costs ~0.1-0.2 ms here (two cross-CPU wake-ups), so
  * what the stub already has is not set again: rlimits are set from ferry
@@ -24,6 +27,7 @@
  * from ferry. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +48,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/rsys.h"
+#include "fd_kinds.h"
 #include "internal.h"
 
 /* fds per SCM_RIGHTS message: SCM_MAX_FD, the most the kernel takes. */
@@ -94,8 +100,8 @@ static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t err
 	int e = fd < 0 ? neg_errno() : 0;
 	if (e == 0 && f->value && write(fd, &f->value, sizeof(f->value)) != (ssize_t)sizeof(f->value))
 		e = neg_errno();
-	if (e == 0 && (f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
-		e = neg_errno();
+	if (e == 0)
+		e = fd_set_nonblock(fd, f);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot make eventfd %d again (counter %llu): %s", f->fd,
 			 (unsigned long long)f->value, strerror(-e));
@@ -107,14 +113,21 @@ static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t err
 	return 0;
 }
 
-/* Opens the file of one record that owns its description: a terminal, an
- * eventfd made anew, else the path reopened and seeked. */
-static int open_one(const struct fr_file *f, int tty, int *out, char *err, size_t errlen)
+/* Opens the file of one record that owns its description: a terminal, a
+ * kernel object made anew, else the path reopened and seeked. */
+static int open_one(const struct fr_image *img, const struct fr_file *f, int tty, int *out, char *err,
+		    size_t errlen)
 {
-	if (f->kind == FILE_TTY)
-		return open_tty(f, tty, out, err, errlen);
-	if (f->kind == FILE_EVENTFD)
-		return make_eventfd(f, out, err, errlen);
+	switch (f->kind) {
+	case FILE_TTY: return open_tty(f, tty, out, err, errlen);
+	case FILE_EVENTFD: return make_eventfd(f, out, err, errlen);
+	case FILE_EPOLL: return fd_epoll_make(img, f, out, err, errlen);
+	case FILE_TIMERFD: return fd_timerfd_make(img, f, out, err, errlen);
+	case FILE_SIGNALFD: return fd_signalfd_make(img, f, out, err, errlen);
+	case FILE_INOTIFY: return fd_inotify_make(img, f, out, err, errlen);
+	case FILE_MEMFD: return fd_memfd_make(img, f, out, err, errlen);
+	case FILE_GHOST: return fd_ghost_make(img, f, out, err, errlen);
+	}
 	int r = file_reopen(f, out, err, errlen);
 	if (r < 0)
 		return r;
@@ -146,7 +159,7 @@ int identity_open_files(const struct fr_image *img, const struct restore_opts *o
 	for (uint32_t i = 0; i < img->nfiles; i++) {
 		if (img->files[i].share_of >= 0)
 			continue; /* a dup of its owner, made in the stub */
-		int r = open_one(&img->files[i], tty, &open_fds[i], err, errlen);
+		int r = open_one(img, &img->files[i], tty, &open_fds[i], err, errlen);
 		if (r < 0) {
 			identity_close_files(open_fds, img->nfiles);
 			return r;
@@ -517,6 +530,39 @@ static int apply_prctl(struct rsys *r, const struct fr_process *p, char *err, si
 	return e < 0 ? fail(err, errlen, e, "prctl failed") : 0;
 }
 
+/* chdir in the stub; err names dir. */
+static int enter_dir(struct stub *s, struct rsys *r, const char *dir, char *err, size_t errlen)
+{
+	size_t n = strlen(dir) + 1;
+	long e = n > s->scratch_len ? -ENAMETOOLONG : remote_write(s->pid, s->scratch, dir, n);
+	if (e == 0)
+		e = rsys(r, SYS_chdir, s->scratch, 0, 0, 0, 0, 0);
+	return e < 0 ? fail(err, errlen, e, "cannot enter the working directory %s", dir) : 0;
+}
+
+/* A working directory that was removed (it was empty: rmdir takes nothing
+ * else) is made again with its mode under its old path (beside it, if
+ * that path is taken now), entered, and removed. */
+static int enter_deleted_dir(struct stub *s, struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
+{
+	char made[PATH_MAX];
+	mode_t mode = (mode_t)(p->cwd_deleted & 07777);
+	snprintf(made, sizeof(made), "%s", p->cwd);
+	if (mkdir(made, mode) < 0) {
+		int e = neg_errno();
+		snprintf(made, sizeof(made), "%s.ferry-XXXXXX", p->cwd);
+		if (e != -EEXIST || !mkdtemp(made))
+			return fail(err, errlen, e == -EEXIST ? neg_errno() : e,
+				    "cannot make the removed working directory %s again", p->cwd);
+	}
+	int e = chmod(made, mode) < 0 ? fail(err, errlen, neg_errno(), "cannot set the mode of %s", made) : 0;
+	if (e == 0)
+		e = enter_dir(s, r, made, err, errlen);
+	if (rmdir(made) < 0 && e == 0)
+		e = fail(err, errlen, neg_errno(), "cannot remove the working directory %s again", made);
+	return e;
+}
+
 /* umask, personality, cwd, rlimits, prctl flags. */
 static int apply_process(struct stub *s, struct rsys *r, const struct fr_process *p, char *err, size_t errlen)
 {
@@ -528,15 +574,10 @@ static int apply_process(struct stub *s, struct rsys *r, const struct fr_process
 		snprintf(err, errlen, "personality(%#x) failed: %s", p->personality, strerror((int)-e));
 		return (int)e;
 	}
-	size_t n = strlen(p->cwd) + 1;
-	e = n > s->scratch_len ? -ENAMETOOLONG : remote_write(s->pid, s->scratch, p->cwd, n);
-	if (e == 0)
-		e = rsys(r, SYS_chdir, s->scratch, 0, 0, 0, 0, 0);
-	if (e < 0) {
-		snprintf(err, errlen, "cannot enter the working directory %s: %s", p->cwd, strerror((int)-e));
-		return (int)e;
-	}
-	int ret = apply_rlimits(s, p, err, errlen);
+	int ret = p->cwd_deleted ? enter_deleted_dir(s, r, p, err, errlen) : enter_dir(s, r, p->cwd, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = apply_rlimits(s, p, err, errlen);
 	return ret < 0 ? ret : apply_prctl(r, p, err, errlen);
 }
 
@@ -615,7 +656,9 @@ int identity_apply(struct stub *s, const struct fr_image *img, const struct rest
 		return e;
 	}
 	if ((e = apply_session(s, &r, &img->proc, opts->shell_job, err, errlen)) == 0 &&
-	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
+	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 &&
+	    (e = fd_epoll_add_watches(s, &r, img, err, errlen)) == 0 &&
+	    (e = file_locks_apply(s, &r, img, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
 	    (e = apply_membarrier(&r, img->proc.membarrier, err, errlen)) == 0 &&
 	    (e = drop_stray_signals(s, &r, err, errlen)) == 0)
 		e = apply_sigactions(s, &r, &img->proc, err, errlen);

@@ -97,11 +97,21 @@ static int grow(void **arr, uint32_t n, size_t elem, const char *what, char *err
 		return 0;
 	void *na = realloc(*arr, (n ? 2 * (size_t)n : 1) * elem);
 	if (!na) {
-		snprintf(err, errlen, "out of memory while reading %u %s records", n, what);
+		snprintf(err, errlen, "out of memory while reading %u %s", n, what);
 		return -ENOMEM;
 	}
 	*arr = na;
 	return 0;
+}
+
+/* Room for one more of n records, at most max of them (why: the limit's
+ * name, for the message). */
+static int grow_capped(void **arr, uint32_t n, uint32_t max, size_t elem, const char *what, const char *why, char *err,
+		       size_t errlen)
+{
+	if (n >= max)
+		return too_many(err, errlen, what, max, why);
+	return grow(arr, n, elem, what, err, errlen);
 }
 
 static int read_hello(struct fr_stream *s, uint16_t type, const uint8_t *p, uint32_t len, char *err, size_t errlen)
@@ -153,7 +163,7 @@ static int add_thread(struct fr_stream *s, struct fr_image *img, const uint8_t *
 {
 	if (img->nthreads >= img->proc.nthreads)
 		return corrupt(err, errlen, s, "more thread records than the process record counts");
-	int r = grow((void **)&img->threads, img->nthreads, sizeof(*img->threads), "thread", err, errlen);
+	int r = grow((void **)&img->threads, img->nthreads, sizeof(*img->threads), "threads", err, errlen);
 	if (r < 0)
 		return r;
 	if ((r = decode_thread(p, len, &img->threads[img->nthreads])) < 0)
@@ -165,9 +175,8 @@ static int add_thread(struct fr_stream *s, struct fr_image *img, const uint8_t *
 static int add_file(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		    uint32_t len, char *err, size_t errlen)
 {
-	if (img->nfiles >= lim->max_fds)
-		return too_many(err, errlen, "fds", lim->max_fds, "RLIMIT_NOFILE hard limit");
-	int r = grow((void **)&img->files, img->nfiles, sizeof(*img->files), "file", err, errlen);
+	int r = grow_capped((void **)&img->files, img->nfiles, lim->max_fds, sizeof(*img->files), "fds",
+			    "RLIMIT_NOFILE hard limit", err, errlen);
 	if (r < 0)
 		return r;
 	struct fr_file *f = &img->files[img->nfiles];
@@ -191,12 +200,46 @@ static int add_file(struct fr_stream *s, const struct image_limits *lim, struct 
 	return 0;
 }
 
+/* Timers, like queued signals, take from RLIMIT_SIGPENDING: one each. */
+static int add_timer(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
+		     uint32_t len, char *err, size_t errlen)
+{
+	int r = grow_capped((void **)&img->timers, img->ntimers, lim->max_pending, sizeof(*img->timers), "POSIX timers",
+			    "RLIMIT_SIGPENDING", err, errlen);
+	if (r < 0)
+		return r;
+	const struct fr_posix_timer *t = &img->timers[img->ntimers];
+	if ((r = decode_posix_timer(p, len, &img->timers[img->ntimers])) < 0)
+		return refuse_record(r, s, "posix timer", err, errlen);
+	img->ntimers++;
+	if (img->ntimers > 1 && t->id <= img->timers[img->ntimers - 2].id)
+		return corrupt(err, errlen, s, "posix timer records are not sorted by id");
+	return 0;
+}
+
+/* A lock is taken through an fd of the image that owns its description. */
+static int add_lock(struct fr_stream *s, struct fr_image *img, const uint8_t *p, uint32_t len, char *err,
+		    size_t errlen)
+{
+	int r = grow_capped((void **)&img->locks, img->nlocks, FR_MAX_LOCKS, sizeof(*img->locks), "file locks",
+			    "ferry's limit", err, errlen);
+	if (r < 0)
+		return r;
+	struct fr_lock *l = &img->locks[img->nlocks];
+	if ((r = decode_file_lock(p, len, l)) < 0)
+		return refuse_record(r, s, "file lock", err, errlen);
+	img->nlocks++;
+	const struct fr_file *f = find_file(img, img->nfiles, l->fd);
+	if (!f || f->share_of >= 0)
+		return corrupt(err, errlen, s, "a file lock names no fd of the image that owns its description");
+	return 0;
+}
+
 static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
 		   uint32_t len, char *err, size_t errlen)
 {
-	if (img->nvmas >= lim->max_vmas)
-		return too_many(err, errlen, "mappings", lim->max_vmas, "vm.max_map_count");
-	int r = grow((void **)&img->vmas, img->nvmas, sizeof(*img->vmas), "vma", err, errlen);
+	int r = grow_capped((void **)&img->vmas, img->nvmas, lim->max_vmas, sizeof(*img->vmas), "mappings",
+			    "vm.max_map_count", err, errlen);
 	if (r < 0)
 		return r;
 	const struct fr_vma *v = &img->vmas[img->nvmas];
@@ -249,6 +292,10 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 				pending += img->threads[img->nthreads - 1].npending;
 		} else if (*type == REC_FILE && have_proc) {
 			r = add_file(s, lim, img, *p, *len, err, errlen);
+		} else if (*type == REC_POSIX_TIMER && have_proc) {
+			r = add_timer(s, lim, img, *p, *len, err, errlen);
+		} else if (*type == REC_FILE_LOCK && have_proc) {
+			r = add_lock(s, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
 			r = add_vma(s, lim, img, *p, *len, err, errlen);
 		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_LAZY || *type == REC_DONE) && have_proc) {

@@ -20,11 +20,12 @@ struct stub {
 	size_t scratch_len;
 	struct fr_sigaction sigact[FR_NSIG]; /* the actions it inherited from ferry (index sig-1) */
 	int keep_fd; /* an fd of the stub's that identity_apply leaves open (post-copy's uffd), or -1 */
+	bool parent_stays; /* ferry waits for the process (restore_opts.parent_stays) */
 };
 /* Waits for pid to be free (a zombie of it may wait ~2 s to be reaped),
  * then forks the stub with that pid. It knows nothing of the image: all
  * signals blocked, no fd but its end of the channel; it pauses until
- * seized. opts is not used yet. */
+ * seized. */
 int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, char *err, size_t errlen);
 /* Kills and reaps the stub (if any) and closes ferry's end of its channel. */
 void stub_kill(struct stub *stub);
@@ -72,6 +73,14 @@ int mm_open_uffd(struct stub *stub, int keep_from, int *uffd);
  * FIFO, socket or device where a regular file was recorded is refused
  * (-EINVAL) without being opened. *out is a new O_CLOEXEC fd. */
 int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen);
+struct rsys;
+/* mlock / madvise attributes of every mapping (mm_attrs.c), once the pages
+ * are in; rs drives the stub's main thread. */
+int mm_apply_attrs(struct rsys *rs, const struct fr_image *img, char *err, size_t errlen);
+/* POSIX timers (posix_timers.c): made with their ids once the threads
+ * exist, armed last; rs drives the stub's main thread. */
+int posix_timers_create(struct stub *s, struct rsys *rs, const struct fr_image *img, char *err, size_t errlen);
+int posix_timers_arm(struct stub *s, struct rsys *rs, const struct fr_image *img, char *err, size_t errlen);
 /* Everything of the threads but letting them go: after it, every thread is
  * complete and ptrace-stopped. */
 int threads_restore(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);

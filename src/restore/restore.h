@@ -28,12 +28,14 @@ struct restore_opts {
 	bool no_uffd;   /* write pages without a userfaultfd (to test that path) */
 	bool header_read; /* the caller has read the preamble and HELLO itself */
 	bool lazy;        /* post-copy: LAZY records name pages that come after the start */
+	bool parent_stays; /* ferry stays the parent until the process exits (restore without --detach):
+			      only then is a parent-death signal set again */
 };
 
 /* Post-copy: what the restored process still lacks and how to fill it. The
  * lazy mappings stay registered (MISSING) on uffd; the process holds a copy
  * of that userfaultfd as its fd proc_fd, so that if ferry dies its faults
- * wait instead of reading zeros (restore_lazy_done closes it). */
+ * wait instead of reading zeros (restore_lazy_release closes it). */
 struct restore_lazy {
 	int uffd;
 	int proc_fd;

@@ -8,7 +8,6 @@
  * memory be built, while the final state of the process is still unknown
  * (pre-copy rounds). Also here: waiting for a pid to be free, and saying
  * who holds a taken one. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -195,6 +194,7 @@ int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, ch
 		return r;
 	}
 	inherited_sigactions(stub->sigact);
+	stub->parent_stays = opts->parent_stays;
 	int child = clone_stub(pid, hs, chan, err, errlen);
 	close(hs[1]);
 	close(chan[1]); /* the stub has it, under the same number */
@@ -219,21 +219,18 @@ void stub_kill(struct stub *stub)
 	stub->chan_fd = -1;
 	if (stub->pid <= 0)
 		return;
-	/* Threads ferry traces must be reaped by it, one by one, before the
-	 * leader's exit can be: waiting for the leader alone would hang. */
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task", stub->pid);
-	DIR *d = opendir(path);
+	/* Threads already cloned are ferry's tracees: each must be reaped
+	 * before the leader can be, or the wait below never returns. */
+	pid_t *tids = NULL;
+	size_t n = 0;
+	if (proc_list_tasks(stub->pid, &tids, &n) < 0)
+		n = 0;
 	kill(stub->pid, SIGKILL);
 	int status;
-	for (struct dirent *e; d && (e = readdir(d));) {
-		pid_t tid = (pid_t)atoi(e->d_name);
-		if (tid > 0 && tid != stub->pid)
-			while (waitpid(tid, &status, __WALL) < 0 && errno == EINTR)
-				;
-	}
-	if (d)
-		closedir(d);
+	for (size_t i = 0; i < n; i++)
+		while (tids[i] != stub->pid && waitpid(tids[i], &status, __WALL) < 0 && errno == EINTR)
+			;
+	free(tids);
 	while (waitpid(stub->pid, &status, __WALL) < 0 && errno == EINTR)
 		;
 	stub->pid = -1;

@@ -144,6 +144,27 @@ static int restore_itimers(struct stub *s, struct rsys *rs, const struct fr_proc
 	return 0;
 }
 
+/* The parent-death signal, after the credentials (a change of them clears
+ * it). The process's parent here is ferry: the signal is set only when
+ * ferry stays until the process exits; with --detach, or after a
+ * migration, ferry exits at once and the signal would kill it. */
+static int restore_pdeathsig(struct stub *s, struct rsys *rs, int sig, char *err, size_t errlen)
+{
+	if (!sig)
+		return 0;
+	if (!s->parent_stays) {
+		pr_warn("pid %d: its parent-death signal %d is not set again: its parent here is ferry, which does not "
+			"stay", s->pid, sig);
+		return 0;
+	}
+	long e = rsys(rs, SYS_prctl, PR_SET_PDEATHSIG, (uint64_t)sig, 0, 0, 0, 0);
+	if (e < 0) {
+		snprintf(err, errlen, "cannot set the parent-death signal %d again: %s", sig, strerror((int)-e));
+		return (int)e;
+	}
+	return 0;
+}
+
 static int load_registers(const struct fr_thread *t, char *err, size_t errlen)
 {
 	struct iovec iov = {.iov_base = t->xstate, .iov_len = t->xstate_len};
@@ -162,6 +183,10 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 	int r = rsys_begin(&main_rs, s->pid, s->sys_ip);
 	for (uint32_t i = 1; r == 0 && i < img->nthreads; i++)
 		r = clone_thread(s, &main_rs, img->threads[i].tid, err, errlen);
+	if (r == 0)
+		r = posix_timers_create(s, &main_rs, img, err, errlen);
+	if (r == 0) /* before credentials are dropped: RLIMIT_MEMLOCK binds root less */
+		r = mm_apply_attrs(&main_rs, img, err, errlen);
 	for (uint32_t i = 0; r == 0 && i < img->proc.npending; i++) {
 		const uint8_t *si = img->proc.pending + (size_t)i * FR_SIGINFO_SIZE;
 		int sig;
@@ -181,6 +206,10 @@ int threads_restore(struct stub *s, const struct fr_image *img, char *err, size_
 			pr_warn("cannot restore dumpable=%d: %s", img->proc.dumpable, strerror((int)-e));
 		r = restore_itimers(s, &main_rs, &img->proc, err, errlen);
 	}
+	if (r == 0)
+		r = posix_timers_arm(s, &main_rs, img, err, errlen);
+	if (r == 0)
+		r = restore_pdeathsig(s, &main_rs, img->proc.pdeathsig, err, errlen);
 	if (r == 0) {
 		long e = rsys(&main_rs, SYS_munmap, s->scratch, s->scratch_len, 0, 0, 0, 0);
 		if (e < 0) {

@@ -1,13 +1,14 @@
 /* codec.c — see codec.h. Field order is the wire order; changing it means
  * bumping FR_STREAM_VERSION. */
 #include "codec.h"
+#include "codec_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #define USER_ADDR_LIMIT 0x00007ffffffff000ull /* TASK_SIZE_MAX with 4-level paging */
 #define VMA_ALIGN 4096ull /* x86_64 base page: every VMA boundary and file offset is a multiple */
@@ -28,12 +29,16 @@ static int refuse(const char *field)
 	return -EBADMSG;
 }
 
+int codec_refuse(const char *field) { return refuse(field); }
+
 static int finish(struct buf_reader *r)
 {
 	if (buf_reader_done(r))
 		return 0;
 	return refuse(r->bad ? "payload too short or a length field invalid" : "trailing bytes after the payload");
 }
+
+int codec_finish(struct buf_reader *r) { return finish(r); }
 
 static void put_pending(struct buf *b, uint32_t n, const uint8_t *si)
 {
@@ -117,6 +122,8 @@ void encode_process(struct buf *b, const struct fr_process *p)
 	buf_put(b, p->itimer, sizeof(p->itimer));
 	buf_put_u32(b, p->membarrier);
 	put_pending(b, p->npending, p->pending);
+	buf_put_u32(b, (uint32_t)p->pdeathsig);
+	buf_put_u32(b, p->cwd_deleted);
 }
 
 int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
@@ -163,8 +170,14 @@ int decode_process(const uint8_t *data, uint32_t len, struct fr_process *p)
 	buf_get(&r, p->itimer, sizeof(p->itimer));
 	p->membarrier = buf_get_u32(&r);
 	get_pending(&r, &p->npending, &p->pending);
+	p->pdeathsig = (int32_t)buf_get_u32(&r);
+	p->cwd_deleted = buf_get_u32(&r);
 	if (finish(&r) < 0)
 		return -EBADMSG;
+	if (p->cwd_deleted && ((p->cwd_deleted & S_IFMT) != S_IFDIR || (p->cwd_deleted & ~(uint32_t)(S_IFMT | 07777))))
+		return refuse("cwd_deleted (not a directory's mode)");
+	if (p->pdeathsig < 0 || p->pdeathsig > FR_NSIG)
+		return refuse("pdeathsig");
 	if (p->membarrier & ~FR_MEMBARRIER_REGISTRATIONS)
 		return refuse("membarrier (unknown registrations)");
 	if (p->pid <= 0)
@@ -238,6 +251,7 @@ void encode_vma(struct buf *b, const struct fr_vma *v)
 	buf_put_u32(b, v->kind);
 	buf_put_u64(b, v->pgoff);
 	buf_put_str(b, v->path);
+	buf_put_u32(b, v->attrs);
 }
 
 static int check_vma(const struct fr_vma *v)
@@ -266,6 +280,11 @@ static int check_vma(const struct fr_vma *v)
 		return refuse("pgoff");
 	if (file_backed && !v->path)
 		return refuse("path (absent for a file mapping)");
+	if ((v->attrs & ~FR_VMA_ATTRS_ALL) || (v->attrs && v->kind > VMA_SHARED_ANON) ||
+	    ((v->attrs & FR_VMA_LOCKONFAULT) && !(v->attrs & FR_VMA_LOCKED)) ||
+	    (v->attrs & (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE)) == (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE) ||
+	    (v->attrs & (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM)) == (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM))
+		return refuse("attrs (unknown or contradictory, or on a special mapping)");
 	return 0;
 }
 
@@ -280,6 +299,7 @@ int decode_vma(const uint8_t *data, uint32_t len, struct fr_vma *v)
 	v->kind = buf_get_u32(&r);
 	v->pgoff = buf_get_u64(&r);
 	v->path = buf_get_str(&r);
+	v->attrs = buf_get_u32(&r);
 	int ret = finish(&r);
 	if (ret == 0)
 		ret = check_vma(v);
@@ -301,6 +321,8 @@ void encode_file(struct buf *b, const struct fr_file *f)
 	buf_put_str(b, f->path);
 	buf_put_u64(b, f->value);
 	buf_put_u32(b, f->kind_flags);
+	if (codec_file_has_tail(f->kind))
+		encode_file_tail(b, f);
 }
 
 int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
@@ -317,28 +339,25 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->path = buf_get_str(&r);
 	f->value = buf_get_u64(&r);
 	f->kind_flags = buf_get_u32(&r);
+	if (!r.bad && codec_file_has_tail(f->kind))
+		decode_file_tail(&r, f);
 	int ret = finish(&r);
 	if (ret == 0 && cloexec > 1)
 		ret = refuse("cloexec (not 0 or 1)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
-	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_EVENTFD))
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_GHOST))
 		ret = refuse("kind");
-	if (ret == 0 && f->kind == FILE_EVENTFD &&
-	    (f->value > FR_EVENTFD_MAX || (f->kind_flags & ~(uint32_t)EFD_SEMAPHORE) || f->pos != 0))
-		ret = refuse("eventfd (counter, flags or offset)");
-	if (ret == 0 && f->kind != FILE_EVENTFD && (f->value || f->kind_flags))
-		ret = refuse("value / kind_flags (reserved for this kind)");
+	if (ret == 0)
+		ret = check_file_state(f);
 	if (ret == 0 && (f->share_of < SHARE_NONE || f->share_of >= f->fd))
 		ret = refuse("share_of (must be -1 or a lower fd)");
 	if (ret == 0 && f->pos < 0)
 		ret = refuse("pos (negative)");
 	if (ret == 0 && !f->path && f->kind != FILE_TTY)
 		ret = refuse("path (absent)");
-	if (ret < 0) {
-		free(f->path);
-		f->path = NULL;
-	}
+	if (ret < 0)
+		fr_file_free(f);
 	return ret;
 }
 

@@ -13,14 +13,32 @@ void fr_image_free(struct fr_image *img)
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		free(img->vmas[i].path);
 	for (uint32_t i = 0; i < img->nfiles; i++)
-		free(img->files[i].path);
+		fr_file_free(&img->files[i]);
 	free(img->threads);
 	free(img->vmas);
 	free(img->files);
+	free(img->timers);
+	free(img->locks);
 	free(img->proc.groups);
 	free(img->proc.cwd);
 	free(img->proc.mm.exe);
 	*img = (struct fr_image){0};
+}
+
+void fr_file_free(struct fr_file *f)
+{
+	for (uint32_t i = 0; i < f->nwatches; i++)
+		free(f->watches[i].path);
+	free(f->watches);
+	for (uint32_t i = 0; i < f->nextents; i++)
+		free(f->extents[i].data);
+	free(f->extents);
+	free(f->path);
+	f->watches = NULL;
+	f->nwatches = 0;
+	f->extents = NULL;
+	f->nextents = 0;
+	f->path = NULL;
 }
 
 const char *fr_vma_kind_name(uint32_t kind)
@@ -46,6 +64,12 @@ const char *fr_file_kind_name(uint32_t kind)
 	case FILE_CHR: return "character device";
 	case FILE_TTY: return "terminal";
 	case FILE_EVENTFD: return "eventfd";
+	case FILE_EPOLL: return "epoll";
+	case FILE_TIMERFD: return "timerfd";
+	case FILE_SIGNALFD: return "signalfd";
+	case FILE_INOTIFY: return "inotify";
+	case FILE_MEMFD: return "memfd";
+	case FILE_GHOST: return "deleted file";
 	}
 	return "unknown";
 }
@@ -54,6 +78,8 @@ bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i)
 {
 	if (vmas[i].kind != VMA_ANON || !(vmas[i].prot & PROT_WRITE))
 		return false;
+	if ((vmas[i].attrs & FR_VMA_LOCKED) && !(vmas[i].attrs & FR_VMA_LOCKONFAULT))
+		return false; /* mlock fills every page at once: before any fault could be served */
 	uint32_t lo = i, hi = i;
 	while (lo > 0 && vmas[lo - 1].kind == VMA_ANON && vmas[lo - 1].end == vmas[lo].start)
 		lo--;

@@ -59,6 +59,8 @@ struct fr_process {
 	uint32_t nthreads;
 	uint64_t itimer[3][4];  /* ITIMER_REAL/VIRTUAL/PROF: interval s/us, value s/us (remaining) */
 	uint32_t membarrier;    /* FR_MEMBARRIER_REGISTRATIONS bits the process registered */
+	int32_t pdeathsig;      /* PR_SET_PDEATHSIG: the signal it gets when its parent dies, or 0 */
+	uint32_t cwd_deleted;   /* cwd was removed: S_IFDIR | its mode (made again empty, entered, removed); else 0 */
 	uint32_t npending;      /* signals pending for the whole process */
 	uint8_t *pending;       /* npending siginfo_t, oldest first */
 };
@@ -93,6 +95,19 @@ enum fr_vma_kind {
 	VMA_VVAR_VCLOCK,
 };
 
+/* What mlock and madvise set on a mapping, as smaps' VmFlags show it. */
+#define FR_VMA_LOCKED (1u << 0)      /* "lo": mlock, mlock2, mlockall */
+#define FR_VMA_LOCKONFAULT (1u << 1) /* "lf": MLOCK_ONFAULT (with LOCKED) */
+#define FR_VMA_DONTFORK (1u << 2)    /* "dc": MADV_DONTFORK */
+#define FR_VMA_DONTDUMP (1u << 3)    /* "dd": MADV_DONTDUMP */
+#define FR_VMA_WIPEONFORK (1u << 4)  /* "wf": MADV_WIPEONFORK */
+#define FR_VMA_HUGEPAGE (1u << 5)    /* "hg": MADV_HUGEPAGE */
+#define FR_VMA_NOHUGEPAGE (1u << 6)  /* "nh": MADV_NOHUGEPAGE */
+#define FR_VMA_MERGEABLE (1u << 7)   /* "mg": MADV_MERGEABLE */
+#define FR_VMA_SEQUENTIAL (1u << 8)  /* "sr": MADV_SEQUENTIAL */
+#define FR_VMA_RANDOM (1u << 9)      /* "rr": MADV_RANDOM */
+#define FR_VMA_ATTRS_ALL ((1u << 10) - 1)
+
 struct fr_vma {
 	uint64_t start, end;
 	uint32_t prot;  /* PROT_* */
@@ -100,6 +115,7 @@ struct fr_vma {
 	uint32_t kind;  /* enum fr_vma_kind */
 	uint64_t pgoff; /* byte offset into the file */
 	char *path;     /* file-backed kinds only */
+	uint32_t attrs; /* FR_VMA_*: set again once the pages are in (0 in pre-copy rounds) */
 };
 
 enum fr_file_kind {
@@ -109,8 +125,39 @@ enum fr_file_kind {
 	FILE_CHR,     /* character device reopened by path (/dev/null, ...) */
 	FILE_TTY,     /* a terminal: reattached to ferry's own with --shell-job */
 	FILE_EVENTFD, /* eventfd(2): its counter and semaphore mode travel, not a path */
+	FILE_EPOLL,    /* epoll set: its watches (fr_watch) travel, restored once every fd is in place */
+	FILE_TIMERFD,  /* timerfd: clock, settime flags, time left, interval and unread ticks */
+	FILE_SIGNALFD, /* signalfd: its signal mask */
+	FILE_INOTIFY,  /* inotify instance: its watches by path, with their numbers and masks */
+	FILE_MEMFD,    /* memfd: name (in path), size, contents and seals travel */
+	FILE_GHOST,    /* a regular file deleted while open: path, mode, size and contents travel */
 };
 #define FR_EVENTFD_MAX 0xfffffffffffffffeull /* the largest value an eventfd counter holds */
+
+/* One watch of an epoll set or an inotify instance. */
+struct fr_watch {
+	int32_t id;    /* FILE_EPOLL: the watched fd's number; FILE_INOTIFY: the watch descriptor */
+	uint32_t mask; /* FILE_EPOLL: EPOLL* events and flags (EPOLLET, EPOLLONESHOT); FILE_INOTIFY: IN_* mask */
+	uint64_t data; /* FILE_EPOLL: the user's epoll_data; 0 for inotify */
+	char *path;    /* FILE_INOTIFY: the watched file or directory; NULL for epoll */
+};
+#define FR_MAX_WATCHES (1u << 20) /* per epoll set or inotify instance; far above what programs hold */
+
+/* A range of a file's data (the holes between extents read as zeros). */
+struct fr_extent {
+	uint64_t offset;
+	uint32_t len;
+	uint8_t *data;
+};
+/* The most data a memfd or deleted file carries in its record (the record
+ * itself is capped at FR_RECORD_MAX). */
+#define FR_CONTENTS_MAX (48u << 20)
+
+/* A timer's clock, time left and interval (timerfd). value_ns = 0: disarmed. */
+struct fr_timerspec {
+	int32_t clockid;
+	uint64_t value_ns, interval_ns;
+};
 
 struct fr_file {
 	int32_t fd;
@@ -120,9 +167,44 @@ struct fr_file {
 	int32_t share_of; /* fd that owns the same open file description, or -1 */
 	int64_t pos;
 	char *path;
-	uint64_t value;      /* FILE_EVENTFD: the counter; 0 for other kinds */
-	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; 0 for other kinds */
+	uint64_t value;      /* FILE_EVENTFD: the counter; FILE_TIMERFD: unread ticks; FILE_SIGNALFD: the
+				mask (bit sig-1); FILE_MEMFD, FILE_GHOST: the size; 0 for other kinds */
+	uint32_t kind_flags; /* FILE_EVENTFD: EFD_SEMAPHORE; FILE_TIMERFD: TFD_TIMER_* settime flags;
+				FILE_MEMFD: F_SEAL_* seals; FILE_GHOST: the mode's permission bits; 0 for
+				other kinds */
+	/* Only in the records of the kinds that have them (codec_fdstate.c): */
+	uint32_t nwatches;
+	struct fr_watch *watches;  /* FILE_EPOLL, FILE_INOTIFY; by ascending id */
+	struct fr_timerspec timer; /* FILE_TIMERFD */
+	uint32_t nextents;
+	struct fr_extent *extents; /* FILE_MEMFD, FILE_GHOST: the data, by ascending offset */
 };
+
+/* A POSIX timer (timer_create), made again with its id. */
+struct fr_posix_timer {
+	int32_t id;
+	int32_t clockid; /* CLOCK_*, or a negative CPU clock of the process or one of its threads */
+	int32_t notify;  /* SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID (glibc's SIGEV_THREAD is the last) */
+	int32_t signo;   /* 0 for SIGEV_NONE */
+	int32_t tid;     /* SIGEV_THREAD_ID: the thread it signals; 0 otherwise */
+	uint64_t sigval; /* sigev_value, handed to the handler in si_value */
+	uint64_t value_ns, interval_ns; /* time left (0: disarmed) and interval */
+};
+
+/* A lock the process holds on one of its files, taken again through fd. */
+enum fr_lock_kind {
+	FR_LOCK_FLOCK = 1, /* flock(2): the open file description's */
+	FR_LOCK_POSIX,     /* fcntl F_SETLK: the process's */
+	FR_LOCK_OFD,       /* fcntl F_OFD_SETLK: the open file description's */
+};
+struct fr_lock {
+	int32_t fd;      /* an fd of the image that owns its description (share_of -1) */
+	uint32_t kind;   /* enum fr_lock_kind */
+	uint32_t type;   /* F_RDLCK or F_WRLCK */
+	uint64_t start;  /* byte range (POSIX, OFD); 0 for flock */
+	uint64_t len;    /* 0 = to the end of the file, and always for flock */
+};
+#define FR_MAX_LOCKS (1u << 16) /* per image: far above what programs hold */
 
 /* Everything but memory contents: what a dump captures while frozen. */
 struct fr_image {
@@ -131,6 +213,10 @@ struct fr_image {
 	struct fr_thread *threads; /* threads[0] is the thread-group leader */
 	struct fr_vma *vmas;       /* sorted by address */
 	struct fr_file *files;     /* sorted by fd */
+	uint32_t ntimers;
+	struct fr_posix_timer *timers; /* sorted by id */
+	uint32_t nlocks;
+	struct fr_lock *locks; /* by fd */
 };
 
 /* Does the image carry this mapping's contents as PAGES records? (Shared
@@ -139,7 +225,8 @@ struct fr_image {
  * registers it with userfaultfd): private writable anonymous memory, except
  * in a run of adjacent private anonymous mappings with a readable one that
  * is not writable (an mprotect'ed stretch): the restore may rebuild such a
- * run whole (mm_join.c), which registered memory cannot be. */
+ * run whole (mm_join.c), which registered memory cannot be; and except
+ * mlock'd memory (locking it again faults every page in at once). */
 bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i);
 
 static inline bool fr_vma_has_pages(const struct fr_vma *v)
@@ -148,6 +235,8 @@ static inline bool fr_vma_has_pages(const struct fr_vma *v)
 }
 
 void fr_image_free(struct fr_image *img);
+/* Frees what one file record owns (path, watches, extents), not the record. */
+void fr_file_free(struct fr_file *f);
 const char *fr_vma_kind_name(uint32_t kind);
 const char *fr_file_kind_name(uint32_t kind);
 

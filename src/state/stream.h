@@ -6,7 +6,8 @@
  * format version can give them a meaning safely. An image file and
  * a migration socket carry the same stream.
  *
- * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*, VMA*,
+ * Record order written by a dump: HELLO, PROCESS, THREAD*, FILE*,
+ * POSIX_TIMER*, FILE_LOCK*, VMA*,
  * PAGES*, DONE. A reader accepts PAGES in any order and the same page more
  * than once (the last one wins). A pre-copy migration first sends rounds
  * while the process runs, each VMA* (the layout now), PAGES* and DISCARD*,
@@ -23,7 +24,7 @@
 #include <sys/uio.h>
 
 #define FR_STREAM_MAGIC "FERRYSTM"
-#define FR_STREAM_VERSION 1
+#define FR_STREAM_VERSION 2 /* 2: VMA attrs, process pdeathsig and deleted cwd */
 #define FR_RECORD_MAX (64u << 20) /* a record payload larger than this is corruption */
 /* A reader on a pipe or socket gives up when the peer sends nothing for this
  * long: a stalled or hostile peer must not hold a restore (and its stub)
@@ -47,6 +48,8 @@ enum fr_record_type {
 	REC_GO,
 	REC_RUNNING,
 	REC_DISCARD, /* pre-copy: pages to drop back to their fresh contents */
+	REC_POSIX_TIMER, /* a POSIX timer (codec_timer.c) */
+	REC_FILE_LOCK,   /* a file lock (codec_lock.c) */
 	REC_LAZY,      /* post-copy: pages with data at the source, sent on demand */
 	REC_PAGE_REQ,  /* post-copy, B → A: pages a thread faulted on */
 	REC_COMPLETE,  /* post-copy, B → A: every page is in place */

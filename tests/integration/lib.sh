@@ -343,6 +343,36 @@ ferry_restore_sync() {
 
 # json_num FILE KEY / json_str FILE KEY: the first number or string value of
 # "KEY" in a one-line JSON stats file (ferry's flat stats; keys are unique).
+# wl_dump_restore NAME [ARGS...]: starts workload NAME, lets it run 0.5 s,
+# dumps it and restores it; it runs again as $WL_PID (ferry restore is
+# $RESTORE_PID). The caller then checks it (stop_and_check ...).
+wl_dump_restore() {
+	start_wl "$@"
+	local img=$T/img.$1.$LIB_SEQ
+	wait_ready "$WL_CTL" "$WL_PID"
+	sleep 0.5
+	ferry_dump "$WL_PID" "$img" || fail "$1: dump failed: $(cat "$DUMP_ERR")"
+	ferry_restore "$img"
+	wait_restored "$WL_PID" "$RESTORE_PID"
+}
+
+# locks_held DIR [PREFIX...]: each lock the locks workload holds in DIR is
+# refused to another process (lockprobe, run as PREFIX lockprobe ..., e.g.
+# host_exec B), which gets the ranges nobody locked
+locks_held() {
+	local d=$1 probe rc spec want file kind rest
+	shift
+	probe=$(wl_path lockprobe) || fail "cannot build lockprobe"
+	for spec in "1 flock flock w" "1 flock flock r" "1 posix posix w 15 1" "1 posix posix r 20 5" \
+		"1 posix posix w 150 1" "1 ofd ofd r 4 1" "0 posix posix w 30 70" "0 posix posix r 100 50" \
+		"0 ofd ofd w 5 100"; do
+		read -r want file kind rest <<<"$spec"
+		# shellcheck disable=SC2086
+		"$@" "$probe" "$d/$file" "$kind" $rest
+		rc=$?
+		[ "$rc" = "$want" ] || fail "lockprobe $file $kind $rest: exit $rc, expected $want (1: refused, the lock is held)"
+	done
+}
 json_num() { grep -o "\"$2\":[0-9.]*" "$1" | head -n1 | cut -d: -f2; }
 json_str() { grep -o "\"$2\":\"[^\"]*\"" "$1" | head -n1 | cut -d'"' -f4; }
 

@@ -8,7 +8,7 @@
 require_root
 require_ferry
 
-features="ptrace clone3_set_tid process_vm pidfd_getfd userfaultfd uffd_wp_async pagemap_scan soft_dirty"
+features="ptrace clone3_set_tid process_vm pidfd_getfd userfaultfd uffd_wp_async pagemap_scan soft_dirty timer_restore_ids"
 required="ptrace clone3_set_tid process_vm"
 
 # kernel version as a number: 6.18 -> 618
@@ -37,6 +37,7 @@ declare -A want=(
 	[uffd_wp_async]=$(yn eval 'uffd_here && [ "$kver" -ge 607 ] && [ "$(kconfig HAVE_ARCH_USERFAULTFD_WP)" != n ]')
 	[pagemap_scan]=$(yn eval '[ "$kver" -ge 607 ] && [ "$(kconfig PROC_PAGE_MONITOR)" != n ]')
 	[soft_dirty]=$(yn soft_dirty_here)
+	[timer_restore_ids]=$(yn eval '[ "$kver" -ge 615 ] && [ "$(kconfig POSIX_TIMERS)" != n ]')
 )
 log "kernel $(uname -r); expected: $(for f in $features; do printf '%s=%s ' "$f" "${want[$f]}"; done)"
 

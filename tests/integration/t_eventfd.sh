@@ -6,14 +6,8 @@
 require_root
 require_ferry
 
-start_wl efd
-pid=$WL_PID
-wait_ready "$WL_CTL" "$pid"
+wl_dump_restore efd
 sleep 0.3
-ferry_dump "$pid" "$T/img" || fail "dump failed: $(cat "$DUMP_ERR")"
-ferry_restore "$T/img"
-wait_restored "$pid" "$RESTORE_PID"
-sleep 0.3
-stop_and_check efd "$WL_CTL" "$pid" "$RESTORE_PID"
+stop_and_check efd "$WL_CTL" "$WL_PID" "$RESTORE_PID"
 [ "$OK_LINE" = "OK efd a=5 b=0x123456789" ] || fail "unexpected: $OK_LINE"
 log "pass"

@@ -2,7 +2,9 @@
 # ferry send / ferry receive between two test hosts over TLS with a
 # pre-shared key: real programs move from A to B with the same pid and go on
 # there, in both modes (pre-copy and stop-and-copy) (each workload verifies its own memory, threads, signals and file
-# offsets after the move); the receiver serves one migration after another;
+# offsets after the move; evloop its epoll loop, timers, signalfd and inotify;
+# ptimers its POSIX timers; ghosts its memfds and deleted file;
+# memattrs its mlock'd and madvise'd ranges); the receiver serves one migration after another;
 # the stats say what was measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
@@ -46,9 +48,34 @@ for mode in precopy stop-and-copy; do
 	migrate_one "$mode" threads8
 	migrate_one "$mode" signals
 	migrate_one "$mode" efd
+	migrate_one "$mode" evloop
+	migrate_one "$mode" ptimers
+	migrate_one "$mode" ghosts
+	migrate_one "$mode" memattrs no-pdeathsig # ferry receive does not stay its parent
 	migrate_one "$mode" avx
 	migrate_one "$mode" vdso
 done
+# file locks: each host mounts its own filesystem at the same path, as two
+# machines would have; the lock files exist on both and the locks move with
+# the process: in B another process is refused them
+ld=$T/lockdir
+mkdir -p "$ld"
+for h in A B; do host_exec "$h" mount -t tmpfs ferry-locks "$ld" || fail "mount a tmpfs in host $h"; done
+host_exec B sh -c "for f in flock posix ofd; do head -c 200 /dev/zero >$ld/\$f; done" || fail "lock files in B"
+for mode in precopy stop-and-copy; do
+	wl_start_in_a locks "$ld"
+	lk=$WL_NSPID lk_ctl=$WL_CTL
+	locks_held "$ld" host_exec A
+	ferry_send "$lk" --key-file "$KEY" --mode "$mode"
+	[ "$SEND_RC" = 0 ] || fail "locks ($mode): send failed: $(cat "$SEND_ERR")"
+	in_b_running "$lk" || fail "locks ($mode) does not run in B"
+	locks_held "$ld" host_exec B
+	finish_in B locks "$lk" "$lk_ctl"
+	[ "$OK_LINE" = "OK locks held=4" ] || fail "locks ($mode): $OK_LINE"
+	log "locks ($mode): held in B"
+	moved=$((moved + 1))
+done
+
 # --bandwidth: 64 MiB at 32 MiB/s take at least about 2 s
 wl_start_in_a mem256 64
 bw=$WL_NSPID bw_ctl=$WL_CTL

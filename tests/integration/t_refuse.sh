@@ -1,8 +1,10 @@
 #!/bin/bash
 # refuse: a process holding something ferry cannot checkpoint yet (each kind
-# README lists: a pipe, a FIFO, a UNIX socketpair, an epoll set, a memfd, a
-# deleted file, System V shared memory, shared anonymous memory also mapped by
-# a child, a POSIX timer) must make `ferry dump` fail with exit != 0 and
+# README lists: a pipe, a FIFO, a UNIX socketpair, a userfaultfd watched by an
+# epoll set (both named), a shared mapping of a memfd, a memfd holding more
+# than 48 MiB, a deleted directory,
+# System V shared memory, shared anonymous memory also mapped by a child)
+# must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
 # address range and the kind; the refusal must come before the process is
 # stopped (its stop detector counts no ptrace stop: stops=0), and the process
@@ -18,9 +20,10 @@ kind() {
 	pipe) echo 'a pipe' ;;
 	fifo) echo 'a FIFO' ;;
 	socket) echo 'a socket' ;;
-	epoll) echo 'an anonymous-inode object' ;;
-	memfd) echo 'a memfd' ;;
-	deleted) echo 'a deleted file' ;;
+	uffd) echo "an anonymous-inode object watched by epoll fd $(cat "$WL_CTL/epoll")" ;;
+	memfd) echo 'a mapping of a deleted file' ;;
+	bigmemfd) echo 'a memfd with more than 48 MiB of data' ;;
+	deleted) echo 'a deleted directory' ;;
 	sysvshm) echo 'System V shared memory' ;;
 	sharedmem) echo 'shared anonymous memory also mapped by another process' ;;
 	esac
@@ -40,7 +43,6 @@ expected_line() {
 		[ -n "$name" ] || fail "$mode: range $range not in /proc/$pid/maps"
 		echo "ferry: dump: mapping $range ($name) is $(kind "$mode"): ferry cannot restore it yet"
 		;;
-	timer) echo "ferry: dump: pid $pid has POSIX timers (timer_create): ferry cannot restore them yet" ;;
 	esac
 }
 
@@ -102,7 +104,7 @@ run_mode() {
 	fi
 }
 
-for m in pipe fifo socket epoll memfd deleted sysvshm sharedmem posixtimer; do
+for m in pipe fifo socket uffd memfd deleted sysvshm sharedmem bigmemfd; do
 	run_mode "$m"
 done
 log "pass"

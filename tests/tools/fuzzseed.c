@@ -6,10 +6,13 @@
  *   fuzzseed synth DIR     hand-made streams: a minimal valid one and one
  *                          per guard of the decoders (wrapping addr, negative
  *                          share index, reserved flags, too many records,
- *                          pages outside any mapping, truncation), and
- *                          two pre-copy rounds */
+ *                          pages outside any mapping, truncation), one
+ *                          with an epoll set, timerfd, signalfd, inotify
+ *                          instance, memfd, deleted file, POSIX timers and
+ *                          file locks, and two pre-copy rounds */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +83,49 @@ static int trim(const char *in, const char *out)
 	return r < 0 ? die(in, r) : 0;
 }
 
-enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED__N };
+enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED_KOBJ, SEED__N };
 static const char *const seed_names[SEED__N] = {"valid", "pages-addr-wraps", "negative-share-index",
-						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings"};
+						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings",
+						"kernel-objects"};
+
+/* The FILE records of SEED_KOBJ: an eventfd and an inotify instance watched
+ * by an epoll set, a timerfd, a signalfd. */
+static struct fr_watch kobj_epoll_watches[] = {{.id = 5, .mask = 0x80000019, .data = 0x1122334455667788ull},
+					       {.id = 8, .mask = 0x40000001, .data = 7}};
+static struct fr_watch kobj_inotify_watches[] = {{.id = 3, .mask = 0x100, .path = "/tmp"},
+						 {.id = 5, .mask = 0x80000002, .path = "/etc/hostname"}};
+static uint8_t kobj_bytes[] = "ferry seed contents";
+static struct fr_extent kobj_extents[] = {{.offset = 0, .len = 5, .data = kobj_bytes},
+					  {.offset = 4096, .len = 4, .data = kobj_bytes + 6}};
+static const struct fr_file kobj_files[] = {
+	{.fd = 4, .kind = FILE_EPOLL, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[eventpoll]",
+	 .nwatches = 2, .watches = kobj_epoll_watches},
+	{.fd = 5, .kind = FILE_EVENTFD, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[eventfd]", .value = 3},
+	{.fd = 6, .kind = FILE_TIMERFD, .flags = O_RDWR | O_NONBLOCK, .share_of = -1, .path = "anon_inode:[timerfd]",
+	 .value = 2, .kind_flags = 1, .timer = {.clockid = 0, .value_ns = 5000000, .interval_ns = 20000000}},
+	{.fd = 7, .kind = FILE_SIGNALFD, .flags = O_RDWR, .share_of = -1, .path = "anon_inode:[signalfd]",
+	 .value = 1ull << 9},
+	{.fd = 8, .kind = FILE_INOTIFY, .flags = O_RDONLY, .share_of = -1, .path = "anon_inode:inotify",
+	 .nwatches = 2, .watches = kobj_inotify_watches},
+	{.fd = 9, .kind = FILE_MEMFD, .flags = O_RDWR, .share_of = -1, .path = "/memfd:seed (deleted)", .value = 8192,
+	 .kind_flags = 7, .nextents = 2, .extents = kobj_extents},
+	{.fd = 10, .kind = FILE_GHOST, .flags = O_RDWR | O_APPEND, .share_of = -1, .pos = 5, .path = "/tmp/seed-ghost",
+	 .value = 4100, .kind_flags = 0640, .nextents = 1, .extents = kobj_extents + 1},
+};
+
+static const struct fr_posix_timer kobj_timers[] = {
+	{.id = 1, .clockid = 1, .notify = SIGEV_SIGNAL, .signo = 35, .sigval = 0xa, .value_ns = 4000000,
+	 .interval_ns = 10000000},
+	{.id = 3, .clockid = 1, .notify = SIGEV_THREAD_ID, .signo = 36, .tid = SEED_PID, .sigval = 0xb,
+	 .value_ns = 9000000, .interval_ns = 25000000},
+	{.id = 4, .clockid = 0, .notify = SIGEV_NONE, .value_ns = 999000000000ull},
+};
+
+static const struct fr_lock kobj_locks[] = {
+	{.fd = 3, .kind = FR_LOCK_POSIX, .type = F_WRLCK, .start = 10, .len = 20},
+	{.fd = 3, .kind = FR_LOCK_OFD, .type = F_RDLCK, .start = 100},
+	{.fd = 10, .kind = FR_LOCK_FLOCK, .type = F_WRLCK},
+};
 
 /* Creates DIR/synth-NAME and a stream writer on it; the fd, or -1. */
 static int seed_open(const char *dir, const char *name, char *path, size_t len, struct fr_stream *s)
@@ -123,6 +166,18 @@ static int synth_one(const char *dir, enum seed_case c)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		encode_file(&b, &files[i]);
 		r = r ?: put(&s, REC_FILE, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_files) / sizeof(kobj_files[0]); i++) {
+		encode_file(&b, &kobj_files[i]);
+		r = r ?: put(&s, REC_FILE, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_timers) / sizeof(kobj_timers[0]); i++) {
+		encode_posix_timer(&b, &kobj_timers[i]);
+		r = r ?: put(&s, REC_POSIX_TIMER, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_locks) / sizeof(kobj_locks[0]); i++) {
+		encode_file_lock(&b, &kobj_locks[i]);
+		r = r ?: put(&s, REC_FILE_LOCK, &b);
 	}
 	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;
 	for (int i = 0; i < nvmas; i++) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <sys/eventfd.h>
 
@@ -26,7 +27,7 @@ static void test_process_round_trip(void **state)
 			       .gid = {100, 101, 102, 103}, .ngroups = 3, .groups = groups, .umask = 027,
 			       .personality = 0x0040000, .cwd = "/srv/app", .dumpable = 1, .no_new_privs = 1,
 			       .child_subreaper = 1, .thp_disable = 1, .oom_score_adj = 300, .nthreads = 9,
-			       .membarrier = (1u << 4) | (1u << 6)};
+			       .membarrier = (1u << 4) | (1u << 6), .pdeathsig = 9, .cwd_deleted = S_IFDIR | 0750};
 	p.rlim[7].rlim_cur = 1024, p.rlim[7].rlim_max = 4096;
 	p.mm.brk = 0x555555600000, p.mm.start_brk = 0x555555580000, p.mm.auxv_words = 4;
 	p.mm.auxv[0] = 33, p.mm.auxv[1] = 0x7fff0000, p.mm.exe = "/usr/bin/app";
@@ -49,6 +50,8 @@ static void test_process_round_trip(void **state)
 	assert_int_equal(q.umask, 027);
 	assert_int_equal(q.nthreads, 9);
 	assert_int_equal(q.membarrier, (1u << 4) | (1u << 6));
+	assert_int_equal(q.pdeathsig, 9);
+	assert_int_equal(q.cwd_deleted, S_IFDIR | 0750);
 	free(q.groups), free(q.cwd), free(q.mm.exe);
 
 	/* A registration bit membarrier(2) does not have is refused by name. */
@@ -58,6 +61,21 @@ static void test_process_round_trip(void **state)
 	encode_process(&ob, &odd);
 	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
 	assert_string_equal(codec_why(), "membarrier (unknown registrations)");
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+	buf_free(&ob);
+	odd = p; /* no signal 65 */
+	odd.pdeathsig = 65;
+	ob = (struct buf){0};
+	encode_process(&ob, &odd);
+	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
+	assert_string_equal(codec_why(), "pdeathsig");
+	free(q.groups), free(q.cwd), free(q.mm.exe);
+	buf_free(&ob);
+	odd = p; /* a removed cwd is a directory */
+	odd.cwd_deleted = S_IFREG | 0644;
+	ob = (struct buf){0};
+	encode_process(&ob, &odd);
+	assert_int_equal(decode_process(ob.data, (uint32_t)ob.len, &q), -EBADMSG);
 	free(q.groups), free(q.cwd), free(q.mm.exe);
 	buf_free(&ob);
 
@@ -122,6 +140,13 @@ static void test_vma_validation(void **state)
 	assert_int_equal(w.pgoff, 0x1000);
 	free(w.path);
 	buf_free(&b);
+	/* mlock / madvise attributes travel with the mapping */
+	struct fr_vma locked = {.start = 0x600000, .end = 0x800000, .prot = PROT_READ | PROT_WRITE, .flags = MAP_PRIVATE,
+				.kind = VMA_ANON, .attrs = FR_VMA_LOCKED | FR_VMA_LOCKONFAULT | FR_VMA_DONTDUMP | FR_VMA_HUGEPAGE};
+	encode_vma(&b, &locked);
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
+	assert_int_equal(w.attrs, FR_VMA_LOCKED | FR_VMA_LOCKONFAULT | FR_VMA_DONTDUMP | FR_VMA_HUGEPAGE);
+	b.len = 0;
 
 	struct fr_vma bad[] = {
 		{.start = 0x401000, .end = 0x400000, .kind = VMA_ANON},                /* inverted */
@@ -130,6 +155,10 @@ static void test_vma_validation(void **state)
 		{.start = 0x400000, .end = 0x401000, .kind = VMA_FILE_SHARED},         /* file without path */
 		{.start = 0x400000, .end = 0x401000, .kind = VMA_ANON, .prot = 0x100}, /* bogus prot */
 		{.start = 0x7ffffffff000, .end = 0x800000000000, .kind = VMA_ANON},    /* kernel half */
+		{.start = 0x400000, .end = 0x401000, .kind = VMA_ANON, .attrs = 1u << 10}, /* unknown attribute */
+		{.start = 0x400000, .end = 0x401000, .kind = VMA_ANON, .attrs = FR_VMA_LOCKONFAULT}, /* without LOCKED */
+		{.start = 0x400000, .end = 0x401000, .kind = VMA_ANON, .attrs = FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE},
+		{.start = 0x400000, .end = 0x401000, .kind = VMA_VDSO, .attrs = FR_VMA_DONTDUMP}, /* a special mapping */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		encode_vma(&b, &bad[i]);

@@ -4,10 +4,12 @@
  *   pipe      a pipe (both ends kept open)
  *   fifo      a named FIFO (CTL/fifo), opened read-write
  *   socket    a UNIX socketpair
- *   epoll     an epoll set (anonymous-inode fd)
- *   posixtimer  a POSIX timer (timer_create), armed for 1000 s
- *   memfd     a memfd (a deleted file), not mapped
- *   deleted   a regular file (CTL/deleted) unlinked while open
+ *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
+ *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
+ *             holds the epoll fd's number
+ *   memfd     a 1 MiB memfd mapped MAP_SHARED, its fd closed
+ *   bigmemfd  a memfd holding 64 MiB of data (more than ferry carries)
+ *   deleted   a directory (CTL/deleted) removed while open
  *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
  *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
@@ -55,13 +57,11 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|epoll|memfd|deleted|sharedmem|sysvshm|posixtimer");
+		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
 	const char *mode = argv[2];
-	int fds[2] = {-1, -1};
+	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
 	pid_t child = -1;
-	timer_t ptimer;
-	bool have_timer = false; /* the first timer id is 0 */
 	char info[256];
 
 	if (strcmp(mode, "pipe") == 0) {
@@ -75,9 +75,18 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "deleted") == 0) {
 		char path[4200];
 		snprintf(path, sizeof path, "%s/deleted", wl_ctl);
-		fds[0] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fds[0] < 0 || write(fds[0], "deleted-data", 12) != 12 || unlink(path) < 0)
-			wl_fail("deleted file %s: %s", path, strerror(errno));
+		if (mkdir(path, 0700) < 0 || (fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    rmdir(path) < 0)
+			wl_fail("deleted directory %s: %s", path, strerror(errno));
+	} else if (strcmp(mode, "bigmemfd") == 0) {
+		fds[0] = memfd_create("refuse-big", MFD_CLOEXEC);
+		char chunk[65536];
+		memset(chunk, 0x5a, sizeof chunk);
+		for (int i = 0; fds[0] >= 0 && i < (64 << 20) / (int)sizeof chunk; i++)
+			if (write(fds[0], chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+				wl_fail("write memfd: %s", strerror(errno));
+		if (fds[0] < 0)
+			wl_fail("memfd_create: %s", strerror(errno));
 	} else if (strcmp(mode, "sysvshm") == 0) {
 		int id = shmget(IPC_PRIVATE, SH_LEN, IPC_CREAT | 0600);
 		if (id < 0 || (sh = shmat(id, NULL, 0)) == (void *)-1)
@@ -88,16 +97,26 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "socket") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
 			wl_fail("socketpair: %s", strerror(errno));
-	} else if (strcmp(mode, "epoll") == 0) {
-		fds[0] = epoll_create1(EPOLL_CLOEXEC);
-		if (fds[0] < 0)
-			wl_fail("epoll_create1: %s", strerror(errno));
+	} else if (strcmp(mode, "uffd") == 0) {
+		fds[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		epfd = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+		if (fds[0] < 0 || epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fds[0], &ev) < 0)
+			wl_fail("userfaultfd watched by epoll: %s", strerror(errno));
+		char path[4200], num[16];
+		snprintf(path, sizeof path, "%s/epoll", wl_ctl);
+		int n = snprintf(num, sizeof num, "%d", epfd), fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, num, (size_t)n) != n)
+			wl_fail("write %s: %s", path, strerror(errno));
+		close(fd);
 	} else if (strcmp(mode, "memfd") == 0) {
-		fds[0] = memfd_create("refuse", MFD_CLOEXEC);
-		if (fds[0] < 0)
-			wl_fail("memfd_create: %s", strerror(errno));
-		if (write(fds[0], "memfd-data", 10) != 10)
-			wl_fail("write memfd: %s", strerror(errno));
+		int m = memfd_create("refuse", MFD_CLOEXEC);
+		if (m < 0 || ftruncate(m, SH_LEN) < 0 ||
+		    (sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0)) == MAP_FAILED)
+			wl_fail("memfd mapping: %s", strerror(errno));
+		close(m);
+		for (size_t i = 0; i < SH_LEN / 8; i++)
+			sh[i] = wl_mix(0x5A5A0000ull + i);
 	} else if (strcmp(mode, "sharedmem") == 0) {
 		sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (sh == MAP_FAILED)
@@ -124,18 +143,10 @@ int main(int argc, char **argv)
 			wl_sleep_us(1000);
 		}
 		sh[0] = wl_mix(0x5A5A0000ull);
-	} else if (strcmp(mode, "posixtimer") == 0) {
-		struct sigevent sev = {.sigev_notify = SIGEV_NONE};
-		struct itimerspec its = {.it_value = {.tv_sec = 1000}};
-		if (timer_create(CLOCK_MONOTONIC, &sev, &ptimer) < 0 || timer_settime(ptimer, 0, &its, NULL) < 0)
-			wl_fail("timer_create: %s", strerror(errno));
-		have_timer = true;
 	} else {
 		wl_fail("unknown mode '%s'", mode);
 	}
-	if (have_timer)
-		snprintf(info, sizeof info, "timer");
-	else if (sh)
+	if (sh)
 		snprintf(info, sizeof info, "range %lx-%lx", (unsigned long)(uintptr_t)sh,
 			 (unsigned long)(uintptr_t)sh + SH_LEN);
 	else if (fds[1] >= 0)
@@ -187,22 +198,19 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "socket") == 0 &&
 		    (write(fds[0], "y", 1) != 1 || read(fds[1], &c, 1) != 1 || c != 'y'))
 			wl_fail("socket reverse direction broken: %s", strerror(errno));
-	} else if (strcmp(mode, "epoll") == 0) {
-		struct epoll_event ev;
-		if (epoll_wait(fds[0], &ev, 1, 0) != 0)
-			wl_fail("epoll set broken: %s", strerror(errno));
+	} else if (strcmp(mode, "uffd") == 0) {
+		struct epoll_event ev = {0};
+		int n = epoll_wait(epfd, &ev, 1, 0); /* a userfaultfd before UFFDIO_API polls as an error */
+		if (n < 0 || (n == 1 && ev.data.u64 != 1))
+			wl_fail("epoll set broken: %d %s", n, strerror(errno));
+	} else if (strcmp(mode, "bigmemfd") == 0) {
+		char c = 0;
+		if (pread(fds[0], &c, 1, (64 << 20) - 1) != 1 || c != 0x5a)
+			wl_fail("big memfd changed: %s", strerror(errno));
 	} else if (strcmp(mode, "deleted") == 0) {
-		char b[16] = {0};
-		if (pread(fds[0], b, 12, 0) != 12 || memcmp(b, "deleted-data", 12) != 0)
-			wl_fail("deleted file content lost: %s", strerror(errno));
-	} else if (strcmp(mode, "memfd") == 0) {
-		char b[16] = {0};
-		if (pread(fds[0], b, 10, 0) != 10 || memcmp(b, "memfd-data", 10) != 0)
-			wl_fail("memfd content lost: %s", strerror(errno));
-	} else if (have_timer) {
-		struct itimerspec left;
-		if (timer_gettime(ptimer, &left) < 0 || left.it_value.tv_sec <= 0 || left.it_value.tv_sec > 1000)
-			wl_fail("POSIX timer no longer armed: %s", strerror(errno));
+		struct stat st;
+		if (fstat(fds[0], &st) < 0 || !S_ISDIR(st.st_mode) || st.st_nlink != 0)
+			wl_fail("deleted directory changed: %s", strerror(errno));
 	} else {
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			if (sh[i] != wl_mix(0x5A5A0000ull + i))
