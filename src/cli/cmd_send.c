@@ -9,12 +9,13 @@
 #include "../common/interrupt.h"
 #include "../migrate/send.h"
 #include "cli.h"
+#include "fdopts.h"
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
 	"                  [--mode precopy|stop-and-copy] [--downtime-limit MS] [--max-iterations N]\n"
 	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
-	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
+	"                  [--shell-job] [--external fd:N]... [--quiet] [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
 	"listening at HOST:PORT. The process keeps its pid, memory, registers, files\n"
@@ -68,6 +69,9 @@ static const char help[] =
 	"                         default: it can switch long before the pause is short)\n"
 	"      --timeout SECONDS  longest wait for the peer at any step (default 30)\n"
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
+	"  -e, --external fd:N    fd N is connected to something outside the process: send\n"
+	"                         only its number; the receiver hands it one (its\n"
+	"                         --inherit-fd N:FD)\n"
 	"      --compress CODEC   lz4 or zstd (level 1): compress page records that shrink,\n"
 	"                         for slow links (default none; costs CPU on both sides)\n"
 	"      --bandwidth RATE   cap the sending rate at RATE bytes/s (K, M, G: powers of\n"
@@ -206,8 +210,9 @@ int cmd_send(int argc, char **argv)
 		{"bandwidth", required_argument, 0, OPT_BANDWIDTH}, {"quiet", no_argument, 0, 'q'},
 		{"compress", required_argument, 0, OPT_COMPRESS},		   {"help", no_argument, 0, 'h'},
 		{"downtime-limit", required_argument, 0, OPT_DOWNTIME}, {"max-iterations", required_argument, 0, OPT_ITERATIONS},
-		{"goal", required_argument, 0, OPT_GOAL},
+		{"goal", required_argument, 0, OPT_GOAL}, {"external", required_argument, 0, 'e'},
 		{0}};
+	static int *external; /* static: still reachable when a parse error returns */
 	struct send_opts o = {.pid = -1, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
 			      .progress_arg = progress_label,
 			      .precopy = {.downtime_limit_ms = PRECOPY_DOWNTIME_LIMIT_MS_DEFAULT,
@@ -217,7 +222,7 @@ int cmd_send(int argc, char **argv)
 	const char *key_path = NULL, *stats_path = NULL;
 	bool insecure = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:T:k:m:js:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:T:k:m:je:s:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((o.pid = cli_parse_pid(optarg)) < 0) {
@@ -271,6 +276,11 @@ int cmd_send(int argc, char **argv)
 				return 1;
 			break;
 		case 'j': o.shell_job = true; break;
+		case 'e':
+			if (cli_add_external("send", optarg, &external, &o.nexternal) < 0)
+				return 1;
+			o.external = external;
+			break;
 		case 's': stats_path = optarg; break;
 		case 'q': o.progress = NULL; break;
 		case OPT_COMPRESS:

@@ -14,6 +14,9 @@
 
 struct capture_opts {
 	bool shell_job; /* terminals are allowed (reattached on restore) */
+	bool read_queues; /* read the data queued in pipes and sockets (the process is frozen) */
+	const int *external; /* fds declared external (--external fd:N): recorded as FILE_EXTERNAL */
+	size_t nexternal;
 };
 
 int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, struct fr_image *img, char *err,

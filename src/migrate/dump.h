@@ -18,6 +18,8 @@ struct dump_opts {
 	pid_t pid;
 	bool leave_running;
 	bool shell_job;
+	const int *external; /* --external fd:N (capture_opts) */
+	size_t nexternal;
 	bool header_written; /* the caller sent the preamble and HELLO (a migration) */
 	struct precopy_session *precopy; /* pre-copy rounds ran: send only what changed since */
 	page_progress_fn progress;

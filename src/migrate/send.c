@@ -117,7 +117,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	*st = (struct send_stats){0};
 	*where = "untouched";
 	double t0 = now_ms();
-	struct capture_opts co = {.shell_job = o->shell_job};
+	struct capture_opts co = {.shell_job = o->shell_job, .external = o->external, .nexternal = o->nexternal};
 	struct fr_image live;
 	int r = precheck_process(o->pid, &co, &live, err, errlen);
 	double precheck_ms = now_ms() - t0;
@@ -181,7 +181,8 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 		}
 	}
 
-	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .header_written = true,
+	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .external = o->external,
+				  .nexternal = o->nexternal, .header_written = true,
 				  .precopy = ps, .progress = o->progress, .progress_arg = o->progress_arg};
 	struct dump_session *ds;
 	double t_freeze = now_ms();

@@ -22,6 +22,8 @@ struct send_opts {
 	enum fr_mode mode;
 	struct precopy_opts precopy; /* convergence rules (pre-copy) */
 	bool shell_job;
+	const int *external; /* --external fd:N (capture_opts) */
+	size_t nexternal;
 	int timeout_ms; /* longest wait for the peer at any step */
 	uint64_t max_bps; /* --bandwidth in bytes/s, 0 = as fast as the link goes */
 	enum fr_compress compress; /* --compress */

@@ -40,6 +40,7 @@ static bool node_matches(uint32_t kind, mode_t mode)
 	case FILE_REG: return S_ISREG(mode);
 	case FILE_DIR: return S_ISDIR(mode);
 	case FILE_CHR: return S_ISCHR(mode);
+	case FILE_FIFO: return S_ISFIFO(mode);
 	case FILE_PATH: return true; /* an O_PATH fd can name anything and opening it has no effect */
 	}
 	return false;

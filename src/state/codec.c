@@ -301,6 +301,8 @@ void encode_file(struct buf *b, const struct fr_file *f)
 	buf_put_str(b, f->path);
 	buf_put_u64(b, f->value);
 	buf_put_u32(b, f->kind_flags);
+	if (fr_file_has_obj(f->kind))
+		encode_fdobj(b, f->obj);
 }
 
 int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
@@ -317,12 +319,17 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->path = buf_get_str(&r);
 	f->value = buf_get_u64(&r);
 	f->kind_flags = buf_get_u32(&r);
-	int ret = finish(&r);
+	const char *obj_why = NULL;
+	int ret = fr_file_has_obj(f->kind) ? decode_fdobj(&r, f->kind, &f->obj, &obj_why) : 0;
+	if (ret == -EBADMSG && obj_why)
+		ret = refuse(obj_why);
+	if (ret == 0)
+		ret = finish(&r);
 	if (ret == 0 && cloexec > 1)
 		ret = refuse("cloexec (not 0 or 1)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
-	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_EVENTFD))
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_KIND_LAST))
 		ret = refuse("kind");
 	if (ret == 0 && f->kind == FILE_EVENTFD &&
 	    (f->value > FR_EVENTFD_MAX || (f->kind_flags & ~(uint32_t)EFD_SEMAPHORE) || f->pos != 0))
@@ -337,7 +344,9 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 		ret = refuse("path (absent)");
 	if (ret < 0) {
 		free(f->path);
+		fr_fdobj_free(f->obj);
 		f->path = NULL;
+		f->obj = NULL;
 	}
 	return ret;
 }

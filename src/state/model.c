@@ -12,8 +12,10 @@ void fr_image_free(struct fr_image *img)
 	free(img->proc.pending);
 	for (uint32_t i = 0; i < img->nvmas; i++)
 		free(img->vmas[i].path);
-	for (uint32_t i = 0; i < img->nfiles; i++)
+	for (uint32_t i = 0; i < img->nfiles; i++) {
 		free(img->files[i].path);
+		fr_fdobj_free(img->files[i].obj);
+	}
 	free(img->threads);
 	free(img->vmas);
 	free(img->files);
@@ -21,6 +23,15 @@ void fr_image_free(struct fr_image *img)
 	free(img->proc.cwd);
 	free(img->proc.mm.exe);
 	*img = (struct fr_image){0};
+}
+
+void fr_fdobj_free(struct fr_fdobj *o)
+{
+	if (!o)
+		return;
+	free(o->data);
+	free(o->msg_len);
+	free(o);
 }
 
 const char *fr_vma_kind_name(uint32_t kind)
@@ -46,6 +57,11 @@ const char *fr_file_kind_name(uint32_t kind)
 	case FILE_CHR: return "character device";
 	case FILE_TTY: return "terminal";
 	case FILE_EVENTFD: return "eventfd";
+	case FILE_PIPE: return "pipe";
+	case FILE_FIFO: return "FIFO";
+	case FILE_UNIX: return "unix socket";
+	case FILE_INET: return "inet socket";
+	case FILE_EXTERNAL: return "external";
 	}
 	return "unknown";
 }

@@ -1,0 +1,149 @@
+/* fd_unix.c — unix sockets made again in ferry. Two connected sockets of
+ * the process become one socketpair (names of accepted sockets are not
+ * kept: a pair has none); a socket whose peer had closed becomes a pair
+ * whose other end is closed once the data is in. The data queued on each
+ * end is sent back from the other end, message by message for datagrams
+ * and packets, then the shutdowns are replayed. A listening or bound
+ * socket binds its name again (an abstract one, or a path: a socket file
+ * left there by the dumped process is replaced, anything else refused) and
+ * listens with its backlog. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "fdobj.h"
+
+static int fail(char *err, size_t errlen, int e, const struct fr_file *f, const char *what)
+{
+	snprintf(err, errlen, "cannot make unix socket fd %d (%s) again: %s: %s", f->fd, f->path, what, strerror(-e));
+	return e;
+}
+
+/* Options, O_NONBLOCK: what every socket of the record gets. */
+static int finish_socket(int sk, const struct fr_file *f, char *err, size_t errlen)
+{
+	int r = fd_apply_opts(sk, f, err, errlen);
+	return r < 0 ? r : fd_set_nonblock(sk, f, err, errlen);
+}
+
+/* A path name: a socket file there (left by the dumped process) is
+ * removed; a relative path is the process's cwd's. */
+static int free_path(const struct fr_image *img, const struct fr_file *f, struct sockaddr_un *sa, socklen_t *len,
+		     char *err, size_t errlen)
+{
+	size_t plen = *len - offsetof(struct sockaddr_un, sun_path);
+	char path[sizeof(sa->sun_path) + 1];
+	memcpy(path, sa->sun_path, plen);
+	path[plen] = '\0';
+	if (path[0] != '/') {
+		char abs[sizeof(sa->sun_path) + 1];
+		if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", img->proc.cwd, path) >= sizeof(sa->sun_path))
+			return fail(err, errlen, -ENAMETOOLONG, f, "its relative path with the cwd");
+		strcpy(path, abs);
+		strcpy(sa->sun_path, abs);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(abs) + 1);
+	}
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : fail(err, errlen, neg_errno(), f, path);
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot bind unix socket fd %d to %s: something other than a socket is there", f->fd,
+			 path);
+		return -EEXIST;
+	}
+	return unlink(path) < 0 ? fail(err, errlen, neg_errno(), f, "removing the old socket file") : 0;
+}
+
+/* Binds sk to the record's name (if any) and listens if it listened. */
+static int bind_listen(int sk, const struct fr_image *img, const struct fr_file *f, char *err, size_t errlen)
+{
+	const struct fr_fdobj *o = f->obj;
+	if (o->name_len > offsetof(struct sockaddr_un, sun_path)) {
+		struct sockaddr_un sa = {0};
+		socklen_t len = o->name_len;
+		memcpy(&sa, o->name, len);
+		sa.sun_family = AF_UNIX;
+		bool abstract = sa.sun_path[0] == '\0';
+		int r = abstract ? 0 : free_path(img, f, &sa, &len, err, errlen);
+		if (r < 0)
+			return r;
+		if (bind(sk, (struct sockaddr *)&sa, len) < 0)
+			return fail(err, errlen, neg_errno(), f, "bind");
+		if (!abstract && chown(sa.sun_path, img->proc.uid[3], img->proc.gid[3]) < 0)
+			return fail(err, errlen, neg_errno(), f, "chown of its socket file");
+	}
+	if (o->state == FR_SOCK_LISTEN && listen(sk, (int)o->backlog) < 0)
+		return fail(err, errlen, neg_errno(), f, "listen");
+	return 0;
+}
+
+/* The owner record of the socket with this id, or -1. */
+static int64_t record_of_socket(const struct fr_image *img, uint64_t id)
+{
+	for (uint32_t j = 0; id && j < img->nfiles; j++)
+		if (img->files[j].kind == FILE_UNIX && img->files[j].obj->id == id && img->files[j].share_of < 0)
+			return j;
+	return -1;
+}
+
+/* sk's shutdowns: a shut sending side shuts the peer's receiving side too,
+ * so only what the peer's did not cause is replayed on the receiving side. */
+static int replay_shutdown(int sk, const struct fr_file *f, const struct fr_file *peer)
+{
+	uint32_t sd = f->obj->shutdown, caused = peer && (peer->obj->shutdown & FR_SHUT_SEND) ? FR_SHUT_RCV : 0;
+	if ((sd & FR_SHUT_SEND) && shutdown(sk, SHUT_WR) < 0)
+		return neg_errno();
+	if ((sd & FR_SHUT_RCV & ~caused) && shutdown(sk, SHUT_RD) < 0)
+		return neg_errno();
+	return 0;
+}
+
+/* A connected pair: sv[0] is record i's, sv[1] its peer's (record p, or
+ * none: closed once i's data is in). */
+static int make_pair(const struct fr_image *img, uint32_t i, int64_t p, int *fds, char *err, size_t errlen)
+{
+	const struct fr_file *f = &img->files[i], *g = p >= 0 ? &img->files[p] : NULL;
+	int sv[2];
+	if (socketpair(AF_UNIX, (int)f->obj->type | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail(err, errlen, neg_errno(), f, "socketpair");
+	fds[i] = sv[0];
+	int r = finish_socket(sv[0], f, err, errlen);
+	if (r == 0 && g) {
+		fds[p] = sv[1];
+		r = finish_socket(sv[1], g, err, errlen);
+	}
+	if (r == 0 && (r = fd_write_queue(sv[1], f->obj, true)) < 0)
+		r = fail(err, errlen, r, f, "sending its queued data back");
+	if (r == 0 && g && (r = fd_write_queue(sv[0], g->obj, true)) < 0)
+		r = fail(err, errlen, r, g, "sending its queued data back");
+	if (r == 0 && (r = replay_shutdown(sv[0], f, g)) < 0)
+		r = fail(err, errlen, r, f, "shutdown");
+	if (r == 0 && g && (r = replay_shutdown(sv[1], g, f)) < 0)
+		r = fail(err, errlen, r, g, "shutdown");
+	if (!g)
+		close(sv[1]);
+	return r;
+}
+
+int fd_unix_open(const struct fr_image *img, uint32_t i, int *fds, char *err, size_t errlen)
+{
+	const struct fr_file *f = &img->files[i];
+	if (f->obj->state == FR_SOCK_CONNECTED)
+		return make_pair(img, i, record_of_socket(img, f->obj->peer), fds, err, errlen);
+	if (f->obj->data_len) {
+		snprintf(err, errlen, "unix socket fd %d (%s) has data queued but no peer: not supported yet", f->fd,
+			 f->path);
+		return -EOPNOTSUPP;
+	}
+	int sk = socket(AF_UNIX, (int)f->obj->type | SOCK_CLOEXEC, 0);
+	if (sk < 0)
+		return fail(err, errlen, neg_errno(), f, "socket");
+	fds[i] = sk;
+	int r = finish_socket(sk, f, err, errlen);
+	return r < 0 ? r : bind_listen(sk, img, f, err, errlen);
+}
