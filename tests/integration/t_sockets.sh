@@ -1,0 +1,41 @@
+#!/bin/bash
+# Unix socket pairs (stream, datagram, seqpacket) with data queued both
+# ways, listening unix sockets (a path, an abstract name), TCP listeners
+# (IPv4 and IPv6, with SO_REUSEADDR, TCP_NODELAY, IPV6_V6ONLY) and a bound
+# UDP socket survive a dump and restore: every listener answers a new
+# client after the restore, the stream through the pair goes on from where
+# it was, and the workload finds every queued byte, message and packet.
+# A TCP connection the process holds is refused by name.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sockets_lib.sh"
+require_root
+require_ferry
+require_cmd perl
+
+port=$((20000 + RANDOM % 20000))
+start_wl socks 127.0.0.1 "$port"
+pid=$WL_PID
+wait_ready "$WL_CTL" "$pid"
+sock_ping_all "" 127.0.0.1 "$port" "$WL_CTL" "$pid"
+
+# An established connection held by the process: refused, named.
+exec 7<>"/dev/tcp/127.0.0.1/$port"
+sleep 0.2
+ferry_dump "$pid" "$T/img" && fail "dump of a process holding a TCP connection succeeded"
+grep -q "^ferry: dump: established TCP connection fd [0-9]*: not supported yet$" "$DUMP_ERR" ||
+	fail "unexpected refusal: $(cat "$DUMP_ERR")"
+echo ping >&7
+read -r -t 3 line <&7 || fail "the workload does not serve after a refused dump"
+exec 7>&-
+log "refused while it held a connection; served it after: $line"
+
+ferry_dump "$pid" "$T/img" || fail "dump failed: $(cat "$DUMP_ERR")"
+at_dump=$(cat "$WL_CTL/count")
+ferry_restore "$T/img"
+wait_restored "$pid" "$RESTORE_PID"
+sock_ping_all "" 127.0.0.1 "$port" "$WL_CTL" "$pid"
+_streamed() { [ "$(cat "$WL_CTL/count")" -gt "$((at_dump + 50000))" ]; }
+wait_until 20 _streamed || fail "the restored workload does not stream through its socket pair (count $(cat "$WL_CTL/count"), $at_dump at the dump)"
+stop_and_check socks "$WL_CTL" "$pid" "$RESTORE_PID"
+case "$OK_LINE" in "OK socks values="*" served=9 udp=2") ;; *) fail "unexpected: $OK_LINE" ;; esac
+log "pass: $OK_LINE (count at dump $at_dump)"
