@@ -10,6 +10,7 @@
  * Output: OK relay gen values=N | OK relay relay values=N | OK relay sink values=N
  * usage: relay CTL gen|relay|sink */
 #include "common.h"
+#include <poll.h>
 #include <stdbool.h>
 
 #define BATCH 512
@@ -46,6 +47,9 @@ static void consume(bool relay)
 	uint8_t buf[BATCH * 8 + 8];
 	size_t have = 0; /* bytes of a value cut by the previous read */
 	for (unsigned round = 0;; round++) {
+		struct pollfd p = {.fd = 0, .events = POLLIN};
+		if (!relay && poll(&p, 1, 0) == 0) /* caught up: say so before waiting */
+			write_count();
 		ssize_t n = read(0, buf + have, BATCH * 8);
 		if (n < 0 && errno == EINTR)
 			continue;
