@@ -1,7 +1,9 @@
 /* fd_inet.c — TCP and UDP sockets made again in ferry: the socket, its
  * options (SO_REUSEADDR, IPV6_V6ONLY and the like come before bind), its
  * address, listen() with the backlog, connect() for a connected UDP
- * socket. An address given with --map-addr OLD=NEW binds NEW instead: a
+ * socket. The bind is made with SO_REUSEADDR, then the recorded value is
+ * set back (as criu does): connections the dumped process closed may still
+ * hold the port in TIME_WAIT. An address given with --map-addr OLD=NEW binds NEW instead: a
  * migrated listener bound to the source host's own address binds the
  * destination's (a wildcard address needs nothing). An address this host
  * does not have is refused, naming the fd and the address. */
@@ -69,11 +71,18 @@ int fd_inet_open(const struct fr_file *f, const struct restore_opts *opts, int *
 		return fail(err, errlen, neg_errno(), f, "socket", NULL);
 	int r = fd_apply_opts(sk, f, err, errlen);
 	struct sockaddr_storage ss = {0};
+	int reuse = 1, was = 0;
+	socklen_t wl = sizeof(was);
 	if (r == 0 && o->name_len) {
 		memcpy(&ss, o->name, o->name_len);
 		map_addr(&ss, opts);
-		if (bind(sk, (struct sockaddr *)&ss, o->name_len) < 0)
+		if (getsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &was, &wl) < 0 ||
+		    setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) < 0)
+			r = fail(err, errlen, neg_errno(), f, "SO_REUSEADDR", NULL);
+		else if (bind(sk, (struct sockaddr *)&ss, o->name_len) < 0)
 			r = fail(err, errlen, neg_errno(), f, "bind to", &ss);
+		else if (!was && setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &was, sizeof(was)) < 0)
+			r = fail(err, errlen, neg_errno(), f, "SO_REUSEADDR", NULL);
 	}
 	if (r == 0 && o->state == FR_SOCK_LISTEN && listen(sk, (int)o->backlog) < 0)
 		r = fail(err, errlen, neg_errno(), f, "listen on", &ss);

@@ -31,6 +31,21 @@ log "refused while it held a connection; served it after: $line"
 
 ferry_dump "$pid" "$T/img" || fail "dump failed: $(cat "$DUMP_ERR")"
 at_dump=$(cat "$WL_CTL/count")
+
+# Its port taken meanwhile: the restore fails with one line, leaves nothing.
+perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => $ARGV[0], Listen => 1, ReuseAddr => 1) or die "$!\n";
+	open(my $r, ">", $ARGV[1]); close $r; sleep 60' "127.0.0.1:$port" "$T/holder.ready" &
+holder=$!
+track_pid "$holder"
+wait_until 5 test -e "$T/holder.ready" || fail "cannot take port $port"
+ferry_restore_sync "$T/img" && fail "restore succeeded although port $port is taken"
+grep -q "^ferry: restore: cannot make TCP socket fd [0-9]* again: bind to 127.0.0.1:$port: Address already in use$" "$RESTORE_ERR" ||
+	fail "unexpected error: $(cat "$RESTORE_ERR")"
+[ "$(grep -c . "$RESTORE_ERR")" = 1 ] || fail "more than one line: $(cat "$RESTORE_ERR")"
+pid_alive "$pid" && fail "the failed restore left pid $pid behind"
+kill "$holder"
+wait_gone "$holder" 5
+
 ferry_restore "$T/img"
 wait_restored "$pid" "$RESTORE_PID"
 sock_ping_all "" 127.0.0.1 "$port" "$WL_CTL" "$pid"
