@@ -27,15 +27,19 @@ static int fd_number(const char *s, const char *end)
 	return (int)v;
 }
 
-/* Grows *list of *n elements of size by one; the new one, zeroed, or NULL. */
-static void *grow(void *list, size_t n, size_t size, void **out)
+/* Appends the element `item` of size `size` to *list (n elements); 0, or
+ * -1 with the error printed. */
+static int append(const char *cmd, void *list, size_t *n, size_t size, const void *item)
 {
-	char *nl = realloc(list, (n + 1) * size);
-	if (!nl)
-		return NULL;
-	memset(nl + n * size, 0, size);
-	*out = nl;
-	return nl + n * size;
+	char **lp = list, *nl = realloc(*lp, (*n + 1) * size);
+	if (!nl) {
+		cli_error(cmd, "out of memory");
+		return -1;
+	}
+	*lp = nl;
+	memcpy(nl + *n * size, item, size);
+	(*n)++;
+	return 0;
 }
 
 int cli_add_external(const char *cmd, const char *arg, int **list, size_t *n)
@@ -45,14 +49,7 @@ int cli_add_external(const char *cmd, const char *arg, int **list, size_t *n)
 		cli_error(cmd, "--external '%s': expected fd:N (an fd number of the process)", arg);
 		return -1;
 	}
-	int *e = grow(*list, *n, sizeof(**list), (void **)list);
-	if (!e) {
-		cli_error(cmd, "out of memory");
-		return -1;
-	}
-	*e = fd;
-	(*n)++;
-	return 0;
+	return append(cmd, list, n, sizeof(fd), &fd);
 }
 
 int cli_add_inherit(const char *cmd, const char *arg, struct restore_inherit **list, size_t *n)
@@ -63,14 +60,8 @@ int cli_add_inherit(const char *cmd, const char *arg, struct restore_inherit **l
 		cli_error(cmd, "--inherit-fd '%s': expected N:FD (the process's fd N gets ferry's fd FD)", arg);
 		return -1;
 	}
-	struct restore_inherit *e = grow(*list, *n, sizeof(**list), (void **)list);
-	if (!e) {
-		cli_error(cmd, "out of memory");
-		return -1;
-	}
-	*e = (struct restore_inherit){.fd = fd, .from = from};
-	(*n)++;
-	return 0;
+	struct restore_inherit e = {.fd = fd, .from = from};
+	return append(cmd, list, n, sizeof(e), &e);
 }
 
 int cli_add_map_addr(const char *cmd, const char *arg, struct restore_addr_map **list, size_t *n)
@@ -87,12 +78,5 @@ int cli_add_map_addr(const char *cmd, const char *arg, struct restore_addr_map *
 		cli_error(cmd, "--map-addr '%s': expected OLD=NEW, two IPv4 or two IPv6 addresses", arg);
 		return -1;
 	}
-	struct restore_addr_map *e = grow(*list, *n, sizeof(**list), (void **)list);
-	if (!e) {
-		cli_error(cmd, "out of memory");
-		return -1;
-	}
-	*e = m;
-	(*n)++;
-	return 0;
+	return append(cmd, list, n, sizeof(m), &m);
 }

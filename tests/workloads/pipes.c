@@ -19,6 +19,12 @@
 #define BACKLOG (48 * 1024)
 #define BATCH 512 /* values per write: 4096 bytes, PIPE_BUF: atomic */
 
+
+static void write_count(uint64_t n)
+{
+	if (wl_write_value("count", (long long)n) < 0)
+		wl_fail("count file: %s", strerror(errno));
+}
 static uint64_t next_write, next_read;
 
 static void fill(int w)
@@ -57,17 +63,6 @@ static size_t drain(int r, size_t max)
 	return got;
 }
 
-static void write_count(void)
-{
-	char tmp[4300], fin[4300], buf[32];
-	snprintf(tmp, sizeof(tmp), "%s/count.tmp", wl_ctl);
-	snprintf(fin, sizeof(fin), "%s/count", wl_ctl);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)next_read);
-	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, fin) < 0)
-		wl_fail("count file: %s", strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	wl_init("pipes", argc, argv);
@@ -93,7 +88,7 @@ int main(int argc, char **argv)
 		drain(round % 2 ? sdup : s[0], 8 * BATCH);
 		fill(s[1]);
 		if (round % 50 == 0)
-			write_count();
+			write_count(next_read);
 		wl_sleep_us(1000);
 	}
 	if (fcntl(s[0], F_GETPIPE_SZ) != STREAM_SIZE)

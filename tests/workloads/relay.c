@@ -15,6 +15,12 @@
 
 #define BATCH 512
 
+
+static void write_count(uint64_t n)
+{
+	if (wl_write_value("count", (long long)n) < 0)
+		wl_fail("count file: %s", strerror(errno));
+}
 static uint64_t next;
 
 static void write_all(const void *p, size_t len)
@@ -29,17 +35,6 @@ static void write_all(const void *p, size_t len)
 	}
 }
 
-static void write_count(void)
-{
-	char tmp[4300], fin[4300], buf[32];
-	snprintf(tmp, sizeof(tmp), "%s/count.tmp", wl_ctl);
-	snprintf(fin, sizeof(fin), "%s/count", wl_ctl);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)next);
-	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, fin) < 0)
-		wl_fail("count file: %s", strerror(errno));
-}
-
 /* Reads stdin to its end, checking the sequence (values may straddle reads);
  * relays what it read to stdout if asked. */
 static void consume(bool relay)
@@ -49,7 +44,7 @@ static void consume(bool relay)
 	for (unsigned round = 0;; round++) {
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		if (!relay && poll(&p, 1, 0) == 0) /* caught up: say so before waiting */
-			write_count();
+			write_count(next);
 		ssize_t n = read(0, buf + have, BATCH * 8);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -69,12 +64,12 @@ static void consume(bool relay)
 		memmove(buf, buf + whole, total - whole);
 		have = total - whole;
 		if (!relay && round % 64 == 0)
-			write_count();
+			write_count(next);
 	}
 	if (have)
 		wl_fail("input ended in the middle of a value (%zu bytes)", have);
 	if (!relay)
-		write_count();
+		write_count(next);
 }
 
 int main(int argc, char **argv)

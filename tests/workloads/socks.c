@@ -29,6 +29,12 @@
 #define REVERSE 1000
 #define NLISTEN 4
 
+
+static void write_count(uint64_t n)
+{
+	if (wl_write_value("count", (long long)n) < 0)
+		wl_fail("count file: %s", strerror(errno));
+}
 static uint64_t next_write, next_read;
 static unsigned served, udp_served;
 
@@ -73,17 +79,6 @@ static void drain(int r, size_t max)
 		}
 		got += (size_t)n;
 	}
-}
-
-static void write_count(void)
-{
-	char tmp[4300], fin[4300], buf[32];
-	snprintf(tmp, sizeof(tmp), "%s/count.tmp", wl_ctl);
-	snprintf(fin, sizeof(fin), "%s/count", wl_ctl);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)next_read);
-	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, fin) < 0)
-		wl_fail("count file: %s", strerror(errno));
 }
 
 static int listener(int family, const void *sa, socklen_t len)
@@ -209,7 +204,7 @@ int main(int argc, char **argv)
 		drain(t[1], 4 * BATCH * 8);
 		fill(t[0], t[1]);
 		if (round % 50 == 0)
-			write_count();
+			write_count(next_read);
 	}
 	uint64_t last = next_write;
 	drain(t[1], 0);
