@@ -34,6 +34,8 @@ int fd_sock_take(struct fd_scan *sc, int fd, char *err, size_t errlen)
 		return e;
 	}
 	int sk = (int)syscall(SYS_pidfd_getfd, sc->pidfd, fd, 0);
+	if (sk < 0 && errno == EBADF)
+		return -ENOENT; /* closed meanwhile (the process runs during the precheck) */
 	if (sk < 0) {
 		int e = neg_errno();
 		snprintf(err, errlen, "cannot take a copy of socket fd %d of pid %d: %s", fd, sc->pid, strerror(-e));
