@@ -5,6 +5,7 @@
 # UDP socket survive a dump and restore: every listener answers a new
 # client after the restore, the stream through the pair goes on from where
 # it was, and the workload finds every queued byte, message and packet.
+# A dump with --leave-running leaves every queue as it was.
 # A TCP connection the process holds is refused by name.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sockets_lib.sh"
@@ -29,6 +30,10 @@ read -r -t 3 line <&7 || fail "the workload does not serve after a refused dump"
 exec 7>&-
 log "refused while it held a connection; served it after: $line"
 
+# --leave-running: every queued byte stays (the workload checks each value it reads)
+ferry_dump "$pid" "$T/img0" --leave-running || fail "dump --leave-running failed: $(cat "$DUMP_ERR")"
+sleep 0.3
+is_running_free "$pid" || fail "pid $pid does not run on after --leave-running"
 ferry_dump "$pid" "$T/img" || fail "dump failed: $(cat "$DUMP_ERR")"
 at_dump=$(cat "$WL_CTL/count")
 

@@ -11,7 +11,7 @@
  * then is closed. UDP ADDR:PORT+2 answers each datagram "pong udp N".
  * CTL/count: values streamed so far.
  * After stop: every value in order, every queued byte, message and packet
- * where it was with its boundaries, options as set.
+ * where it was with its boundaries, options as set, no peek offset left.
  * Output: OK socks values=N served=S udp=U
  * usage: socks CTL ADDR PORT */
 #include "common.h"
@@ -227,6 +227,9 @@ int main(int argc, char **argv)
 		wl_fail("socket options lost");
 	if (!(fcntl(t[0], F_GETFL) & O_NONBLOCK) || (fcntl(d[0], F_GETFL) & O_NONBLOCK))
 		wl_fail("O_NONBLOCK changed");
+	for (int i = 0; i < 2; i++) /* ferry peeks from offset 0 and must put the offset back */
+		if (intopt(t[i], SOL_SOCKET, SO_PEEK_OFF) != -1 || intopt(d[i], SOL_SOCKET, SO_PEEK_OFF) != -1)
+			wl_fail("SO_PEEK_OFF left set");
 	unlink(su.sun_path);
 	wl_ok("values=%llu served=%u udp=%u", (unsigned long long)next_read, served, udp_served);
 }
