@@ -9,7 +9,8 @@
 # (a wildcard listener would need nothing). Then the middle of a pipeline
 # in A moves to B with send --external fd:0 --external fd:1 and the
 # receiver's --inherit-fd 0:5 --inherit-fd 1:6 (the two pipes, opened
-# again through /proc: both hosts share this machine's kernel).
+# again through /proc: both hosts share this machine's kernel) and
+# --shell-job (a pipeline stage does not lead its session).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
 . "$(dirname "$0")/migrate_lib.sh"
@@ -22,8 +23,7 @@ migrate_setup
 # the pipeline first: the receiver inherits its two pipes
 bin=$(wl_path relay) || fail "cannot build relay"
 for s in gen mid sink; do mkdir -p "$SH/$s"; done
-# relay leads its own session: receive has no --shell-job to restore a non-leader
-host_exec A setsid bash -c "'$bin' '$SH/gen' gen | setsid '$bin' '$SH/mid' relay | '$bin' '$SH/sink' sink" \
+host_exec A setsid bash -c "'$bin' '$SH/gen' gen | '$bin' '$SH/mid' relay | '$bin' '$SH/sink' sink" \
 	</dev/null 2>>"$SH/pipeline.log" &
 track_pid $!
 for s in gen mid sink; do
@@ -32,7 +32,8 @@ for s in gen mid sink; do
 	eval "${s}_pid=$(host_pid_of A "$READY_PID")"
 done
 exec 5<"/proc/$gen_pid/fd/1" 6>"/proc/$sink_pid/fd/0"
-receiver_start --key-file "$KEY" --map-addr 10.77.0.1=10.77.0.2 --inherit-fd 0:5 --inherit-fd 1:6
+# --shell-job: relay does not lead its session (bash's setsid made gen's)
+receiver_start --key-file "$KEY" --map-addr 10.77.0.1=10.77.0.2 --inherit-fd 0:5 --inherit-fd 1:6 --shell-job
 exec 5<&- 6>&-
 
 sent() { # NAME NSPID MODE [SEND OPTS...]
