@@ -4,10 +4,13 @@
  * whose other end is closed once the data is in. The data queued on each
  * end is sent back from the other end, message by message for datagrams
  * and packets, then the shutdowns are replayed. A listening or bound
- * socket binds its name again (an abstract one, or a path: a socket file
- * left there by the dumped process is replaced, anything else refused) and
- * listens with its backlog. */
+ * socket binds its name again and listens with its backlog: an abstract
+ * name as it was, a path after moving a socket file there aside until the
+ * restore commits (see struct bound_name); anything but a socket at the
+ * path is refused. */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,52 +34,107 @@ static int finish_socket(int sk, const struct fr_file *f, char *err, size_t errl
 	return r < 0 ? r : fd_set_nonblock(sk, f, err, errlen);
 }
 
-/* A path name: a socket file there (left by the dumped process) is
- * removed; a relative path is the process's cwd's. */
-static int free_path(const struct fr_image *img, const struct fr_file *f, struct sockaddr_un *sa, socklen_t *len,
-		     char *err, size_t errlen)
+/* The absolute path record f binds, if it binds one (not abstract, not a
+ * connected socket: a pair has no name); a relative one is the process's
+ * cwd's. */
+static bool bound_path(const struct fr_image *img, const struct fr_file *f, char *path, size_t len)
 {
-	size_t plen = *len - offsetof(struct sockaddr_un, sun_path);
-	char path[sizeof(sa->sun_path) + 1];
-	memcpy(path, sa->sun_path, plen);
-	path[plen] = '\0';
-	if (path[0] != '/') {
-		char abs[sizeof(sa->sun_path) + 1];
-		if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", img->proc.cwd, path) >= sizeof(sa->sun_path))
-			return fail(err, errlen, -ENAMETOOLONG, f, "its relative path with the cwd");
-		strcpy(path, abs);
-		strcpy(sa->sun_path, abs);
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(abs) + 1);
-	}
+	const struct fr_fdobj *o = f->obj;
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	if (f->kind != FILE_UNIX || f->share_of >= 0 || o->state == FR_SOCK_CONNECTED || o->name_len <= off ||
+	    o->name[off] == '\0')
+		return false;
+	int n = (int)strnlen((const char *)o->name + off, o->name_len - off);
+	snprintf(path, len, "%s%s%.*s", o->name[off] == '/' ? "" : img->proc.cwd, o->name[off] == '/' ? "" : "/", n,
+		 (const char *)o->name + off);
+	return true;
+}
+
+/* Paths this restore bound, until it commits or is called off (one
+ * restore per ferry process: receive serves each migration in a child). A
+ * socket file already at a path (the dumped process's: during a migration
+ * between namespaces of one machine its frozen copy still serves it) is
+ * moved aside first, and put back if the restore is called off. */
+struct bound_name {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char aside[PATH_MAX];
+	bool had_old;
+};
+static struct bound_name *bound;
+static size_t nbound;
+
+/* Records path (and moves a socket file there aside) before it is bound. */
+static int claim_path(const struct fr_image *img, const struct fr_file *f, const char *path, char *err,
+		      size_t errlen)
+{
+	struct bound_name *nb = realloc(bound, (nbound + 1) * sizeof(*nb));
+	if (!nb)
+		return fail(err, errlen, -ENOMEM, f, path);
+	bound = nb;
+	struct bound_name *b = &bound[nbound];
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	const char *slash = strrchr(path, '/');
+	snprintf(b->aside, sizeof(b->aside), "%.*s/.ferry.%d.%d", (int)(slash - path), path, img->proc.pid, f->fd);
 	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : fail(err, errlen, neg_errno(), f, path);
-	if (!S_ISSOCK(st.st_mode)) {
+	b->had_old = lstat(path, &st) == 0;
+	if (b->had_old && !S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "cannot bind unix socket fd %d to %s: something other than a socket is there", f->fd,
 			 path);
 		return -EEXIST;
 	}
-	return unlink(path) < 0 ? fail(err, errlen, neg_errno(), f, "removing the old socket file") : 0;
+	if (b->had_old && rename(path, b->aside) < 0)
+		return fail(err, errlen, neg_errno(), f, "moving the socket file at its path aside");
+	nbound++;
+	return 0;
+}
+
+void fd_unix_commit_names(void)
+{
+	for (size_t i = 0; i < nbound; i++)
+		if (bound[i].had_old)
+			unlink(bound[i].aside);
+	free(bound);
+	bound = NULL;
+	nbound = 0;
+}
+
+void fd_unix_abort_names(void)
+{
+	for (size_t i = 0; i < nbound; i++) {
+		struct stat st;
+		if (bound[i].had_old)
+			rename(bound[i].aside, bound[i].path);
+		else if (lstat(bound[i].path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(bound[i].path);
+	}
+	free(bound);
+	bound = NULL;
+	nbound = 0;
 }
 
 /* Binds sk to the record's name (if any) and listens if it listened. */
 static int bind_listen(int sk, const struct fr_image *img, const struct fr_file *f, char *err, size_t errlen)
 {
 	const struct fr_fdobj *o = f->obj;
-	if (o->name_len > offsetof(struct sockaddr_un, sun_path)) {
-		struct sockaddr_un sa = {0};
-		socklen_t len = o->name_len;
-		memcpy(&sa, o->name, len);
-		sa.sun_family = AF_UNIX;
-		bool abstract = sa.sun_path[0] == '\0';
-		int r = abstract ? 0 : free_path(img, f, &sa, &len, err, errlen);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	socklen_t len = o->name_len;
+	char path[PATH_MAX];
+	bool named = bound_path(img, f, path, sizeof(path));
+	if (named) {
+		if (strlen(path) >= sizeof(sa.sun_path))
+			return fail(err, errlen, -ENAMETOOLONG, f, path);
+		int r = claim_path(img, f, path, err, errlen);
 		if (r < 0)
 			return r;
-		if (bind(sk, (struct sockaddr *)&sa, len) < 0)
-			return fail(err, errlen, neg_errno(), f, "bind");
-		if (!abstract && chown(sa.sun_path, img->proc.uid[3], img->proc.gid[3]) < 0)
-			return fail(err, errlen, neg_errno(), f, "chown of its socket file");
+		strcpy(sa.sun_path, path);
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+	} else if (len > offsetof(struct sockaddr_un, sun_path)) {
+		memcpy(&sa, o->name, len); /* an abstract name */
 	}
+	if (len > offsetof(struct sockaddr_un, sun_path) && bind(sk, (struct sockaddr *)&sa, len) < 0)
+		return fail(err, errlen, neg_errno(), f, "bind");
+	if (named && chown(path, img->proc.uid[3], img->proc.gid[3]) < 0)
+		return fail(err, errlen, neg_errno(), f, "chown of its socket file");
 	if (o->state == FR_SOCK_LISTEN && listen(sk, (int)o->backlog) < 0)
 		return fail(err, errlen, neg_errno(), f, "listen");
 	return 0;

@@ -20,6 +20,12 @@ int fd_unix_open(const struct fr_image *img, uint32_t i, int *fds, char *err, si
 int fd_inet_open(const struct fr_file *f, const struct restore_opts *opts, int *out, char *err, size_t errlen);
 int fd_external_open(const struct fr_file *f, const struct restore_opts *opts, int *out, char *err, size_t errlen);
 
+/* A restore that binds unix sockets to paths first moves the socket files
+ * there aside: commit removes them, abort puts them back (and removes the
+ * files of the sockets it bound). */
+void fd_unix_commit_names(void);
+void fd_unix_abort_names(void);
+
 /* Helpers the kinds share (fd_common.c). */
 /* Sets O_NONBLOCK of fd as the record had it. */
 int fd_set_nonblock(int fd, const struct fr_file *f, char *err, size_t errlen);

@@ -70,6 +70,24 @@ for mode in precopy stop-and-copy; do
 	case "$OK_LINE" in "OK socks values="*" served=9 udp=2") ;; *) fail "socks ($mode): $OK_LINE" ;; esac
 done
 
+# A receiver without --map-addr cannot bind A's address: the send is refused
+# naming the fd and the address, and the process runs on in A untouched.
+main_port=$PORT
+PORT=$((PORT + 1))
+receiver_start --key-file "$KEY"
+port=$((port + 3))
+wl_start_in_a socks 10.77.0.1 "$port"
+pid=$WL_NSPID ctl=$WL_CTL
+ferry_send "$pid" --key-file "$KEY" --mode stop-and-copy
+[ "$SEND_RC" != 0 ] || fail "a listener on 10.77.0.1 moved to a host without that address"
+grep -q "cannot make TCP socket fd [0-9]* again: bind to 10.77.0.1:$port: Cannot assign requested address (this host does not have the address: bring it here or give --map-addr OLD=NEW)" "$SEND_ERR" ||
+	fail "unexpected refusal: $(cat "$SEND_ERR")"
+in_a_running "$pid" || fail "socks does not run on in A after the refused move"
+PORT=$main_port
+sock_ping_all A 10.77.0.1 "$port" "$ctl" "$pid"
+finish_in A socks "$pid" "$ctl"
+log "without --map-addr: refused, runs on in A: $OK_LINE"
+
 at_move=$(cat "$SH/sink/count")
 sent relay "$mid_ns" precopy --external fd:0 --external fd:1
 _flowing() { [ "$(cat "$SH/sink/count")" -gt "$((at_move + 200000))" ]; }

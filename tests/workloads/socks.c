@@ -11,7 +11,8 @@
  * then is closed. UDP ADDR:PORT+2 answers each datagram "pong udp N".
  * CTL/count: values streamed so far.
  * After stop: every value in order, every queued byte, message and packet
- * where it was with its boundaries, options as set, no peek offset left.
+ * where it was with its boundaries, options and names as set, no peek
+ * offset left.
  * Output: OK socks values=N served=S udp=U
  * usage: socks CTL ADDR PORT */
 #include "common.h"
@@ -227,6 +228,10 @@ int main(int argc, char **argv)
 		wl_fail("socket options lost");
 	if (!(fcntl(t[0], F_GETFL) & O_NONBLOCK) || (fcntl(d[0], F_GETFL) & O_NONBLOCK))
 		wl_fail("O_NONBLOCK changed");
+	struct sockaddr_un got_name;
+	socklen_t gl = sizeof(got_name);
+	if (getsockname(l[0], (struct sockaddr *)&got_name, &gl) < 0 || strcmp(got_name.sun_path, su.sun_path) != 0)
+		wl_fail("the unix listener's name is '%s', not '%s'", got_name.sun_path, su.sun_path);
 	for (int i = 0; i < 2; i++) /* ferry peeks from offset 0 and must put the offset back */
 		if (intopt(t[i], SOL_SOCKET, SO_PEEK_OFF) != -1 || intopt(d[i], SOL_SOCKET, SO_PEEK_OFF) != -1)
 			wl_fail("SO_PEEK_OFF left set");
