@@ -146,11 +146,11 @@ int fd_unix_describe(struct fd_scan *sc, struct fr_file *f, int sk, ino_t ino, c
 	} else if (di.peer || di.state == TCP_ESTABLISHED) {
 		o->state = FR_SOCK_CONNECTED;
 		o->peer = di.peer;
-	} else if (di.rqueue) {
-		snprintf(err, errlen, "unix socket fd %d (%s) has datagrams from other sockets queued: not supported yet",
+	} else if (di.rqueue && (o->type != SOCK_DGRAM || !o->name_len)) {
+		snprintf(err, errlen, "unix socket fd %d (%s) has data queued but neither a peer nor a name: not supported yet",
 			 f->fd, f->path);
 		return -EOPNOTSUPP;
-	} else {
+	} else { /* a bound datagram socket's queue is sent to its name again on restore */
 		o->state = FR_SOCK_UNCONNECTED;
 	}
 	return fd_sock_read_opts(sk, o, err, errlen);

@@ -188,20 +188,35 @@ static int make_pair(const struct fr_image *img, uint32_t i, int64_t p, int *fds
 	return r;
 }
 
+/* The datagrams queued on a bound, unconnected socket, sent to its name
+ * again from a socket of ferry's (their senders' addresses are not kept). */
+static int queue_to_name(int sk, const struct fr_file *f, char *err, size_t errlen)
+{
+	if (f->obj->type != SOCK_DGRAM || f->obj->name_len <= offsetof(struct sockaddr_un, sun_path)) {
+		snprintf(err, errlen, "unix socket fd %d (%s) has data queued but neither a peer nor a name: not supported yet",
+			 f->fd, f->path);
+		return -EOPNOTSUPP;
+	}
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	_cleanup_close_ int from = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = from < 0 || getsockname(sk, (struct sockaddr *)&sa, &len) < 0 || connect(from, (struct sockaddr *)&sa, len) < 0
+			? neg_errno()
+			: fd_write_queue(from, f->obj, true);
+	return r < 0 ? fail(err, errlen, r, f, "sending its queued datagrams back") : 0;
+}
+
 int fd_unix_open(const struct fr_image *img, uint32_t i, int *fds, char *err, size_t errlen)
 {
 	const struct fr_file *f = &img->files[i];
 	if (f->obj->state == FR_SOCK_CONNECTED)
 		return make_pair(img, i, record_of_socket(img, f->obj->peer), fds, err, errlen);
-	if (f->obj->data_len) {
-		snprintf(err, errlen, "unix socket fd %d (%s) has data queued but no peer: not supported yet", f->fd,
-			 f->path);
-		return -EOPNOTSUPP;
-	}
 	int sk = socket(AF_UNIX, (int)f->obj->type | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return fail(err, errlen, neg_errno(), f, "socket");
 	fds[i] = sk;
 	int r = finish_socket(sk, f, err, errlen);
-	return r < 0 ? r : bind_listen(sk, img, f, err, errlen);
+	if (r == 0)
+		r = bind_listen(sk, img, f, err, errlen);
+	return r == 0 && f->obj->data_len ? queue_to_name(sk, f, err, errlen) : r;
 }

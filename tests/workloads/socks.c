@@ -4,6 +4,8 @@
  * queued), 1000 bytes queued from T1 to T0 and never read before stop.
  * Datagram pair D: 3 messages queued D0 -> D1, 2 messages D1 -> D0.
  * Seqpacket pair Q: 2 packets Q0 -> Q1, 1 packet Q1 -> Q0.
+ * Datagram socket G bound to CTL/dgram: 2 datagrams queued from a socket
+ * closed since.
  * Listeners, served while running: unix CTL/sock, abstract
  * "\0ferry-socks-PID", TCP ADDR:PORT (SO_REUSEADDR, TCP_NODELAY, backlog
  * 16) and [::1]:PORT+1 (IPV6_V6ONLY); each accepted connection gets one
@@ -183,6 +185,17 @@ int main(int argc, char **argv)
 			  listener(AF_UNIX, &sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)alen)),
 			  listener(AF_INET, &s4, sizeof(s4)), listener(AF_INET6, &s6, sizeof(s6))};
 	const char *kind[NLISTEN] = {"unix", "abstract", "tcp", "tcp6"};
+	struct sockaddr_un sg = {.sun_family = AF_UNIX};
+	snprintf(sg.sun_path, sizeof(sg.sun_path), "%.100s/dgram", wl_ctl);
+	unlink(sg.sun_path);
+	int g = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0), snd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	const char *g_msgs[] = {"to-g-1", "to-g-22"};
+	if (g < 0 || snd < 0 || bind(g, (struct sockaddr *)&sg, sizeof(sg)) < 0)
+		wl_fail("bound datagram socket: %s", strerror(errno));
+	for (int i = 0; i < 2; i++)
+		if (sendto(snd, g_msgs[i], strlen(g_msgs[i]), 0, (struct sockaddr *)&sg, sizeof(sg)) < 0)
+			wl_fail("sendto: %s", strerror(errno));
+	close(snd);
 	struct sockaddr_in su4 = s4;
 	su4.sin_port = htons((uint16_t)(port + 2));
 	int u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -221,7 +234,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		expect(q[1], "packet to Q1", q01[i]);
 	expect(q[0], "packet to Q0", q10[0]);
-	if (recv(d[1], got, sizeof(got), MSG_DONTWAIT) >= 0 || recv(q[1], got, sizeof(got), MSG_DONTWAIT) >= 0)
+	for (int i = 0; i < 2; i++)
+		expect(g, "datagram to the bound socket", g_msgs[i]);
+	if (recv(d[1], got, sizeof(got), MSG_DONTWAIT) >= 0 || recv(q[1], got, sizeof(got), MSG_DONTWAIT) >= 0 ||
+	    recv(g, got, sizeof(got), MSG_DONTWAIT) >= 0)
 		wl_fail("more queued than was sent");
 	if (!intopt(l[2], SOL_SOCKET, SO_REUSEADDR) || !intopt(l[2], IPPROTO_TCP, TCP_NODELAY) ||
 	    !intopt(l[3], IPPROTO_IPV6, IPV6_V6ONLY) || !intopt(l[0], SOL_SOCKET, SO_ACCEPTCONN))
@@ -236,5 +252,6 @@ int main(int argc, char **argv)
 		if (intopt(t[i], SOL_SOCKET, SO_PEEK_OFF) != -1 || intopt(d[i], SOL_SOCKET, SO_PEEK_OFF) != -1)
 			wl_fail("SO_PEEK_OFF left set");
 	unlink(su.sun_path);
+	unlink(sg.sun_path);
 	wl_ok("values=%llu served=%u udp=%u", (unsigned long long)next_read, served, udp_served);
 }
