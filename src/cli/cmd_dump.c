@@ -36,7 +36,11 @@ static const char help[] =
 	"                       of the shell pipeline it runs in): record only its number;\n"
 	"                       restore must hand it one with --inherit-fd N:FD\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
-	"  -h, --help           this text\n";
+	"  -h, --help           this text\n"
+	"\n"
+	"Exit status: 0 when the image is complete (the process is gone, or runs on\n"
+	"with --leave-running); 1 otherwise, with one line `ferry: dump: ...` on\n"
+	"stderr, and the process runs on untouched.\n";
 
 static void write_stats(FILE *f, const struct dump_stats *st)
 {
