@@ -1,6 +1,6 @@
 #!/bin/bash
 # Pipes, FIFOs and sockets move with `ferry send` / `ferry receive` between
-# the test hosts, in both modes: the pipes workload (a pipe it streams
+# the test hosts, in every mode (pre-copy, stop-and-copy, post-copy): the pipes workload (a pipe it streams
 # through with ~48 KiB buffered, a packet-mode pipe, a FIFO) and the socks
 # workload (unix pairs with data queued both ways, unix listeners on a path
 # and an abstract name, TCP listeners on 10.77.0.1 and [::1], a UDP socket
@@ -47,7 +47,7 @@ sent() { # NAME NSPID MODE [SEND OPTS...]
 }
 
 port=$((20000 + RANDOM % 20000))
-for mode in precopy stop-and-copy; do
+for mode in precopy stop-and-copy postcopy; do
 	wl_start_in_a pipes
 	pid=$WL_NSPID ctl=$WL_CTL
 	sleep 0.5
