@@ -1,8 +1,8 @@
 #!/bin/bash
 # Pipes, FIFOs and sockets move with `ferry send` / `ferry receive` between
 # the test hosts, in every mode (pre-copy, stop-and-copy, post-copy): the
-# pipes workload (a pipe it streams through with ~48 KiB buffered, a packet-mode pipe, a FIFO) and the socks
-# workload (unix pairs with data queued both ways, unix listeners on a path
+# pipes workload (a pipe it streams through with ~48 KiB buffered, a
+# packet-mode pipe, a FIFO) and the socks workload (unix pairs with data queued both ways, unix listeners on a path
 # and an abstract name, TCP listeners on 10.77.0.1 and [::1], a UDP socket
 # on 10.77.0.1). The receiver runs with --map-addr 10.77.0.1=10.77.0.2: a
 # listener bound to A's own address binds B's, where clients then reach it
