@@ -2,14 +2,16 @@
 # Pipes, FIFOs and sockets move with `ferry send` / `ferry receive` between
 # the test hosts, in every mode (pre-copy, stop-and-copy, post-copy): the
 # pipes workload (a pipe it streams through with ~48 KiB buffered, a
-# packet-mode pipe, a FIFO) and the socks workload (unix pairs with data queued both ways, unix listeners on a path
-# and an abstract name, TCP listeners on 10.77.0.1 and [::1], a UDP socket
-# on 10.77.0.1). The receiver runs with --map-addr 10.77.0.1=10.77.0.2: a
-# listener bound to A's own address binds B's, where clients then reach it
-# (a wildcard listener would need nothing). Then the middle of a pipeline
-# in A moves to B with send --external fd:0 --external fd:1 and the
-# receiver's --inherit-fd 0:5 --inherit-fd 1:6 (the two pipes, opened
-# again through /proc: both hosts share this machine's kernel) and
+# packet-mode pipe, a FIFO) and the socks workload (unix pairs with data
+# queued both ways, unix listeners on a path and an abstract name, TCP
+# listeners on 10.77.0.1 and [::1], a UDP socket on 10.77.0.1). The
+# receiver runs with --map-addr 10.77.0.1=10.77.0.2: a listener bound to
+# A's own address binds B's, where clients then reach it (a wildcard
+# listener would need nothing); a receiver without it refuses the move,
+# naming the fd and address, and the process runs on in A. Then the middle
+# of a pipeline in A moves to B with send --external fd:0 --external fd:1
+# and the receiver's --inherit-fd 0:5 --inherit-fd 1:6 (the two pipes,
+# opened again through /proc: both hosts share this machine's kernel) and
 # --shell-job (a pipeline stage does not lead its session).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
