@@ -13,19 +13,21 @@
 #include "../inspect/capture.h"
 #include "../migrate/dump.h"
 #include "cli.h"
+#include "fdopts.h"
 
 static const char help[] =
 	"Usage: ferry dump --pid PID --dir DIR [--leave-running] [--shell-job] [--ghost-limit SIZE]\n"
-	"                  [--stats FILE]\n"
+	"                  [--external fd:N]... [--stats FILE]\n"
 	"\n"
 	"Freezes every thread of process PID, writes its complete state (identity,\n"
 	"threads with registers and FPU/AVX state, signal state, memory layout and\n"
 	"contents, open files) to DIR/" IMAGE_FILE " as a checksummed ferry stream, then\n"
 	"kills it, as `criu dump` does. Nothing is changed if the dump fails: the process\n"
 	"resumes untouched and ferry says why. Fds, mappings or processes ferry cannot\n"
-	"restore yet (sockets, pipes, shared memory with other processes, io_uring,\n"
-	"children, group or session members, vfork) stop the dump before the process\n"
-	"is even paused, naming the fd, address range or process.\n"
+	"restore yet (a pipe or socket whose other end is another process's, a TCP\n"
+	"connection, shared memory with other processes, io_uring, children, group or\n"
+	"session members, vfork) stop the dump before the process is even paused,\n"
+	"naming the fd, address range or process.\n"
 	"\n"
 	"  -t, --pid PID        process to checkpoint (its threads come along)\n"
 	"  -D, --dir DIR        image directory (created if missing)\n"
@@ -33,6 +35,9 @@ static const char help[] =
 	"  -j, --shell-job      allow terminal fds (restore reattaches them to ferry's terminal)\n"
 	"  -g, --ghost-limit SIZE  largest file deleted while open whose contents go into\n"
 	"                       the image (K, M: powers of 1024; default 1M, at most 48M)\n"
+	"  -e, --external fd:N  fd N is connected to something outside the process (a pipe\n"
+	"                       of the shell pipeline it runs in): record only its number;\n"
+	"                       restore must hand it one with --inherit-fd N:FD\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -61,12 +66,13 @@ int cmd_dump(int argc, char **argv)
 		{"pid", required_argument, 0, 't'},   {"dir", required_argument, 0, 'D'},
 		{"leave-running", no_argument, 0, 'R'}, {"shell-job", no_argument, 0, 'j'},
 		{"stats", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
-		{"ghost-limit", required_argument, 0, 'g'}, {0}};
+		{"ghost-limit", required_argument, 0, 'g'}, {"external", required_argument, 0, 'e'}, {0}};
+	static int *external; /* static: still reachable when a parse error returns */
 	struct dump_opts o = {.pid = -1, .ghost_limit = CAPTURE_GHOST_LIMIT_DEFAULT, .progress = cli_progress,
 			      .progress_arg = "dump"};
 	const char *dir = NULL, *stats_path = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:D:Rjg:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rjg:e:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((o.pid = cli_parse_pid(optarg)) < 0) {
@@ -80,6 +86,11 @@ int cmd_dump(int argc, char **argv)
 		case 'g':
 			if (cli_parse_ghost_limit("dump", optarg, &o.ghost_limit) < 0)
 				return 1;
+			break;
+		case 'e':
+			if (cli_add_external("dump", optarg, &external, &o.nexternal) < 0)
+				return 1;
+			o.external = external;
 			break;
 		case 's': stats_path = optarg; break;
 		case 'h': fputs(help, stdout); return 0;

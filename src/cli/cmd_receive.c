@@ -8,10 +8,12 @@
 #include "../common/interrupt.h"
 #include "../migrate/receive.h"
 #include "cli.h"
+#include "fdopts.h"
 
 static const char help[] =
 	"Usage: ferry receive --listen ADDR:PORT (--key-file FILE | --insecure)\n"
 	"                     [--once] [--timeout SECONDS] [--stats-json FILE]\n"
+	"                     [--shell-job] [--inherit-fd N:FD]... [--map-addr OLD=NEW]...\n"
 	"\n"
 	"Waits for `ferry send` to move processes here. Each connection is one\n"
 	"migration, served by its own child process, so several can run at once.\n"
@@ -33,6 +35,13 @@ static const char help[] =
 	"  -1, --once              serve one migration, then exit with its result\n"
 	"      --timeout SECONDS   longest wait for the sender at any step (default 30)\n"
 	"  -s, --stats-json FILE   append one JSON line per migration to FILE\n"
+	"  -j, --shell-job         a process that does not lead its session (a stage of a\n"
+	"                          shell pipeline) joins this ferry's session and group;\n"
+	"                          terminal fds get this ferry's terminal\n"
+	"  -i, --inherit-fd N:FD   a process's fd N, declared with send --external fd:N,\n"
+	"                          gets this ferry's fd FD\n"
+	"  -a, --map-addr OLD=NEW  a TCP or UDP socket bound to address OLD (the source's)\n"
+	"                          binds NEW here (a wildcard address needs nothing)\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"Exit status: 0 (with --once: the migration succeeded); 1 on an error, with one\n"
@@ -47,12 +56,15 @@ int cmd_receive(int argc, char **argv)
 		{"listen", required_argument, 0, 'l'},	  {"key-file", required_argument, 0, 'k'},
 		{"insecure", no_argument, 0, OPT_INSECURE}, {"once", no_argument, 0, '1'},
 		{"timeout", required_argument, 0, OPT_TIMEOUT}, {"stats-json", required_argument, 0, 's'},
-		{"help", no_argument, 0, 'h'},		  {0}};
+		{"help", no_argument, 0, 'h'}, {"inherit-fd", required_argument, 0, 'i'},
+		{"map-addr", required_argument, 0, 'a'}, {"shell-job", no_argument, 0, 'j'}, {0}};
+	static struct restore_inherit *inherit; /* static: still reachable when a parse error returns */
+	static struct restore_addr_map *addr_map;
 	struct receive_opts o = {.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000};
 	const char *key_path = NULL;
 	bool insecure = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "l:k:1s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:k:1s:i:a:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o.listen = optarg; break;
 		case 'k': key_path = optarg; break;
@@ -63,6 +75,17 @@ int cmd_receive(int argc, char **argv)
 				return 1;
 			break;
 		case 's': o.stats_path = optarg; break;
+		case 'j': o.restore.shell_job = true; break;
+		case 'i':
+			if (cli_add_inherit("receive", optarg, &inherit, &o.restore.ninherit) < 0)
+				return 1;
+			o.restore.inherit = inherit;
+			break;
+		case 'a':
+			if (cli_add_map_addr("receive", optarg, &addr_map, &o.restore.naddr_map) < 0)
+				return 1;
+			o.restore.addr_map = addr_map;
+			break;
 		case 'h': fputs(help, stdout); return 0;
 		default: fputs(help, stderr); return 1;
 		}

@@ -12,9 +12,11 @@
 #include "../common/util.h"
 #include "../restore/restore.h"
 #include "cli.h"
+#include "fdopts.h"
 
 static const char help[] =
 	"Usage: ferry restore --dir DIR [--detach] [--shell-job] [--pidfile FILE] [--stats FILE]\n"
+	"                     [--inherit-fd N:FD]... [--map-addr OLD=NEW]...\n"
 	"\n"
 	"Recreates the process saved in DIR/" IMAGE_FILE " with its original pid and\n"
 	"thread ids (in ferry's pid namespace), memory, registers, signal state, files\n"
@@ -28,6 +30,10 @@ static const char help[] =
 	"                       its parent-death signal, if it had one, is not set again)\n"
 	"  -j, --shell-job      reattach saved terminal fds to ferry's own terminal\n"
 	"  -p, --pidfile FILE   write the restored pid to FILE\n"
+	"  -i, --inherit-fd N:FD  the process's fd N, declared with dump --external fd:N,\n"
+	"                       gets ferry's fd FD (e.g. 0:0 for the pipe ferry's stdin is)\n"
+	"  -a, --map-addr OLD=NEW  a TCP or UDP socket bound to address OLD binds NEW here\n"
+	"                       (a listener moved from a host whose address this one lacks)\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -53,18 +59,31 @@ int cmd_restore(int argc, char **argv)
 		{"dir", required_argument, 0, 'D'},   {"detach", no_argument, 0, 'd'},
 		{"shell-job", no_argument, 0, 'j'},   {"pidfile", required_argument, 0, 'p'},
 		{"stats", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
+		{"inherit-fd", required_argument, 0, 'i'}, {"map-addr", required_argument, 0, 'a'},
 		{0}};
+	static struct restore_inherit *inherit; /* static: still reachable when a parse error returns */
+	static struct restore_addr_map *addr_map;
 	struct restore_opts o = {0};
 	const char *no_uffd = getenv(ENV_NO_UFFD);
 	o.no_uffd = no_uffd && strcmp(no_uffd, "1") == 0;
 	const char *dir = NULL, *pidfile = NULL, *stats_path = NULL;
 	bool detach = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "D:djp:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "D:djp:s:i:a:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': dir = optarg; break;
 		case 'd': detach = true; break;
 		case 'j': o.shell_job = true; break;
+		case 'i':
+			if (cli_add_inherit("restore", optarg, &inherit, &o.ninherit) < 0)
+				return 1;
+			o.inherit = inherit;
+			break;
+		case 'a':
+			if (cli_add_map_addr("restore", optarg, &addr_map, &o.naddr_map) < 0)
+				return 1;
+			o.addr_map = addr_map;
+			break;
 		case 'p': pidfile = optarg; break;
 		case 's': stats_path = optarg; break;
 		case 'h': fputs(help, stdout); return 0;

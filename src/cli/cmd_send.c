@@ -10,13 +10,15 @@
 #include "../inspect/capture.h"
 #include "../migrate/send.h"
 #include "cli.h"
+#include "fdopts.h"
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
 	"                  [--mode precopy|stop-and-copy|postcopy|hybrid] [--downtime-limit MS]\n"
 	"                  [--max-iterations N] [--postcopy-after N]\n"
 	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
-	"                  [--shell-job] [--ghost-limit SIZE] [--quiet] [--stats-json FILE]\n"
+	"                  [--shell-job] [--ghost-limit SIZE] [--external fd:N]... [--quiet]\n"
+	"                  [--stats-json FILE]\n"
 	"\n"
 	"Moves the running process PID, with all its threads, to the `ferry receive`\n"
 	"listening at HOST:PORT. The process keeps its pid, memory, registers, files\n"
@@ -86,6 +88,9 @@ static const char help[] =
 	"  -j, --shell-job        allow terminal fds (reattached to the receiver's terminal)\n"
 	"      --ghost-limit SIZE largest file deleted while open whose contents are sent\n"
 	"                         (K, M: powers of 1024; default 1M, at most 48M)\n"
+	"  -e, --external fd:N    fd N is connected to something outside the process: send\n"
+	"                         only its number; the receiver hands it one (its\n"
+	"                         --inherit-fd N:FD)\n"
 	"      --compress CODEC   lz4 or zstd (level 1): compress page records that shrink,\n"
 	"                         for slow links (default none; costs CPU on both sides)\n"
 	"      --bandwidth RATE   cap the sending rate at RATE bytes/s (K, M, G: powers of\n"
@@ -223,7 +228,9 @@ int cmd_send(int argc, char **argv)
 		{"downtime-limit", required_argument, 0, OPT_DOWNTIME}, {"max-iterations", required_argument, 0, OPT_ITERATIONS},
 		{"goal", required_argument, 0, OPT_GOAL},
 		{"postcopy-after", required_argument, 0, OPT_POSTCOPY_AFTER},
+		{"external", required_argument, 0, 'e'},
 		{0}};
+	static int *external; /* static: still reachable when a parse error returns */
 	struct send_opts o = {.pid = -1, .ghost_limit = CAPTURE_GHOST_LIMIT_DEFAULT, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
 			      .progress_arg = progress_label,
 			      .precopy = {.downtime_limit_ms = PRECOPY_DOWNTIME_LIMIT_MS_DEFAULT,
@@ -233,7 +240,7 @@ int cmd_send(int argc, char **argv)
 	const char *key_path = NULL, *stats_path = NULL;
 	bool insecure = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:T:k:m:js:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:T:k:m:je:s:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((o.pid = cli_parse_pid(optarg)) < 0) {
@@ -304,6 +311,11 @@ int cmd_send(int argc, char **argv)
 		case OPT_GHOST_LIMIT:
 			if (cli_parse_ghost_limit("send", optarg, &o.ghost_limit) < 0)
 				return 1;
+			break;
+		case 'e':
+			if (cli_add_external("send", optarg, &external, &o.nexternal) < 0)
+				return 1;
+			o.external = external;
 			break;
 		case 's': stats_path = optarg; break;
 		case 'q': o.progress = NULL; break;

@@ -17,6 +17,9 @@ struct capture_opts {
 	bool shell_job;       /* terminals are allowed (reattached on restore) */
 	uint64_t ghost_limit; /* largest deleted file whose contents go into the image */
 	bool checks_only;     /* precheck: the process runs; what files hold is not read */
+	bool read_queues; /* read the data queued in pipes and sockets (the process is frozen) */
+	const int *external; /* fds declared external (--external fd:N): recorded as FILE_EXTERNAL */
+	size_t nexternal;
 };
 #define CAPTURE_GHOST_LIMIT_DEFAULT (1u << 20) /* 1 MiB, as criu's --ghost-limit */
 

@@ -1,7 +1,10 @@
 /* files.c — the fd table of a frozen process: kind, path, flags, offset,
  * close-on-exec, an eventfd's counter and mode, and which fds share one
  * open file description (kcmp). The other anonymous-inode objects (epoll,
- * timerfd, signalfd, inotify) are read by their own files (fd_kinds.h). */
+ * timerfd, signalfd, inotify) are read by their own files (fd_kinds.h).
+ * Pipes, FIFOs and sockets are described by fd_pipe.c, fd_unix.c and
+ * fd_inet.c (fdobj.h); an fd the user declared external (--external fd:N)
+ * is recorded by its number and /proc link only. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include "../common/util.h"
 #include "capture.h"
 #include "fd_kinds.h"
+#include "fdobj.h"
 
 #define TTY_MAJOR_VT 4
 #define TTY_MAJOR_AUX 5
@@ -122,9 +126,18 @@ static int describe_anon(pid_t pid, int fd, const char *info, const char *proc_p
 	return r;
 }
 
-static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struct fr_file *f, struct fd_key *key,
-		       char *err, size_t errlen)
+static bool is_external(const struct capture_opts *opts, int fd)
 {
+	for (size_t i = 0; i < opts->nexternal; i++)
+		if (opts->external[i] == fd)
+			return true;
+	return false;
+}
+
+static int describe_fd(struct fd_scan *sc, int fd, const struct capture_opts *opts, struct fr_file *f,
+		       struct fd_key *key, char *err, size_t errlen)
+{
+	pid_t pid = sc->pid;
 	char path[64], link[4096];
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
@@ -141,10 +154,18 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	f->cloexec = (f->flags & O_CLOEXEC) != 0;
 	f->flags &= ~(uint32_t)O_CLOEXEC;
 
-	if (strncmp(link, "socket:", 7) == 0)
-		return refuse_fd(pid, err, errlen, fd, link, "a socket");
-	if (strncmp(link, "pipe:", 5) == 0)
-		return refuse_fd(pid, err, errlen, fd, link, "a pipe");
+	struct stat st;
+	bool sock = strncmp(link, "socket:", 7) == 0, pipe = strncmp(link, "pipe:", 5) == 0;
+	if (is_external(opts, fd) || sock || pipe) {
+		if ((r = fd_key_of(path, fd, link, key, &st, err, errlen)) < 0 || !(f->path = strdup(link)))
+			return r < 0 ? r : -ENOMEM;
+		if (is_external(opts, fd)) {
+			f->kind = FILE_EXTERNAL;
+			f->pos = 0;
+			return 0;
+		}
+		return sock ? fd_sock_describe(sc, f, st.st_ino, err, errlen) : fd_pipe_describe(f, false, st.st_ino);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(anon_kinds); i++)
 		if (strcmp(link, anon_kinds[i].link) == 0)
 			return describe_anon(pid, fd, info, path, link, &anon_kinds[i], f, key, err, errlen);
@@ -153,7 +174,6 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	if (link[0] != '/')
 		return refuse_fd(pid, err, errlen, fd, link, "not reachable by a path");
 
-	struct stat st;
 	if ((r = fd_key_of(path, fd, link, key, &st, err, errlen)) < 0)
 		return r;
 	bool deleted = n > 10 && strcmp(link + n - 10, " (deleted)") == 0;
@@ -182,11 +202,20 @@ static int describe_fd(pid_t pid, int fd, const struct capture_opts *opts, struc
 	} else if (S_ISCHR(st.st_mode))
 		f->kind = FILE_CHR;
 	else if (S_ISFIFO(st.st_mode))
-		return refuse_fd(pid, err, errlen, fd, link, "a FIFO");
+		r = fd_pipe_describe(f, true, st.st_ino);
 	else
 		return refuse_fd(pid, err, errlen, fd, link, "a device or special file");
+	if (r < 0)
+		return r;
 	f->path = strdup(link);
 	return f->path ? 0 : -ENOMEM;
+}
+
+static void free_files(struct fr_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fr_file_free(&files[i]);
+	free(files);
 }
 
 int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *img, char *err, size_t errlen)
@@ -198,6 +227,7 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 		snprintf(err, errlen, "cannot list /proc/%d/fd: %s", pid, strerror(errno));
 		return neg_errno();
 	}
+	struct fd_scan sc = {.pid = pid, .pidfd = -1, .diag = -1};
 	size_t cap = 16;
 	struct fr_file *files = calloc(cap, sizeof(*files));
 	struct fd_key *keys = calloc(cap, sizeof(*keys));
@@ -220,13 +250,14 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 				break;
 			}
 		}
-		r = describe_fd(pid, atoi(de->d_name), opts, &files[n], &keys[n], err, errlen);
-		if (r < 0)
-			fr_file_free(&files[n]);
+		r = describe_fd(&sc, atoi(de->d_name), opts, &files[n], &keys[n], err, errlen);
+		if (r == 0) {
+			n++;
+			continue;
+		}
+		fr_file_free(&files[n]);
 		if (r == -ENOENT) /* closed meanwhile by a thread we could not see: skip */
 			r = 0;
-		else if (r == 0)
-			n++;
 	}
 	closedir(d);
 	/* /proc lists fds in ascending order; keep that guarantee explicit. */
@@ -240,7 +271,8 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 	/* fds on the same inode may share one open file description: ask kcmp. */
 	for (size_t i = 0; r == 0 && i < n; i++)
 		for (size_t j = 0; j < i; j++) {
-			if (files[j].share_of >= 0 || keys[j].dev != keys[i].dev || keys[j].ino != keys[i].ino)
+			if (files[j].share_of >= 0 || keys[j].dev != keys[i].dev || keys[j].ino != keys[i].ino ||
+			    files[j].kind != files[i].kind)
 				continue;
 			long k = syscall(SYS_kcmp, pid, pid, KCMP_FILE, files[j].fd, files[i].fd);
 			if (k == 0) {
@@ -262,10 +294,13 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 			}
 	}
 	free(keys);
+	if (r == 0)
+		r = fd_objects_check(files, n, err, errlen);
+	if (r == 0 && opts->read_queues)
+		r = fd_objects_read_queues(&sc, files, n, err, errlen);
+	fd_scan_end(&sc);
 	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
-			fr_file_free(&files[i]);
-		free(files);
+		free_files(files, n);
 		return r;
 	}
 	img->files = files;

@@ -103,7 +103,8 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	ds->leave_running = o->leave_running;
 	/* Refuse what cannot be restored while the process still runs. */
 	double t = now_ms();
-	struct capture_opts co = {.shell_job = o->shell_job, .ghost_limit = o->ghost_limit};
+	struct capture_opts co = {.shell_job = o->shell_job, .ghost_limit = o->ghost_limit, .external = o->external,
+				  .nexternal = o->nexternal};
 	int r = precheck_process(o->pid, &co, NULL, err, errlen);
 	st->t_precheck_ms = now_ms() - t;
 	pr_info("precheck of pid %d: %.2f ms", o->pid, st->t_precheck_ms);

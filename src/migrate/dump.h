@@ -19,6 +19,8 @@ struct dump_opts {
 	bool leave_running;
 	bool shell_job;
 	uint64_t ghost_limit; /* --ghost-limit: largest deleted file carried */
+	const int *external; /* --external fd:N (capture_opts) */
+	size_t nexternal;
 	bool header_written; /* the caller sent the preamble and HELLO (a migration) */
 	struct precopy_session *precopy; /* pre-copy rounds ran: send only what changed since */
 	struct range_list *lazy; /* post-copy: lazy mappings' pages stay here, listed in it (pages.h) */

@@ -179,8 +179,9 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		goto out;
 	}
 
-	struct restore_opts ropts = {.header_read = true,
-				     .lazy = offer.mode == FR_MODE_POSTCOPY || offer.mode == FR_MODE_HYBRID};
+	struct restore_opts ropts = o->restore;
+	ropts.header_read = true;
+	ropts.lazy = offer.mode == FR_MODE_POSTCOPY || offer.mode == FR_MODE_HYBRID;
 	struct restore_stats rst;
 	struct restore_prepared *prep = NULL;
 	char rerr[512] = "";

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "../net/channel.h"
+#include "../restore/restore.h"
 
 struct receive_opts {
 	const char *listen;            /* ADDR:PORT */
@@ -19,6 +20,7 @@ struct receive_opts {
 	bool once;                     /* serve one migration, exit with its result */
 	int timeout_ms;
 	const char *stats_path;        /* JSON line per migration, or NULL */
+	struct restore_opts restore;   /* --inherit-fd, --map-addr: for every process received */
 };
 
 /* Serves until interrupted (SIGINT/SIGTERM), or one migration with once.

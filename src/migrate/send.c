@@ -125,7 +125,8 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	*st = (struct send_stats){0};
 	*where = "untouched";
 	double t0 = now_ms();
-	struct capture_opts co = {.shell_job = o->shell_job, .ghost_limit = o->ghost_limit};
+	struct capture_opts co = {.shell_job = o->shell_job, .ghost_limit = o->ghost_limit, .external = o->external,
+				  .nexternal = o->nexternal};
 	struct fr_image live;
 	int r = precheck_process(o->pid, &co, &live, err, errlen);
 	double precheck_ms = now_ms() - t0;
@@ -191,7 +192,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 
 	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .ghost_limit = o->ghost_limit,
-				  .header_written = true, .precopy = ps,
+				  .external = o->external, .nexternal = o->nexternal, .header_written = true, .precopy = ps,
 				  .lazy = lazy_after(o, &st->precopy) ? &lazy : NULL,
 				  .progress = o->progress, .progress_arg = o->progress_arg};
 	struct dump_session *ds;

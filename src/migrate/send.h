@@ -24,6 +24,8 @@ struct send_opts {
 	struct precopy_opts precopy; /* convergence rules (pre-copy) */
 	bool shell_job;
 	uint64_t ghost_limit; /* --ghost-limit: largest deleted file carried */
+	const int *external; /* --external fd:N (capture_opts) */
+	size_t nexternal;
 	int timeout_ms; /* longest wait for the peer at any step */
 	uint64_t max_bps; /* --bandwidth in bytes/s, 0 = as fast as the link goes */
 	enum fr_compress compress; /* --compress */

@@ -28,7 +28,7 @@ int fd_epoll_make(const struct fr_image *img, const struct fr_file *f, int *out,
 		}
 	}
 	int fd = epoll_create1(EPOLL_CLOEXEC);
-	int e = fd < 0 ? neg_errno() : fd_set_nonblock(fd, f);
+	int e = fd < 0 ? neg_errno() : fd_set_nonblock(fd, f, err, errlen);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot make epoll fd %d again: %s", f->fd, strerror(-e));
 		if (fd >= 0)

@@ -7,6 +7,8 @@
 #ifndef FERRY_RESTORE_FD_KINDS_H
 #define FERRY_RESTORE_FD_KINDS_H
 
+#include "fdobj.h"
+
 #include <stddef.h>
 
 #include "../inspect/rsys.h"
@@ -34,7 +36,6 @@ fd_make_fn fd_ghost_make;
  * place. */
 int file_locks_apply(struct stub *s, struct rsys *r, const struct fr_image *img, char *err, size_t errlen);
 
-/* O_NONBLOCK as recorded, on an fd made without it. */
-int fd_set_nonblock(int fd, const struct fr_file *f);
+/* fd_set_nonblock (O_NONBLOCK as recorded) is fdobj.h's. */
 
 #endif

@@ -16,7 +16,7 @@ int fd_signalfd_make(const struct fr_image *img, const struct fr_file *f, int *o
 {
 	uint64_t mask = f->value;
 	long fd = syscall(SYS_signalfd4, -1, &mask, KERNEL_SIGSET_BYTES, SFD_CLOEXEC);
-	int e = fd < 0 ? neg_errno() : fd_set_nonblock((int)fd, f);
+	int e = fd < 0 ? neg_errno() : fd_set_nonblock((int)fd, f, err, errlen);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot make signalfd %d again (mask %#llx): %s", f->fd, (unsigned long long)mask,
 			 strerror(-e));

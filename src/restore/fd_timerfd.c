@@ -72,7 +72,7 @@ int fd_timerfd_make(const struct fr_image *img, const struct fr_file *f, int *ou
 	if (e == 0)
 		e = f->value ? set_ticks(fd, f) : arm(fd, f, f->timer.value_ns);
 	if (e == 0)
-		e = fd_set_nonblock(fd, f);
+		e = fd_set_nonblock(fd, f, err, errlen);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot make timerfd %d again (clock %d, %llu ns left, interval %llu ns, %llu "
 			 "unread): %s", f->fd, f->timer.clockid, (unsigned long long)f->timer.value_ns,

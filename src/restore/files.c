@@ -41,6 +41,7 @@ static bool node_matches(uint32_t kind, mode_t mode)
 	case FILE_REG: return S_ISREG(mode);
 	case FILE_DIR: return S_ISDIR(mode);
 	case FILE_CHR: return S_ISCHR(mode);
+	case FILE_FIFO: return S_ISFIFO(mode);
 	case FILE_PATH: return true; /* an O_PATH fd can name anything and opening it has no effect */
 	}
 	return false;
@@ -88,9 +89,3 @@ int file_reopen(const struct fr_file *f, int *out, char *err, size_t errlen)
 	return 0;
 }
 
-int fd_set_nonblock(int fd, const struct fr_file *f)
-{
-	if ((f->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
-		return neg_errno();
-	return 0;
-}

@@ -49,6 +49,7 @@
 #include "../common/util.h"
 #include "../inspect/rsys.h"
 #include "fd_kinds.h"
+#include "fdobj.h"
 #include "internal.h"
 
 /* fds per SCM_RIGHTS message: SCM_MAX_FD, the most the kernel takes. */
@@ -101,7 +102,7 @@ static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t err
 	if (e == 0 && f->value && write(fd, &f->value, sizeof(f->value)) != (ssize_t)sizeof(f->value))
 		e = neg_errno();
 	if (e == 0)
-		e = fd_set_nonblock(fd, f);
+		e = fd_set_nonblock(fd, f, err, errlen);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot make eventfd %d again (counter %llu): %s", f->fd,
 			 (unsigned long long)f->value, strerror(-e));
@@ -114,10 +115,14 @@ static int make_eventfd(const struct fr_file *f, int *out, char *err, size_t err
 }
 
 /* Opens the file of one record that owns its description: a terminal, a
- * kernel object made anew, else the path reopened and seeked. */
-static int open_one(const struct fr_image *img, const struct fr_file *f, int tty, int *out, char *err,
-		    size_t errlen)
+ * kernel object made anew, a pipe, FIFO or socket made again (fdobj.h: with
+ * the other records of its object), an external fd handed in, else the
+ * path reopened and seeked. */
+static int open_one(const struct fr_image *img, uint32_t i, const struct restore_opts *opts, int tty, int *fds,
+		    char *err, size_t errlen)
 {
+	const struct fr_file *f = &img->files[i];
+	int *out = &fds[i];
 	switch (f->kind) {
 	case FILE_TTY: return open_tty(f, tty, out, err, errlen);
 	case FILE_EVENTFD: return make_eventfd(f, out, err, errlen);
@@ -127,6 +132,11 @@ static int open_one(const struct fr_image *img, const struct fr_file *f, int tty
 	case FILE_INOTIFY: return fd_inotify_make(img, f, out, err, errlen);
 	case FILE_MEMFD: return fd_memfd_make(img, f, out, err, errlen);
 	case FILE_GHOST: return fd_ghost_make(img, f, out, err, errlen);
+	case FILE_PIPE: return fd_pipe_open(img, i, fds, err, errlen);
+	case FILE_FIFO: return fd_fifo_open(img, i, fds, err, errlen);
+	case FILE_UNIX: return fd_unix_open(img, i, fds, err, errlen);
+	case FILE_INET: return fd_inet_open(f, opts, out, err, errlen);
+	case FILE_EXTERNAL: return fd_external_open(f, opts, out, err, errlen);
 	}
 	int r = file_reopen(f, out, err, errlen);
 	if (r < 0)
@@ -157,9 +167,9 @@ int identity_open_files(const struct fr_image *img, const struct restore_opts *o
 		open_fds[i] = -1;
 	int tty = opts->shell_job ? find_tty_fd() : -1;
 	for (uint32_t i = 0; i < img->nfiles; i++) {
-		if (img->files[i].share_of >= 0)
-			continue; /* a dup of its owner, made in the stub */
-		int r = open_one(img, &img->files[i], tty, &open_fds[i], err, errlen);
+		if (img->files[i].share_of >= 0 || open_fds[i] >= 0)
+			continue; /* a dup of its owner, made in the stub; or made with an earlier record of its object */
+		int r = open_one(img, i, opts, tty, open_fds, err, errlen);
 		if (r < 0) {
 			identity_close_files(open_fds, img->nfiles);
 			return r;

@@ -2,6 +2,7 @@
  * records (image.c), open the files, spawn and seize the stub, build its
  * memory, stream the pages in, then give it its identity, mm fields and
  * threads. */
+#include "fdobj.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -201,6 +202,7 @@ void restore_stats_json(FILE *f, const struct restore_stats *st)
 
 int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t errlen)
 {
+	fd_unix_commit_names();
 	int r = threads_release(&rp->img, err, errlen);
 	if (r < 0) {
 		restore_abort(rp);
@@ -257,6 +259,7 @@ void restore_abort(struct restore_prepared *rp)
 		return;
 	restore_lazy_free(&rp->lazy);
 	stub_kill(&rp->stub);
+	fd_unix_abort_names();
 	fr_image_free(&rp->img);
 	fr_image_free(&rp->layout);
 	free(rp);

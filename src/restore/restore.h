@@ -23,8 +23,24 @@
 #include "../state/layout.h"
 #include "../state/stream.h"
 
+/* --inherit-fd N:FD: the external fd N of the image (dump --external) is
+ * handed ferry's fd `from` (the same open file description). */
+struct restore_inherit {
+	int32_t fd;
+	int from;
+};
+/* --map-addr OLD=NEW: a socket bound to OLD (IPv4 or IPv6) binds NEW. */
+struct restore_addr_map {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t from[16], to[16];
+};
+
 struct restore_opts {
 	bool shell_job; /* reattach terminal fds to ferry's own terminal */
+	const struct restore_inherit *inherit;
+	size_t ninherit;
+	const struct restore_addr_map *addr_map;
+	size_t naddr_map;
 	bool no_uffd;   /* write pages without a userfaultfd (to test that path) */
 	bool header_read; /* the caller has read the preamble and HELLO itself */
 	bool lazy;        /* post-copy: LAZY records name pages that come after the start */

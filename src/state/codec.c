@@ -323,6 +323,8 @@ void encode_file(struct buf *b, const struct fr_file *f)
 	buf_put_u32(b, f->kind_flags);
 	if (codec_file_has_tail(f->kind))
 		encode_file_tail(b, f);
+	if (fr_file_has_obj(f->kind))
+		encode_fdobj(b, f->obj);
 }
 
 int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
@@ -341,12 +343,17 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->kind_flags = buf_get_u32(&r);
 	if (!r.bad && codec_file_has_tail(f->kind))
 		decode_file_tail(&r, f);
-	int ret = finish(&r);
+	const char *obj_why = NULL;
+	int ret = fr_file_has_obj(f->kind) ? decode_fdobj(&r, f->kind, &f->obj, &obj_why) : 0;
+	if (ret == -EBADMSG && obj_why)
+		ret = refuse(obj_why);
+	if (ret == 0)
+		ret = finish(&r);
 	if (ret == 0 && cloexec > 1)
 		ret = refuse("cloexec (not 0 or 1)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
-	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_GHOST))
+	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_KIND_LAST))
 		ret = refuse("kind");
 	if (ret == 0)
 		ret = check_file_state(f);

@@ -62,6 +62,20 @@ void encode_posix_timer(struct buf *b, const struct fr_posix_timer *t);
 int decode_posix_timer(const uint8_t *p, uint32_t len, struct fr_posix_timer *out);
 void encode_file_lock(struct buf *b, const struct fr_lock *l);
 int decode_file_lock(const uint8_t *p, uint32_t len, struct fr_lock *out);
+/* The fr_fdobj part of a FILE record of a kind that has one
+ * (codec_fdobj.c); decode_file calls it. decode_fdobj always sets *out
+ * (free it with fr_fdobj_free, also on failure) and, on -EBADMSG, *why. */
+void encode_fdobj(struct buf *b, const struct fr_fdobj *o);
+int decode_fdobj(struct buf_reader *r, uint32_t kind, struct fr_fdobj **out, const char **why);
+/* The socket options a record may carry: level, name and value size. */
+struct fr_sockopt_kind {
+	int32_t level, name;
+	uint32_t len;
+};
+extern const struct fr_sockopt_kind fr_sockopt_list[];
+extern const size_t fr_sockopt_count;
+const struct fr_sockopt_kind *fr_sockopt_find(int32_t level, int32_t name);
+
 void encode_done(struct buf *b, const struct fr_done *d);
 int decode_done(const uint8_t *p, uint32_t len, struct fr_done *out);
 void encode_discard(struct buf *b, const struct fr_discard *d);

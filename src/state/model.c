@@ -34,11 +34,22 @@ void fr_file_free(struct fr_file *f)
 		free(f->extents[i].data);
 	free(f->extents);
 	free(f->path);
+	fr_fdobj_free(f->obj);
+	f->obj = NULL;
 	f->watches = NULL;
 	f->nwatches = 0;
 	f->extents = NULL;
 	f->nextents = 0;
 	f->path = NULL;
+}
+
+void fr_fdobj_free(struct fr_fdobj *o)
+{
+	if (!o)
+		return;
+	free(o->data);
+	free(o->msg_len);
+	free(o);
 }
 
 const char *fr_vma_kind_name(uint32_t kind)
@@ -70,6 +81,11 @@ const char *fr_file_kind_name(uint32_t kind)
 	case FILE_INOTIFY: return "inotify";
 	case FILE_MEMFD: return "memfd";
 	case FILE_GHOST: return "deleted file";
+	case FILE_PIPE: return "pipe";
+	case FILE_FIFO: return "FIFO";
+	case FILE_UNIX: return "unix socket";
+	case FILE_INET: return "inet socket";
+	case FILE_EXTERNAL: return "external";
 	}
 	return "unknown";
 }

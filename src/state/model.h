@@ -131,8 +131,59 @@ enum fr_file_kind {
 	FILE_INOTIFY,  /* inotify instance: its watches by path, with their numbers and masks */
 	FILE_MEMFD,    /* memfd: name (in path), size, contents and seals travel */
 	FILE_GHOST,    /* a regular file deleted while open: path, mode, size and contents travel */
+	FILE_PIPE,     /* an end of a pipe whose both ends the process holds (fd_pipe.c) */
+	FILE_FIFO,     /* a FIFO reopened by its path (fd_pipe.c) */
+	FILE_UNIX,     /* a unix socket (fd_unix.c) */
+	FILE_INET,     /* a TCP or UDP socket, IPv4 or IPv6, not connected (TCP) (fd_inet.c) */
+	FILE_EXTERNAL, /* declared with dump --external fd:N: handed in with restore --inherit-fd */
 };
+#define FILE_KIND_LAST FILE_EXTERNAL
 #define FR_EVENTFD_MAX 0xfffffffffffffffeull /* the largest value an eventfd counter holds */
+
+/* Socket options carried by a socket record: those that differ from a
+ * fresh socket of the same kind (fd_sock_opts.c has the list). */
+#define FR_SOCKOPT_VAL_MAX 16 /* struct timeval, the largest value in the list */
+#define FR_SOCKOPTS_MAX 32
+struct fr_sockopt {
+	int32_t level, name;
+	uint32_t len;
+	uint8_t val[FR_SOCKOPT_VAL_MAX];
+};
+
+/* What a socket record says of its connection. */
+enum fr_sock_state {
+	FR_SOCK_UNCONNECTED = 1, /* bound or not */
+	FR_SOCK_LISTEN,
+	FR_SOCK_CONNECTED,       /* unix: to the socket whose id is `peer` (0: a peer now closed); UDP: to peer_name */
+};
+#define FR_SHUT_RCV 1  /* RCV_SHUTDOWN: this socket's reading side was shut down */
+#define FR_SHUT_SEND 2 /* SEND_SHUTDOWN */
+#define FR_SOCKNAME_MAX 128 /* sizeof(struct sockaddr_storage) */
+#define FR_QUEUE_MAX (64u << 20) /* bytes queued in one pipe or socket: FR_RECORD_MAX bounds them anyway */
+#define FR_QUEUE_MSGS_MAX (1u << 20)
+
+/* The kernel object behind a pipe, FIFO or socket fd. Fds on one object
+ * (both ends of a pipe, the two sockets of a pair) name it by its id, the
+ * object's inode number. Queued data travels with the record of the fd
+ * that reads it: a pipe's with its lowest read end, a socket's with
+ * itself. */
+struct fr_fdobj {
+	uint64_t id;          /* pipe or socket inode */
+	uint64_t peer;        /* unix socket: its peer's id (0: none) */
+	uint32_t family, type, protocol; /* sockets: AF_*, SOCK_*, IPPROTO_* */
+	uint32_t state;       /* sockets: enum fr_sock_state */
+	uint32_t backlog;     /* FR_SOCK_LISTEN: listen()'s backlog */
+	uint32_t shutdown;    /* unix: the kernel's sk_shutdown bits, FR_SHUT_RCV / FR_SHUT_SEND */
+	uint32_t pipe_size;   /* pipes, FIFOs: F_GETPIPE_SZ, on the record that carries the data */
+	uint32_t name_len, peer_name_len; /* bound address; peer address (UDP connected) */
+	uint8_t name[FR_SOCKNAME_MAX], peer_name[FR_SOCKNAME_MAX];
+	uint32_t nopts;
+	struct fr_sockopt opts[FR_SOCKOPTS_MAX];
+	uint32_t data_len;    /* queued bytes */
+	uint8_t *data;
+	uint32_t nmsgs;       /* message lengths (datagrams, packet-mode pipe writes); 0: a byte stream */
+	uint32_t *msg_len;
+};
 
 /* One watch of an epoll set or an inotify instance. */
 struct fr_watch {
@@ -178,7 +229,14 @@ struct fr_file {
 	struct fr_timerspec timer; /* FILE_TIMERFD */
 	uint32_t nextents;
 	struct fr_extent *extents; /* FILE_MEMFD, FILE_GHOST: the data, by ascending offset */
+	struct fr_fdobj *obj;      /* FILE_PIPE, FILE_FIFO, FILE_UNIX, FILE_INET; else NULL */
 };
+
+/* Do records of this kind carry a struct fr_fdobj? */
+static inline bool fr_file_has_obj(uint32_t kind)
+{
+	return kind == FILE_PIPE || kind == FILE_FIFO || kind == FILE_UNIX || kind == FILE_INET;
+}
 
 /* A POSIX timer (timer_create), made again with its id. */
 struct fr_posix_timer {
@@ -237,6 +295,7 @@ static inline bool fr_vma_has_pages(const struct fr_vma *v)
 void fr_image_free(struct fr_image *img);
 /* Frees what one file record owns (path, watches, extents), not the record. */
 void fr_file_free(struct fr_file *f);
+void fr_fdobj_free(struct fr_fdobj *o);
 const char *fr_vma_kind_name(uint32_t kind);
 const char *fr_file_kind_name(uint32_t kind);
 

@@ -9,14 +9,19 @@
  *                          pages outside any mapping, truncation), one
  *                          with an epoll set, timerfd, signalfd, inotify
  *                          instance, memfd, deleted file, POSIX timers and
- *                          file locks, and two pre-copy rounds */
+ *                          file locks; another with a pipe, a socket pair
+ *                          with queued datagrams, a TCP listener and an
+ *                          external fd; and two pre-copy rounds */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -83,10 +88,12 @@ static int trim(const char *in, const char *out)
 	return r < 0 ? die(in, r) : 0;
 }
 
-enum seed_case { SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED_KOBJ, SEED__N };
+enum seed_case {
+	SEED_VALID, SEED_WRAP, SEED_SHARE, SEED_PAGE_FLAGS, SEED_MANY_VMAS, SEED_OUTSIDE, SEED_KOBJ, SEED_FDOBJ, SEED__N
+};
 static const char *const seed_names[SEED__N] = {"valid", "pages-addr-wraps", "negative-share-index",
 						"pages-reserved-flags", "too-many-vmas", "pages-outside-mappings",
-						"kernel-objects"};
+						"kernel-objects", "fd-objects"};
 
 /* The FILE records of SEED_KOBJ: an eventfd and an inotify instance watched
  * by an epoll set, a timerfd, a signalfd. */
@@ -126,6 +133,38 @@ static const struct fr_lock kobj_locks[] = {
 	{.fd = 3, .kind = FR_LOCK_OFD, .type = F_RDLCK, .start = 100},
 	{.fd = 10, .kind = FR_LOCK_FLOCK, .type = F_WRLCK},
 };
+
+/* SEED_FDOBJ's records past the common three: fds 4-5 a pipe with 5
+ * buffered bytes, 6-7 a datagram pair with two messages queued on 7, 8 a
+ * TCP listener on 127.0.0.1:7000 with SO_REUSEADDR, 9 external. */
+static int put_fd_objects(struct fr_stream *s, struct buf *b)
+{
+	static uint8_t pipe_data[] = "hello", dgrams[] = "onetwo!";
+	static uint32_t dgram_len[] = {3, 4};
+	struct fr_fdobj pr = {.id = 100, .pipe_size = 65536, .data_len = 5, .data = pipe_data}, pw = {.id = 100};
+	struct fr_fdobj u6 = {.id = 200, .peer = 201, .family = AF_UNIX, .type = SOCK_DGRAM, .state = FR_SOCK_CONNECTED};
+	struct fr_fdobj u7 = u6;
+	u7.id = 201, u7.peer = 200, u7.data_len = 7, u7.data = dgrams, u7.nmsgs = 2, u7.msg_len = dgram_len;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(7000), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct fr_fdobj tl = {.family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .state = FR_SOCK_LISTEN,
+			      .backlog = 16, .name_len = sizeof(sa), .nopts = 1};
+	memcpy(tl.name, &sa, sizeof(sa));
+	tl.opts[0] = (struct fr_sockopt){.level = SOL_SOCKET, .name = SO_REUSEADDR, .len = sizeof(int), .val = {1}};
+	struct fr_file files[] = {
+		{.fd = 4, .kind = FILE_PIPE, .flags = O_RDONLY, .share_of = -1, .path = "pipe:[100]", .obj = &pr},
+		{.fd = 5, .kind = FILE_PIPE, .flags = O_WRONLY, .share_of = -1, .path = "pipe:[100]", .obj = &pw},
+		{.fd = 6, .kind = FILE_UNIX, .flags = O_RDWR, .share_of = -1, .path = "socket:[200]", .obj = &u6},
+		{.fd = 7, .kind = FILE_UNIX, .flags = O_RDWR, .share_of = -1, .path = "socket:[201]", .obj = &u7},
+		{.fd = 8, .kind = FILE_INET, .flags = O_RDWR, .share_of = -1, .path = "socket:[300]", .obj = &tl},
+		{.fd = 9, .kind = FILE_EXTERNAL, .flags = O_RDONLY, .share_of = -1, .path = "pipe:[400]"},
+	};
+	int r = 0;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		encode_file(b, &files[i]);
+		r = r ?: put(s, REC_FILE, b);
+	}
+	return r;
+}
 
 /* Creates DIR/synth-NAME and a stream writer on it; the fd, or -1. */
 static int seed_open(const char *dir, const char *name, char *path, size_t len, struct fr_stream *s)
@@ -179,6 +218,8 @@ static int synth_one(const char *dir, enum seed_case c)
 		encode_file_lock(&b, &kobj_locks[i]);
 		r = r ?: put(&s, REC_FILE_LOCK, &b);
 	}
+	if (c == SEED_FDOBJ)
+		r = r ?: put_fd_objects(&s, &b);
 	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;
 	for (int i = 0; i < nvmas; i++) {
 		uint64_t start = SEED_VMA_BASE + (uint64_t)i * 16 * page;

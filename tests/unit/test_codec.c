@@ -13,7 +13,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -215,6 +218,131 @@ static void test_file_round_trip_and_sharing_rule(void **state)
 	buf_free(&b);
 }
 
+/* Encodes f, decodes it into *g: the decoder's return. */
+static int file_trip(const struct fr_file *f, struct fr_file *g)
+{
+	struct buf b = {0};
+	encode_file(&b, f);
+	int r = decode_file(b.data, (uint32_t)b.len, g);
+	buf_free(&b);
+	return r;
+}
+
+static void test_fd_objects_round_trip(void **state)
+{
+	(void)state;
+	/* a pipe's reading end with its buffered data and size */
+	uint8_t data[] = "buffered";
+	uint32_t lens[] = {3, 6};
+	struct fr_fdobj po = {.id = 77, .pipe_size = 65536, .data_len = 9, .data = data};
+	struct fr_file f = {.fd = 4, .kind = FILE_PIPE, .flags = O_RDONLY | O_NONBLOCK, .share_of = -1,
+			    .path = "pipe:[77]", .obj = &po}, g;
+	assert_int_equal(file_trip(&f, &g), 0);
+	assert_non_null(g.obj);
+	assert_true(g.obj->id == 77);
+	assert_int_equal(g.obj->pipe_size, 65536);
+	assert_int_equal(g.obj->data_len, 9);
+	assert_memory_equal(g.obj->data, data, 9);
+	assert_int_equal(g.obj->nmsgs, 0);
+	free(g.path);
+	fr_fdobj_free(g.obj);
+
+	/* a datagram socket of a pair, two messages queued, an option */
+	struct fr_fdobj uo = {.id = 5, .peer = 6, .family = AF_UNIX, .type = SOCK_DGRAM, .state = FR_SOCK_CONNECTED,
+			      .shutdown = FR_SHUT_SEND, .data_len = 9, .data = data, .nmsgs = 2, .msg_len = lens,
+			      .nopts = 1};
+	uo.opts[0] = (struct fr_sockopt){.level = SOL_SOCKET, .name = SO_SNDBUF, .len = sizeof(int), .val = {0, 0, 4}};
+	f = (struct fr_file){.fd = 6, .kind = FILE_UNIX, .flags = O_RDWR, .share_of = -1, .path = "socket:[5]", .obj = &uo};
+	assert_int_equal(file_trip(&f, &g), 0);
+	assert_true(g.obj->peer == 6);
+	assert_int_equal(g.obj->type, SOCK_DGRAM);
+	assert_int_equal(g.obj->shutdown, FR_SHUT_SEND);
+	assert_int_equal(g.obj->nmsgs, 2);
+	assert_int_equal(g.obj->msg_len[1], 6);
+	assert_int_equal(g.obj->nopts, 1);
+	assert_int_equal(g.obj->opts[0].name, SO_SNDBUF);
+	assert_memory_equal(g.obj->opts[0].val, uo.opts[0].val, sizeof(int));
+	free(g.path);
+	fr_fdobj_free(g.obj);
+
+	/* a TCP listener on [::1]:7000 */
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(7000), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct fr_fdobj to = {.family = AF_INET6, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .state = FR_SOCK_LISTEN,
+			      .backlog = 128, .name_len = sizeof(sa)};
+	memcpy(to.name, &sa, sizeof(sa));
+	f = (struct fr_file){.fd = 3, .kind = FILE_INET, .flags = O_RDWR, .share_of = -1, .path = "socket:[9]", .obj = &to};
+	assert_int_equal(file_trip(&f, &g), 0);
+	assert_int_equal(g.obj->backlog, 128);
+	assert_memory_equal(g.obj->name, &sa, sizeof(sa));
+	free(g.path);
+	fr_fdobj_free(g.obj);
+
+	/* an external fd: its number and link only */
+	f = (struct fr_file){.fd = 0, .kind = FILE_EXTERNAL, .flags = O_RDONLY, .share_of = -1, .path = "pipe:[1]"};
+	assert_int_equal(file_trip(&f, &g), 0);
+	assert_null(g.obj);
+	free(g.path);
+}
+
+static void test_fd_objects_refused(void **state)
+{
+	(void)state;
+	uint8_t data[16] = {0};
+	uint32_t lens[] = {3, 5};
+	struct fr_fdobj pipe = {.id = 77, .pipe_size = 4096}, pair = {.id = 5, .peer = 6, .family = AF_UNIX,
+								      .type = SOCK_STREAM, .state = FR_SOCK_CONNECTED};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(80)};
+	struct fr_fdobj tcp = {.family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .state = FR_SOCK_LISTEN,
+			       .name_len = sizeof(sa)};
+	memcpy(tcp.name, &sa, sizeof(sa));
+	struct {
+		uint32_t kind;
+		struct fr_fdobj o;
+		const char *why;
+	} bad[] = {
+		{FILE_PIPE, pipe, "more data"},        /* data larger than the pipe */
+		{FILE_PIPE, pipe, "id"},               /* a pipe without an id */
+		{FILE_PIPE, pipe, "pipe_size"},        /* a size no pipe has */
+		{FILE_PIPE, pipe, "socket fields"},    /* a socket's field on a pipe */
+		{FILE_UNIX, pair, "message lengths"},  /* messages that do not add up */
+		{FILE_UNIX, pair, "type"},             /* a raw unix socket */
+		{FILE_UNIX, pair, "only a connected"}, /* a listener naming a peer */
+		{FILE_UNIX, pair, "socket option"},    /* an option not in the list */
+		{FILE_INET, tcp, "state"},             /* a connected TCP socket */
+		{FILE_INET, tcp, "address length"},    /* a truncated address */
+		{FILE_INET, tcp, "type and protocol"}, /* not TCP or UDP */
+		{FILE_INET, tcp, "data"},              /* queued data on an inet socket */
+	};
+	bad[0].o.data_len = 8192;
+	bad[1].o.id = 0;
+	bad[2].o.pipe_size = 100;
+	bad[3].o.family = AF_UNIX;
+	bad[4].o.data = data, bad[4].o.data_len = 9, bad[4].o.nmsgs = 2, bad[4].o.msg_len = lens;
+	bad[5].o.type = SOCK_RAW;
+	bad[6].o.state = FR_SOCK_LISTEN;
+	bad[7].o.nopts = 1, bad[7].o.opts[0] = (struct fr_sockopt){.level = SOL_SOCKET, .name = SO_ATTACH_FILTER, .len = 4};
+	bad[8].o.state = FR_SOCK_CONNECTED, bad[8].o.peer_name_len = sizeof(sa);
+	bad[9].o.name_len = 8;
+	bad[10].o.protocol = IPPROTO_SCTP;
+	bad[11].o.data = data, bad[11].o.data_len = 4;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (bad[i].o.data_len > sizeof(data))
+			bad[i].o.data = calloc(1, bad[i].o.data_len);
+		struct fr_file f = {.fd = 3, .kind = bad[i].kind, .flags = O_RDWR, .share_of = -1, .path = "x", .obj = &bad[i].o}, g;
+		int r = file_trip(&f, &g);
+		if (r != -EBADMSG || !strstr(codec_why(), bad[i].why))
+			fail_msg("case %zu: decode gave %d (%s), expected a refusal naming '%s'", i, r, codec_why(), bad[i].why);
+		if (bad[i].o.data_len > sizeof(data))
+			free(bad[i].o.data);
+	}
+	/* a record cut short in its object part */
+	struct buf b = {0};
+	struct fr_file f = {.fd = 3, .kind = FILE_PIPE, .flags = O_RDONLY, .share_of = -1, .path = "p", .obj = &pipe}, g;
+	encode_file(&b, &f);
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len - 3, &g), -EBADMSG);
+	buf_free(&b);
+}
+
 static void test_pages_header_bounds(void **state)
 {
 	(void)state;
@@ -326,6 +454,8 @@ int main(void)
 		cmocka_unit_test(test_thread_round_trip),
 		cmocka_unit_test(test_vma_validation),
 		cmocka_unit_test(test_file_round_trip_and_sharing_rule),
+		cmocka_unit_test(test_fd_objects_round_trip),
+		cmocka_unit_test(test_fd_objects_refused),
 		cmocka_unit_test(test_pages_header_bounds),
 		cmocka_unit_test(test_pages_addr_that_wraps_is_refused),
 		cmocka_unit_test(test_pages_reserved_flags_are_refused),

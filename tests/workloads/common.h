@@ -146,6 +146,20 @@ static void wl_ready(void)
 	wl_log("ready");
 }
 
+/* Writes "V\n" to CTL/NAME atomically (NAME.tmp, rename), keeping no fd
+ * open: what a test reads while the workload runs. 0, or -1 (errno set).
+ * No stdio: a vfork child may call it. */
+__attribute__((unused))
+static int wl_write_value(const char *name, long long v)
+{
+	char tmp[4400], fin[4400], buf[32];
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp", wl_ctl, name);
+	snprintf(fin, sizeof fin, "%s/%s", wl_ctl, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int n = snprintf(buf, sizeof buf, "%lld\n", v);
+	return fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, fin) < 0 ? -1 : 0;
+}
+
 /* Does CTL/stop exist?  (access(), no fd kept open) */
 static inline int wl_stop_requested(void)
 {

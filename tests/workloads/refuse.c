@@ -1,9 +1,10 @@
 /* refuse: holds one thing ferry cannot checkpoint yet, so `ferry dump` must
  * refuse it before stopping the process, and leave it running untouched.
  * MODE is one of
- *   pipe      a pipe (both ends kept open)
- *   fifo      a named FIFO (CTL/fifo), opened read-write
- *   socket    a UNIX socketpair
+ *   pipe      the reading end of a pipe whose writing end a forked child
+ *             holds (it writes "x", then sleeps until the parent dies)
+ *   socket    an established TCP connection to itself over 127.0.0.1 (both
+ *             ends; the listener is closed)
  *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
@@ -25,7 +26,9 @@
 #include "common.h"
 #include "stopcheck.h"
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <time.h>
 #include <sys/mman.h>
@@ -57,7 +60,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|fifo|socket|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
+		wl_fail("usage: refuse CTL pipe|socket|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
@@ -65,13 +68,27 @@ int main(int argc, char **argv)
 	char info[256];
 
 	if (strcmp(mode, "pipe") == 0) {
-		if (pipe(fds) < 0)
-			wl_fail("pipe: %s", strerror(errno));
-	} else if (strcmp(mode, "fifo") == 0) {
-		char path[4200];
-		snprintf(path, sizeof path, "%s/fifo", wl_ctl);
-		if (mkfifo(path, 0600) < 0 || (fds[0] = open(path, O_RDWR | O_CLOEXEC)) < 0)
-			wl_fail("fifo %s: %s", path, strerror(errno));
+		pid_t parent = getpid();
+		if (pipe(fds) < 0 || (child = fork()) < 0)
+			wl_fail("pipe/fork: %s", strerror(errno));
+		if (child == 0) { /* keep the writing end; die with the parent; never print */
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			if (getppid() != parent || write(fds[1], "x", 1) != 1)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		close(fds[1]);
+		fds[1] = -1;
+	} else if (strcmp(mode, "socket") == 0) {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t len = sizeof(sa);
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (l < 0 || bind(l, (struct sockaddr *)&sa, len) < 0 || listen(l, 1) < 0 ||
+		    getsockname(l, (struct sockaddr *)&sa, &len) < 0 || (fds[0] = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		    connect(fds[0], (struct sockaddr *)&sa, len) < 0 || (fds[1] = accept(l, NULL, NULL)) < 0)
+			wl_fail("TCP connection to itself: %s", strerror(errno));
+		close(l);
 	} else if (strcmp(mode, "deleted") == 0) {
 		char path[4200];
 		snprintf(path, sizeof path, "%s/deleted", wl_ctl);
@@ -94,9 +111,6 @@ int main(int argc, char **argv)
 		shmctl(id, IPC_RMID, NULL); /* gone with its last detach: nothing leaks */
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			sh[i] = wl_mix(0x5A5A0000ull + i);
-	} else if (strcmp(mode, "socket") == 0) {
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-			wl_fail("socketpair: %s", strerror(errno));
 	} else if (strcmp(mode, "uffd") == 0) {
 		fds[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -189,9 +203,11 @@ int main(int argc, char **argv)
 			(unsigned long long)sum, iters);
 
 	/* the held object is still what it was and works */
-	if (strcmp(mode, "pipe") == 0 || strcmp(mode, "socket") == 0 || strcmp(mode, "fifo") == 0) {
-		if (fds[1] < 0)
-			fds[1] = fds[0]; /* the FIFO: one fd, both directions */
+	if (strcmp(mode, "pipe") == 0) {
+		char c = 0;
+		if (read(fds[0], &c, 1) != 1 || c != 'x')
+			wl_fail("pipe no longer passes the child's data: %s", strerror(errno));
+	} else if (strcmp(mode, "socket") == 0) {
 		char c = 0;
 		if (write(fds[1], "x", 1) != 1 || read(fds[0], &c, 1) != 1 || c != 'x')
 			wl_fail("%s no longer passes data: %s", mode, strerror(errno));

@@ -30,12 +30,7 @@
 
 static void write_ctl(const char *name, long value)
 {
-	char tmp[4300], fin[4300], text[32];
-	snprintf(tmp, sizeof tmp, "%s/%s.tmp", wl_ctl, name);
-	snprintf(fin, sizeof fin, "%s/%s", wl_ctl, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int n = snprintf(text, sizeof text, "%ld\n", value);
-	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || rename(tmp, fin) < 0)
+	if (wl_write_value(name, value) < 0)
 		_exit(3); /* may run in a vfork child: no stdio */
 }
 
