@@ -35,6 +35,14 @@ struct channel_key;
 int cli_channel_key(const char *cmd, const char *key_path, bool insecure, struct channel_key *key,
 		    const struct channel_key **out);
 
+/* --stats-json of `ferry send` (send_stats.c): one pre-copy round as a JSON
+ * object, and the whole run as one line ending in a newline. */
+struct precopy_round;
+struct send_opts;
+struct send_stats;
+void cli_send_round_write(FILE *f, const struct precopy_round *r);
+void cli_send_stats_write(FILE *f, const struct send_opts *o, const struct send_stats *st);
+
 #define IMAGE_FILE "image.ferry"
 
 #endif
