@@ -4,13 +4,15 @@ VERSION := 0.1.0
 # CFLAGS is the user's (optimisation, debug info, sanitizers); FERRY_CFLAGS
 # is what the code needs and is always used, so `make CFLAGS=...` still builds.
 CFLAGS ?= -O2 -g
-LIBS := -lgnutls -llz4 -lzstd -pthread # GnuTLS: the TLS channel of send / receive; lz4, zstd: --compress
+# GnuTLS: the TLS channel of send / receive; lz4, zstd: --compress;
+# libmicrohttpd, jansson: ferry ui's HTTP server and its JSON
+LIBS := -lgnutls -llz4 -lzstd -lmicrohttpd -ljansson -pthread
 FERRY_CFLAGS := -pthread -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	  -D_GNU_SOURCE -DFERRY_VERSION=\"$(VERSION)\" -fno-strict-aliasing
 ALL_CFLAGS = $(FERRY_CFLAGS) $(CFLAGS)
 B := build
 
-SRC_DIRS := common inspect state mem restore postcopy net migrate cli
+SRC_DIRS := common inspect state mem restore postcopy net migrate ui cli
 LIB_SRC := $(filter-out src/cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
 MAIN_OBJ := $(B)/obj/cli/main.o
@@ -37,6 +39,9 @@ help:
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# the page's files are built into assets.o (.incbin)
+$(B)/obj/ui/assets.o: $(wildcard src/ui/assets/*)
 
 $(B)/libferry.a: $(LIB_OBJ)
 	ar rcs $@ $^
