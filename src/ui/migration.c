@@ -274,6 +274,7 @@ static json_t *summary(const struct migration *m)
 			      m->error[0] ? ui_json_text(m->error) : json_null(), "where", m->where);
 	if (!j)
 		return NULL;
+	json_object_set_new(j, "rounds", json_integer((json_int_t)json_array_size(m->rounds)));
 	static const char *const copied[] = {"downtime_ms", "expected_downtime_ms", "total_ms", "wire_bytes", "rule",
 					     "dest_pid"};
 	for (size_t i = 0; m->stats && i < ARRAY_SIZE(copied); i++)

@@ -397,7 +397,10 @@ int ui_serve(struct ui_opts *o, char *err, size_t errlen)
 	}
 	char where[400];
 	snprintf(where, sizeof(where), "http://%s/", a.text[0] == ':' ? "0.0.0.0" : a.text);
-	if (o->token[0])
+	if (o->token_given)
+		fprintf(stderr, "ferry ui: listening on %s (the token of --token-file is needed on every request)\n",
+			where);
+	else if (o->token[0])
 		fprintf(stderr, "ferry ui: listening on %s?token=%s (the access token is needed on every request)\n",
 			where, o->token);
 	else
