@@ -108,7 +108,7 @@ async function select(pid) {
   const verdict = p.movable ? h("p", { id: "movable", class: "ok" }, "ferry can move it")
     : h("p", { id: "movable", class: "no" }, "ferry cannot move it: ", h("span", { id: "refusal" }, p.refusal));
   const more = (n, shown, what) => n > shown ? h("p", { class: "hint" }, `${n - shown} more ${what} not shown`) : null;
-  d.replaceChildren(
+  d.replaceChildren(...[
     h("h2", {}, `${p.name} `, h("span", { id: "details-pid" }, p.pid)),
     h("p", {}, `user ${p.user} (uid ${p.uid}), state ${p.state}, ${p.threads} thread(s), RSS ${kb(p.rss_kb)}, parent ${p.ppid}, ${p.children.length} child(ren)`),
     h("p", {}, "command line: ", h("code", { id: "cmdline" }, p.cmdline.join(" "))),
@@ -119,7 +119,7 @@ async function select(pid) {
     more(p.fd_count, p.fds.length, "fds"),
     h("h3", {}, `mappings (${p.mapping_count})`),
     h("div", { class: "scroll" }, table(["start", "end", "perms", "KiB", "path"], p.mappings.map(m => [m.start, m.end, m.perms, m.kb, m.path]))),
-    more(p.mapping_count, p.mappings.length, "mappings"));
+    more(p.mapping_count, p.mappings.length, "mappings")].filter(x => x));
 }
 function migrateForm(p) {
   if (!state.peers.length) return h("p", { class: "hint" }, "No peer to migrate to: start ferry ui with --peer NAME=HOST:PORT,key-file=FILE.");

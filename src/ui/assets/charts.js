@@ -50,16 +50,15 @@ const Charts = (() => {
   function barsByMode(container, items, opts) {
     const modes = [...new Set(items.map(i => i.mode))].sort();
     const n = items.length + Math.max(0, modes.length - 1);
-    const bw = 26, gap = 6, pad = { l: 60, r: 12, t: 22, b: 40 };
-    const w = Math.max(360, pad.l + pad.r + n * (bw + gap)), h = 240;
+    const bw = 28, gap = 8, pad = { l: 60, r: 12, t: 22, b: 40 };
+    const w = Math.max(420, pad.l + pad.r + 120 + n * (bw + gap)), h = 240;
     const vMax = niceMax(Math.max(1, ...items.map(i => i.ms)));
     const svg = frame(w, h, pad, vMax, "downtime (ms)", v => v >= 100 ? v.toFixed(0) : v.toFixed(1));
     svg.setAttribute("aria-label", opts.title);
     const y = v => h - pad.b - (h - pad.t - pad.b) * v / vMax;
     let slot = 0;
     modes.forEach((mode, mi) => {
-      const mine = items.filter(i => i.mode === mode), x0 = pad.l + gap + slot * (bw + gap);
-      for (const it of mine) {
+      for (const it of items.filter(i => i.mode === mode)) {
         const x = pad.l + gap + slot * (bw + gap);
         const bar = el("rect", { class: "bar", x, y: y(it.ms), width: bw, height: Math.max(1, h - pad.b - y(it.ms)),
           fill: COLORS[mode] || "#999", "data-id": it.id, "data-mode": mode, "data-ms": it.ms });
@@ -69,10 +68,12 @@ const Charts = (() => {
         svg.appendChild(el("text", { x: x + bw / 2, y: h - pad.b + 12, "text-anchor": "middle" }, "#" + it.id));
         slot++;
       }
-      svg.appendChild(el("text", { class: "mode", x: (x0 + pad.l + gap + (slot - 1) * (bw + gap) + bw) / 2, y: h - 8,
-        "text-anchor": "middle", fill: COLORS[mode] || "#999" }, mode));
       if (mi < modes.length - 1) slot++;
+      /* the legend, one line per mode */
+      svg.appendChild(el("rect", { x: w - pad.r - 110, y: pad.t + 2 + 14 * mi, width: 10, height: 10, fill: COLORS[mode] || "#999" }));
+      svg.appendChild(el("text", { class: "mode", x: w - pad.r - 96, y: pad.t + 11 + 14 * mi }, mode));
     });
+    svg.appendChild(el("text", { x: pad.l, y: h - 6 }, opts.title));
     if (!items.length)
       svg.appendChild(el("text", { x: w / 2, y: h / 2, "text-anchor": "middle" }, "no finished migration yet"));
     container.replaceChildren(svg);
