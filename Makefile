@@ -95,7 +95,7 @@ test: all unit fuzz
 # memory included) is replaced by remote syscalls.
 SAN_B := build-san
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-SAN_TESTS := ^t_(avx|badpid|check|corrupt|duplicate_pages|eventfd|fifo_swap|filewriter|hosts|identity|interrupt|leave_running|manyfds|mem256|migrate|migrate_fail|missing_file|pages_fallback|pid_held|refuse|shelljob|sigkill|signals|sigtrap|threads8|tree|vdso|vfork)$$
+SAN_TESTS := ^t_(avx|badpid|check|corrupt|duplicate_pages|eventfd|fifo_swap|filewriter|hosts|identity|interrupt|leave_running|manyfds|mem256|migrate|migrate_fail|missing_file|pages_fallback|pid_held|refuse|shelljob|sigkill|signals|sigtrap|threads8|tree|ui_api|vdso|vfork)$$
 sanitize: all
 	$(MAKE) B=$(SAN_B) CFLAGS="$(SAN_CFLAGS)" $(SAN_B)/ferry unit
 	FERRY=$(SAN_B)/ferry bash tests/integration/run.sh '$(SAN_TESTS)'

@@ -56,6 +56,11 @@ static int parse_peer(const char *spec, struct ui_peer *p)
 		return -1;
 	}
 	*eq = '\0';
+	for (const char *c = buf; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._-", *c)) {
+			cli_error("ui", "--peer: a peer's name is made of A-Z a-z 0-9 . _ -, not '%s'", buf);
+			return -1;
+		}
 	snprintf(p->name, sizeof(p->name), "%s", buf);
 	char *addr = eq + 1, *opt = strchr(addr, ',');
 	if (opt)

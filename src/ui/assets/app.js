@@ -225,7 +225,6 @@ function onEvent(lv, e) {
       s.expected_downtime_ms !== undefined ? ` (predicted ${ms(s.expected_downtime_ms)} ms, rule ${s.rule})` : "");
     sum.textContent = `pid ${s.pid} runs on ${s.peer} as pid ${s.dest_pid}: ${s.rounds.length} round(s), ${s.pages_sent} pages, ` +
       `${bytes(s.wire_bytes)} sent in ${ms(s.total_ms)} ms (${s.mbps} Mbit/s)`;
-    lv.points.push({ t: e.t_ms, v: s.page_bytes });
     drawBytes(lv);
     loadHistory();
     loadTree().catch(err => status(err.message, true));
