@@ -53,13 +53,17 @@ struct request {
 	bool too_big;
 };
 
-static void common_headers(struct MHD_Response *r, const char *mime)
+/* Queues r with status and the headers every reply gets, and lets it go. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r, const char *mime)
 {
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Content-Security-Policy",
 				"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 /* Sends j (its reference is taken) with status. */
@@ -78,10 +82,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, jso
 		free(text);
 		return MHD_NO;
 	}
-	common_headers(r, "application/json");
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, status, r, "application/json");
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
@@ -101,15 +102,12 @@ static enum MHD_Result reply_asset(struct server *s, struct MHD_Connection *c, c
 	struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	common_headers(r, a->mime);
 	if (ui_access_token_in_query(&s->access, c)) { /* the page's own requests carry it from now on */
 		char cookie[UI_TOKEN_MAX + 64];
 		snprintf(cookie, sizeof(cookie), UI_TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", s->access.token);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
 	}
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, MHD_HTTP_OK, r, a->mime);
 }
 
 /* "123" or "123/rest": the number and *rest (NULL if none); -1 if none. */
@@ -272,10 +270,7 @@ static enum MHD_Result get_events(struct MHD_Connection *c, unsigned id)
 		migration_reader_close(rd);
 		return MHD_NO;
 	}
-	common_headers(r, "text/event-stream");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, MHD_HTTP_OK, r, "text/event-stream");
 }
 
 static enum MHD_Result route_migrations(struct server *s, struct MHD_Connection *c, const char *method,

@@ -9,15 +9,8 @@
 # history; bad requests, cross-site requests and, on a non-loopback bind,
 # requests without the token are refused.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/hosts.sh"
-. "$(dirname "$0")/migrate_lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
-require_hosts
-require_ferry
-require_ui
-require_cmd openssl
-migrate_setup
-receiver_start --key-file "$KEY"
+ui_setup
 UIPORT=7080
 
 # ------------------------------------------------ a tree: sh with two sleeps

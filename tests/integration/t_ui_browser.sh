@@ -13,17 +13,10 @@
 # Then, with 2,000 more processes in A, the page still loads, searches and
 # opens a process within a responsive budget (ui_browser.py crowd).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/hosts.sh"
-. "$(dirname "$0")/migrate_lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
-require_hosts
-require_ferry
-require_ui
-require_cmd openssl chromium chromedriver
+ui_setup chromium chromedriver
 OUT=${FERRY_TEST_OUTPUT:-$ROOT/tests/output}/ui
 mkdir -p "$OUT" || fail "cannot make $OUT"
-migrate_setup
-receiver_start --key-file "$KEY"
 UIPORT=7080 DRIVER_PORT=9515
 DRIVER=http://127.0.0.1:$DRIVER_PORT
 

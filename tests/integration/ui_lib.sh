@@ -2,14 +2,24 @@
 # Helpers for the `ferry ui` tests: the ui runs in test host A (it lists and
 # moves A's processes), its peer "b" is the `ferry receive` of host B
 # (migrate_lib.sh). Requests are made from inside A with curl.
+#   ui_setup [CMD..]           skip without what the tests need (and CMDs), then
+#                              hosts A and B, the key, B's `ferry receive`
 #   ui_start PORT [OPTS..]     ferry ui in A on 127.0.0.1:PORT (or --listen in OPTS);
 #                              sets UI_PID, UI_ERR, UI_URL, UI_TOKEN (if it printed one)
 #   ui_req METHOD PATH [CURL_OPTS..]  -> HTTP_CODE, HTTP_BODY (a file)
 #   jpy FILE EXPR              prints the Python expression EXPR of the JSON in FILE (as j)
 #   ui_wait_migration ID [TMO] until the migration is no longer running; sets MIG (a file)
-# Source after lib.sh, hosts.sh and migrate_lib.sh.
+# Source after lib.sh (it sources hosts.sh and migrate_lib.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/hosts.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/migrate_lib.sh"
 
-require_ui() { require_cmd curl python3; }
+ui_setup() {
+	require_hosts
+	require_ferry
+	require_cmd curl python3 openssl "$@"
+	migrate_setup
+	receiver_start --key-file "$KEY"
+}
 
 ui_start() {
 	local port=$1
