@@ -75,8 +75,8 @@ static void report_rounds(struct migration *m, const struct precopy_stats *st, u
 	for (; m->rounds_reported < upto; m->rounds_reported++) {
 		json_t *rd = ui_json_from_writer(write_round, &st->rounds[m->rounds_reported]);
 		if (rd) {
-			json_array_append(m->rounds, rd);
-			push_event(m, "round", rd);
+			push_event(m, "round", json_deep_copy(rd)); /* the event gets seq, type, t_ms: not the stats' round */
+			json_array_append_new(m->rounds, rd);
 		}
 	}
 }

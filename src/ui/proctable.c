@@ -136,9 +136,9 @@ static const char *user_name(struct user_cache *uc, uid_t uid)
 static json_t *row_json(const struct proc_row *r, struct user_cache *uc)
 {
 	char state[2] = {r->state, '\0'};
-	return json_pack("{s:i, s:i, s:o, s:s, s:I, s:I, s:s}", "pid", (int)r->pid, "ppid", (int)r->ppid, "name",
+	return json_pack("{s:i, s:i, s:o, s:s, s:I, s:I, s:o}", "pid", (int)r->pid, "ppid", (int)r->ppid, "name",
 			 ui_json_text(r->name), "state", state, "threads", (json_int_t)r->threads, "rss_kb",
-			 (json_int_t)r->rss_kb, "user", user_name(uc, r->uid));
+			 (json_int_t)r->rss_kb, "user", ui_json_text(user_name(uc, r->uid)));
 }
 
 static void host_name(char *out, size_t len)

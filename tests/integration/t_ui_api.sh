@@ -26,6 +26,7 @@ on_cleanup "host_pkill A -KILL 'sleep 600'"
 
 wl_start_in_a dirtier 64 2000
 d1=$WL_NSPID d1_ctl=$WL_CTL
+renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
 ui_start $UIPORT --peer "b=10.77.0.2:$PORT,key-file=$KEY"
 
 # ------------------------------------------------ the trees
@@ -152,14 +153,17 @@ PY
 	log "migration $id ($mode) of $pid: done, downtime $(jpy "$STATS" 'j["downtime_ms"]') ms, ui start $(jpy "$MIG" 'j["ui_start_ms"]') ms"
 }
 # the pause the program measured itself (its longest gap between ticks) is
-# the downtime the stats give, give or take the scheduling around it
+# the downtime the stats give, give or take the scheduling around it (the
+# dirtiers run at nice -15, which ferry keeps, so that other load on this
+# 2-core machine does not make gaps of its own)
 check_pause() { # NAME NSPID CTL STATS
 	finish_in B "$1" "$2" "$3"
 	local gap down
 	gap=${OK_LINE#*max_gap_ms=}
 	gap=${gap%% *}
 	down=$(jpy "$4" 'j["downtime_ms"]')
-	awk -v g="$gap" -v d="$down" 'BEGIN { exit !(g >= d - 5 && g <= d * 1.25 + 20) }' ||
+	# (the stats' downtime ends when A hears RUNNING, after B has resumed it)
+	awk -v g="$gap" -v d="$down" 'BEGIN { exit !(g >= d * 0.9 - 10 && g <= d * 1.1 + 25) }' ||
 		fail "$1: the program paused $gap ms, the stats say $down ms"
 	log "$1: program's own pause $gap ms, stats' downtime $down ms"
 }
@@ -171,6 +175,7 @@ s1_down=$(jpy "$STATS" 'j["downtime_ms"]')
 
 wl_start_in_a dirtier 64 5000
 d2=$WL_NSPID d2_ctl=$WL_CTL
+renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
 sleep 0.5
 migrate_api "$d2" precopy ',"downtime_limit_ms":30,"max_iterations":5'
 [ "$(jpy "$STATS" 'j["downtime_limit_ms"]')" = 30.0 ] || fail "downtime limit not passed: $(cat "$STATS")"
@@ -187,7 +192,7 @@ tree, d1, d2 = map(int, sys.argv[2:5]); s1, s2 = map(float, sys.argv[5:7])
 assert [(m["id"], m["pid"], m["mode"], m["state"]) for m in h] == [(1, tree, "stop-and-copy", "failed"),
        (2, d1, "stop-and-copy", "done"), (3, d2, "precopy", "done")], h
 assert h[1]["downtime_ms"] == s1 and h[2]["downtime_ms"] == s2 and h[2]["rounds"] >= 1, h
-assert all(m["peer"] == "b" and m["ui_start_ms"] < 5 for m in h), [m["ui_start_ms"] for m in h]
+assert all(m["peer"] == "b" and 0 < m["ui_start_ms"] < 50 for m in h), [m["ui_start_ms"] for m in h]  # ms, also under ASan and load
 PY
 
 # ------------------------------------------------ refused requests
