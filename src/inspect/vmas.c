@@ -65,8 +65,7 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 	else if (m->shared && (strcmp(name, "/dev/zero (deleted)") == 0 || strncmp(name, "[anon_shmem:", 12) == 0)) {
 		if (shmem_mapped_elsewhere(pid, m))
 			return refuse(err, errlen, m, "shared anonymous memory also mapped by another process");
-		v->kind = VMA_SHARED_ANON;
-		v->pgoff = 0;
+		v->kind = VMA_SHARED_ANON; /* pgoff: where this piece starts in its shmem object */
 	} else if (!m->shared && (name[0] == '\0' || strcmp(name, "[heap]") == 0 || strcmp(name, "[stack]") == 0 ||
 				  strncmp(name, "[anon:", 6) == 0)) {
 		v->kind = VMA_ANON;

@@ -216,6 +216,23 @@ static int scan_changed(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 	return r;
 }
 
+int dirty_replaced(struct dirty_tracker *t, struct range_list *out)
+{
+	if (t->backend != DIRTY_UFFD_WP)
+		return 0; /* soft-dirty marks survive a remap as written pages; none sends all */
+	/* mappings not registered with the tracker's uffd, holes and pages
+	 * alike; registered ones are skipped whole */
+	struct pm_scan_arg how = {.category_inverted = PAGE_IS_WPALLOWED, .category_mask = PAGE_IS_WPALLOWED,
+				  .return_mask = PAGE_IS_WPALLOWED};
+	for (size_t i = 0; i < t->tracked.n; i++) {
+		int r = scan_loop(t, how, t->tracked.v[i].start, t->tracked.v[i].end, out);
+		if (r < 0)
+			return r;
+	}
+	range_list_normalize(out);
+	return 0;
+}
+
 static int clear_soft_dirty(pid_t pid)
 {
 	char path[64];

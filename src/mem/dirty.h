@@ -66,6 +66,10 @@ void dirty_untrack(struct dirty_tracker *t, uint64_t start, uint64_t end);
  * ranges whose mapping was replaced (no longer registered) are appended
  * whole to out, and to lost (if not NULL) so the caller can track them anew. */
 int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_list *lost);
+/* Appends to out the parts of tracked ranges whose mapping was made again
+ * since it was tracked (no longer registered), without reading or
+ * write-protecting anything: a quick look between two collects. */
+int dirty_replaced(struct dirty_tracker *t, struct range_list *out);
 /* Appends to out the pages of the ranges in (private memory) that hold no
  * data of their own now: not present (never touched, MADV_DONTNEED, or
  * unmapped and mapped again), the zero page, or a private file mapping's

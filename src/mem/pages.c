@@ -167,7 +167,8 @@ static int plan_shmem_vma(struct plan *pl, pid_t pid, long page, const struct fr
 		pl->shmem_vma = vi;
 	}
 	int fd = pl->fds[pl->nfds - 1];
-	off_t size = (off_t)(hi - v->start), off = (off_t)(lo - v->start);
+	/* the shmem object holds this piece from v->pgoff on (mprotect splits one) */
+	off_t base = (off_t)v->pgoff, size = base + (off_t)(hi - v->start), off = base + (off_t)(lo - v->start);
 	while (off < size) {
 		off_t data = again ? off : lseek(fd, off, SEEK_DATA);
 		if (data < 0 || data >= size)
@@ -177,7 +178,7 @@ static int plan_shmem_vma(struct plan *pl, pid_t pid, long page, const struct fr
 			hole = size;
 		for (off_t at = data; at < hole; at += (off_t)RUN_PAGES_MAX * page) {
 			uint32_t np = (uint32_t)(MIN((off_t)RUN_PAGES_MAX * page, hole - at) / page);
-			int r = plan_add(pl, (struct run){.addr = v->start + (uint64_t)at, .npages = np, .vma = vi,
+			int r = plan_add(pl, (struct run){.addr = v->start + (uint64_t)(at - base), .npages = np, .vma = vi,
 							  .source = SRC_SHMEM, .readable = true, .elide_zero = !again,
 							  .shmem_fd = fd, .shmem_off = (uint64_t)at});
 			if (r < 0)

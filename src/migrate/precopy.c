@@ -114,27 +114,48 @@ static int track_layout(struct precopy_session *ps, const struct fr_image *now, 
 /* The layout now and its change since the last round, with the tracker
  * following it. Registering happens with the process frozen (for the
  * fraction of a millisecond it takes), the layout read again then: the
- * mappings must not change between the read and the registration. */
+ * mappings must not change between the read and the registration. A
+ * tracked mapping made again since the collect (not registered any more)
+ * is tracked anew and sent whole, like a lost one: left unregistered next
+ * to registered pieces of the same mapping, it would never merge with them
+ * again, and the process's own mremap of the whole would fail. */
 static int next_layout(struct precopy_session *ps, const struct range_list *lost, struct range_list *written,
 		       struct fr_image *now, struct layout_diff *d, double *frozen_ms, char *err, size_t errlen)
 {
-	int r = capture_vmas(ps->pid, true, now, err, errlen);
+	struct range_list gone = {0}; /* lost, or replaced since the collect */
+	int r = range_list_union(&gone, lost);
+	if (r == 0)
+		r = capture_vmas(ps->pid, true, now, err, errlen);
 	if (r == 0)
 		r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d);
-	if (r < 0 || !needs_tracking(now, d, lost))
-		return r < 0 ? r : track_layout(ps, now, d, lost, written);
+	if (r == 0)
+		r = dirty_replaced(&ps->t, &gone);
+	if (r < 0 || !needs_tracking(now, d, &gone)) {
+		if (r == 0)
+			r = track_layout(ps, now, d, &gone, written);
+		range_list_free(&gone);
+		return r;
+	}
 	fr_image_free(now);
 	layout_diff_free(d);
 	struct frozen_proc fp;
 	double t = now_ms();
-	if ((r = freeze_process(ps->pid, &fp, err, errlen)) < 0)
+	if ((r = freeze_process(ps->pid, &fp, err, errlen)) < 0) {
+		range_list_free(&gone);
 		return r;
+	}
+	struct range_list replaced = {0};
 	r = capture_vmas(ps->pid, false, now, err, errlen);
-	if (r == 0 && (r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d)) == 0)
-		r = track_layout(ps, now, d, lost, written);
+	if (r == 0)
+		r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d);
+	if (r == 0 && (r = dirty_replaced(&ps->t, &replaced)) == 0 && (r = range_list_union(&gone, &replaced)) == 0 &&
+	    (r = range_list_union(written, &replaced)) == 0)
+		r = track_layout(ps, now, d, &gone, written);
 	thaw_process(&fp);
 	frozen_free(&fp);
 	*frozen_ms += now_ms() - t;
+	range_list_free(&replaced);
+	range_list_free(&gone);
 	return r;
 }
 
@@ -204,6 +225,9 @@ static int send_round(struct precopy_session *ps, const struct precopy_opts *o, 
 					   o->progress_arg, err, errlen)) == 0 &&
 		    (r = hold(ps, &data)) == 0)
 			r = dump_write_counts(s, REC_ROUND_END, &rd->pages);
+		/* unread ranges come in plan order (fresh before written, VMA by
+		 * VMA), not address order: later unions need them sorted */
+		range_list_normalize(&ps->carry);
 		range_list_free(&data);
 		rd->wire_bytes = s->offset - at;
 		if (r == 0 && o->await_round)

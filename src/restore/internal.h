@@ -49,6 +49,15 @@ int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t 
  * map the same way is unmapped, what `now` maps anew is mapped (layout.h);
  * kept ranges and their pages are left alone. The vDSO block must not move. */
 int mm_update(struct stub *stub, const struct fr_image *was, const struct fr_image *now, char *err, size_t errlen);
+/* Rebuilds as one mapping each private anonymous mapping of `now` that the
+ * stub has in pieces; with `runs` (all pages in place), also each run of
+ * adjacent private anonymous mappings with a read-only one holding data,
+ * so that they merge when the process makes them alike (mm_join.c says
+ * why). *joined counts the rebuilds. */
+int mm_join(struct stub *stub, const struct fr_image *now, bool runs, uint32_t *joined, char *err, size_t errlen);
+/* Gives the mappings built with another protection (mm.c: build_prot)
+ * their saved one, once the pages are in. */
+int mm_protect(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* MADV_DONTNEED on [addr, addr + len): private memory reads as fresh again. */
 int mm_discard(struct stub *stub, uint64_t addr, uint64_t len);
 int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);

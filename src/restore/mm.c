@@ -113,6 +113,14 @@ static int open_remote(struct stub *s, struct rsys *r, const char *path, int fla
 	return *fd < 0 ? (int)*fd : 0;
 }
 
+/* The protection a mapping has while the restore builds it: shared
+ * anonymous memory stays writable, since /proc/PID/mem cannot write a
+ * read-only shared mapping (mm_protect sets the saved one at the end). */
+static uint32_t build_prot(const struct fr_vma *v)
+{
+	return v->kind == VMA_SHARED_ANON ? v->prot | PROT_WRITE : v->prot;
+}
+
 /* The file a mapping needs, kept open while consecutive pieces map it. */
 struct map_file {
 	long fd;
@@ -145,7 +153,7 @@ static int map_piece(struct stub *s, struct rsys *r, struct map_file *mf, const 
 		}
 		mfd = mf->fd;
 	}
-	long a = rsys(r, SYS_mmap, lo, hi - lo, v->prot, flags, (uint64_t)mfd, v->pgoff + (lo - v->start));
+	long a = rsys(r, SYS_mmap, lo, hi - lo, build_prot(v), flags, (uint64_t)mfd, v->pgoff + (lo - v->start));
 	if (a != (long)lo) {
 		int e = a < 0 ? (int)a : -EFAULT;
 		snprintf(err, errlen, "cannot map %llx-%llx (%s%s%s): %s", (unsigned long long)lo, (unsigned long long)hi,
@@ -162,14 +170,31 @@ static void map_file_close(struct rsys *r, struct map_file *mf)
 	mf->fd = -1;
 }
 
+/* The end of the run of mappings from v[k] on that are pieces of one shmem
+ * object (shared anonymous, adjacent, at consecutive offsets: what an
+ * mprotect of part of one mapping leaves): index one past it. They are
+ * mapped as one object, as the process has them. */
+static uint32_t object_end(const struct fr_vma *v, uint32_t n, uint32_t k)
+{
+	uint32_t j = k + 1;
+	if (v[k].kind != VMA_SHARED_ANON)
+		return j;
+	while (j < n && v[j].kind == VMA_SHARED_ANON && v[j].start == v[j - 1].end && v[j].flags == v[j - 1].flags &&
+	       v[j].pgoff == v[j - 1].pgoff + (v[j - 1].end - v[j - 1].start))
+		j++;
+	return j;
+}
+
 static int map_vmas(struct stub *s, struct rsys *r, const struct fr_image *img, char *err, size_t errlen)
 {
 	struct map_file mf = {.fd = -1};
 	int ret = 0;
-	for (uint32_t i = 0; i < img->nvmas && ret == 0; i++) {
+	for (uint32_t i = 0; i < img->nvmas && ret == 0;) {
 		const struct fr_vma *v = &img->vmas[i];
+		uint32_t j = object_end(img->vmas, img->nvmas, i);
 		if (!is_special(v->kind))
-			ret = map_piece(s, r, &mf, v, v->start, v->end, err, errlen);
+			ret = map_piece(s, r, &mf, v, v->start, img->vmas[j - 1].end, err, errlen);
+		i = j;
 	}
 	map_file_close(r, &mf);
 	return ret;
@@ -234,7 +259,9 @@ int mm_update(struct stub *s, const struct fr_image *was, const struct fr_image 
 		const struct fr_range *g = &d.fresh.v[i];
 		for (uint32_t k = 0; ret == 0 && k < now->nvmas; k++) {
 			const struct fr_vma *v = &now->vmas[k];
-			uint64_t lo = MAX(v->start, g->start), hi = MIN(v->end, g->end);
+			uint32_t j = object_end(now->vmas, now->nvmas, k);
+			uint64_t lo = MAX(v->start, g->start), hi = MIN(now->vmas[j - 1].end, g->end);
+			k = j - 1;
 			if (lo >= hi)
 				continue;
 			if (is_special(v->kind)) {
@@ -246,8 +273,54 @@ int mm_update(struct stub *s, const struct fr_image *was, const struct fr_image 
 			ret = map_piece(s, &r, &mf, v, lo, hi, err, errlen);
 		}
 	}
+	/* mprotect'ed since: the same protection here (a shared file mapping
+	 * made writable needs its file opened for writing: mapped again) */
+	for (size_t i = 0; ret == 0 && i < d.reprot.n; i++) {
+		const struct fr_range *g = &d.reprot.v[i];
+		for (uint32_t k = 0; ret == 0 && k < now->nvmas; k++) {
+			const struct fr_vma *v = &now->vmas[k];
+			uint64_t lo = MAX(v->start, g->start), hi = MIN(v->end, g->end);
+			if (lo >= hi)
+				continue;
+			if (v->kind == VMA_FILE_SHARED) {
+				ret = map_piece(s, &r, &mf, v, lo, hi, err, errlen);
+				continue;
+			}
+			long e = rsys(&r, SYS_mprotect, lo, hi - lo, build_prot(v), 0, 0, 0);
+			if (e < 0) {
+				snprintf(err, errlen, "cannot change the protection of %llx-%llx: %s",
+					 (unsigned long long)lo, (unsigned long long)hi, strerror((int)-e));
+				ret = (int)e;
+			}
+		}
+	}
 	map_file_close(&r, &mf);
+	uint32_t joined = 0;
+	if (ret == 0 && (d.fresh.n || d.removed.n || d.reprot.n))
+		ret = mm_join(s, now, false, &joined, err, errlen);
 	layout_diff_free(&d);
+	return ret;
+}
+
+int mm_protect(struct stub *s, const struct fr_image *img, char *err, size_t errlen)
+{
+	struct rsys r;
+	int ret = 0;
+	bool begun = false;
+	for (uint32_t i = 0; ret == 0 && i < img->nvmas; i++) {
+		const struct fr_vma *v = &img->vmas[i];
+		if (build_prot(v) == v->prot)
+			continue;
+		if (!begun && (ret = rsys_begin(&r, s->pid, s->sys_ip)) < 0)
+			break;
+		begun = true;
+		long e = rsys(&r, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot make %llx-%llx read-only: %s", (unsigned long long)v->start,
+				 (unsigned long long)v->end, strerror((int)-e));
+			ret = (int)e;
+		}
+	}
 	return ret;
 }
 

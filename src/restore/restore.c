@@ -93,7 +93,14 @@ static int finish_stub(struct restore_prepared *rp, const struct restore_opts *o
 		       struct restore_stats *st, char *err, size_t errlen)
 {
 	double t = now_ms();
-	int r = identity_apply(&rp->stub, &rp->img, opts, fds, err, errlen);
+	int r = mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
+	if (r == 0)
+		r = mm_protect(&rp->stub, &rp->img, err, errlen);
+	st->t_mm_ms += now_ms() - t;
+	if (r < 0)
+		return r;
+	t = now_ms();
+	r = identity_apply(&rp->stub, &rp->img, opts, fds, err, errlen);
 	st->t_identity_ms = now_ms() - t;
 	if (r == 0)
 		r = mm_set_map(&rp->stub, &rp->img, err, errlen);
@@ -153,12 +160,13 @@ void restore_stats_json(FILE *f, const struct restore_stats *st)
 		"\"total_ms\":%.3f,\"read_meta_ms\":%.3f,\"stub_ms\":%.3f,\"mm_ms\":%.3f,\"pages_ms\":%.3f,"
 		"\"identity_ms\":%.3f,\"threads_ms\":%.3f,\"pages\":%llu,\"page_bytes\":%llu,\"page_records\":%llu,"
 		"\"page_gbps\":%.3f,\"pages_path\":\"%s\",\"pages_by_path\":{\"uffdio_copy\":%llu,"
-		"\"process_vm_writev\":%llu,\"proc_mem\":%llu},\"pages_path_why\":\"",
+		"\"process_vm_writev\":%llu,\"proc_mem\":%llu},\"mappings_rebuilt\":%u,\"pages_path_why\":\"",
 		st->t_total_ms, st->t_read_meta_ms, st->t_stub_ms, st->t_mm_ms, st->t_pages_ms, st->t_identity_ms,
 		st->t_threads_ms, (unsigned long long)st->pages, (unsigned long long)st->page_bytes,
 		(unsigned long long)st->records, secs > 0 ? (double)st->page_bytes / secs / 1e9 : 0.0,
 		pages_path_name(st->pages_path), (unsigned long long)st->pages_uffdio_copy,
-		(unsigned long long)st->pages_process_vm_writev, (unsigned long long)st->pages_proc_mem);
+		(unsigned long long)st->pages_process_vm_writev, (unsigned long long)st->pages_proc_mem,
+		st->mappings_rebuilt);
 	for (const char *c = st->pages_path_why; *c; c++) /* a JSON string: no quotes, backslashes or controls */
 		if (*c != '"' && *c != '\\' && (unsigned char)*c >= ' ')
 			fputc(*c, f);

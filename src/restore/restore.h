@@ -43,6 +43,7 @@ struct restore_stats {
 	uint64_t pages_uffdio_copy, pages_process_vm_writev, pages_proc_mem;
 	enum pages_path pages_path;
 	char pages_path_why[PAGES_PATH_WHY_MAX]; /* why not UFFDIO_COPY, or "" */
+	uint32_t mappings_rebuilt; /* mm_join's rebuilds once the pages were in */
 };
 const char *pages_path_name(enum pages_path p);
 /* The stats as JSON members ("total_ms":..., ... "pages_path_why":"..."),

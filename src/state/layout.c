@@ -133,16 +133,18 @@ void range_list_normalize(struct range_list *l)
 
 static bool is_file(uint32_t kind) { return kind == VMA_FILE_PRIVATE || kind == VMA_FILE_SHARED; }
 
-/* Does address `at`, inside both x and y, have the same mapping in both? */
+/* Does address `at`, inside both x and y, have the same mapping in both,
+ * perhaps with another protection? */
 static bool same_mapping(const struct fr_vma *x, const struct fr_vma *y, uint64_t at)
 {
-	if (x->kind != y->kind || x->prot != y->prot || x->flags != y->flags)
+	if (x->kind != y->kind || x->flags != y->flags)
 		return false;
 	if ((x->path == NULL) != (y->path == NULL) || (x->path && strcmp(x->path, y->path) != 0))
 		return false;
-	if (x->kind == VMA_SHARED_ANON) /* one shmem object each: the same only if it did not move */
-		return x->start == y->start && x->pgoff == y->pgoff;
-	return !is_file(x->kind) || x->pgoff + (at - x->start) == y->pgoff + (at - y->start);
+	/* files and shmem objects (one per shared anonymous mmap, split by
+	 * mprotect into pieces at their offsets): the same offset here */
+	return !(is_file(x->kind) || x->kind == VMA_SHARED_ANON) ||
+	       x->pgoff + (at - x->start) == y->pgoff + (at - y->start);
 }
 
 int layout_diff(const struct fr_vma *a, uint32_t na, const struct fr_vma *b, uint32_t nb, struct layout_diff *d)
@@ -168,6 +170,8 @@ int layout_diff(const struct fr_vma *a, uint32_t na, const struct fr_vma *b, uin
 		}
 		if (in_a && in_b && same_mapping(&a[i], &b[j], pos)) {
 			r = range_list_add(&d->kept, pos, end);
+			if (r == 0 && a[i].prot != b[j].prot)
+				r = range_list_add(&d->reprot, pos, end);
 		} else {
 			if (in_a)
 				r = range_list_add(&d->removed, pos, end);
@@ -186,6 +190,7 @@ void layout_diff_free(struct layout_diff *d)
 	range_list_free(&d->kept);
 	range_list_free(&d->removed);
 	range_list_free(&d->fresh);
+	range_list_free(&d->reprot);
 }
 
 const struct fr_vma *layout_find(const struct fr_vma *v, uint32_t n, uint64_t addr)

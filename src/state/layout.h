@@ -1,11 +1,13 @@
 /* layout.h — comparing two address-space layouts (sorted VMA lists, as a
  * capture or a pre-copy round reads them): which address ranges kept their
- * mapping (same kind, protection, flags, file and file offset), which were
- * removed and which are fresh. A changed range (an mprotect, a file mapped
+ * mapping (same kind, flags, file and file offset, or the same piece of the
+ * same shmem object), which of those only changed protection (mprotect),
+ * which were removed and which are fresh. A changed range (a file mapped
  * over anonymous memory) is both removed and fresh. Pre-copy's sender and
  * receiver run it on the same two lists, so they agree on what a round
- * sends whole (fresh), what it sends only where written (kept) and what the
- * destination unmaps and maps anew. Pure: no process is touched. */
+ * sends whole (fresh), what it sends only where written (kept), what the
+ * destination mprotects, and what it unmaps and maps anew. Pure: no
+ * process is touched. */
 #ifndef FERRY_LAYOUT_H
 #define FERRY_LAYOUT_H
 
@@ -43,6 +45,7 @@ void range_list_normalize(struct range_list *l);
 
 struct layout_diff {
 	struct range_list kept, removed, fresh;
+	struct range_list reprot; /* the part of kept with another protection now */
 };
 
 /* Compares layout a (before) with layout b (now). -ENOMEM, else 0. */

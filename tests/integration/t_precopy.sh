@@ -65,9 +65,9 @@ wait_until 10 ns_gone A "$pid" || fail "mem256: still in A"
 finish_in B mem256 "$pid" "$ctl"
 
 # 2. the layout changes in every way during the rounds
-# a step every 2 ms: at every 0.5 ms a rare race is left (see the closing
-# note of stop 13: ~4% of runs, a mapping split or a stale page in B)
-wl_start_in_a layout 16 2000
+# a step every 0.5 ms: mappings replaced between a collect and the next
+# layout read, pieces mprotect'ed and back, reads that fail half-way
+wl_start_in_a layout 16 500
 pid=$WL_NSPID ctl=$WL_CTL
 sleep 0.5
 ferry_send "$pid" --key-file "$KEY" --mode precopy --downtime-limit 0 --max-iterations 6

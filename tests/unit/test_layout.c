@@ -1,7 +1,8 @@
 /* test_layout.c — the layout diff that pre-copy's two ends both run: an
  * unchanged layout is all kept; brk growth keeps the old heap and makes the
  * growth fresh; munmap removes; mremap moves are removed + fresh; an
- * mprotect in the middle of a mapping changes just that part; a file mapped
+ * mprotect in the middle of a mapping only reprotects that part (private or
+ * a shmem object's piece); a new shmem object at the same place and a file mapped
  * at another offset is changed; range lists intersect, unite, subtract and normalize;
  * layout_find finds the VMA of an address. */
 #include <setjmp.h>
@@ -25,6 +26,12 @@ static struct fr_vma file(uint64_t s, uint64_t e, uint64_t pgoff, char *path)
 {
 	return (struct fr_vma){.start = s * P, .end = e * P, .prot = 1, .flags = 0x02, .kind = VMA_FILE_PRIVATE,
 			       .pgoff = pgoff * P, .path = path};
+}
+
+static struct fr_vma shmem(uint64_t s, uint64_t e, uint64_t pgoff, uint32_t prot)
+{
+	return (struct fr_vma){.start = s * P, .end = e * P, .prot = prot, .flags = 0x01 /* MAP_SHARED */,
+			       .kind = VMA_SHARED_ANON, .pgoff = pgoff * P};
 }
 
 static void expect(const struct range_list *l, size_t n, const uint64_t *pairs)
@@ -70,9 +77,25 @@ static void test_mprotect_and_file_offset(void **state)
 	struct fr_vma b[] = {anon(10, 12, 3), anon(12, 14, 1), anon(14, 20, 3), file(30, 40, 1, "/lib/x")};
 	struct layout_diff d;
 	assert_int_equal(layout_diff(a, 2, b, 4, &d), 0);
-	expect(&d.kept, 2, (uint64_t[]){10, 12, 14, 20});
-	expect(&d.removed, 2, (uint64_t[]){12, 14, 30, 40});
-	expect(&d.fresh, 2, (uint64_t[]){12, 14, 30, 40});
+	/* an mprotect keeps the mapping (and its pages): only reprotected */
+	expect(&d.kept, 1, (uint64_t[]){10, 20});
+	expect(&d.reprot, 1, (uint64_t[]){12, 14});
+	expect(&d.removed, 1, (uint64_t[]){30, 40});
+	expect(&d.fresh, 1, (uint64_t[]){30, 40});
+	layout_diff_free(&d);
+	/* a shmem object split by mprotect: its pieces at their offsets are
+	 * kept; a new object at the same place (offset 0 again) is not */
+	struct fr_vma s0[] = {shmem(50, 60, 0, 3)};
+	struct fr_vma s1[] = {shmem(50, 53, 0, 3), shmem(53, 54, 3, 1), shmem(54, 60, 4, 3)};
+	struct fr_vma s2[] = {shmem(50, 53, 0, 3), shmem(53, 60, 0, 3)};
+	assert_int_equal(layout_diff(s0, 1, s1, 3, &d), 0);
+	expect(&d.kept, 1, (uint64_t[]){50, 60});
+	expect(&d.reprot, 1, (uint64_t[]){53, 54});
+	expect(&d.fresh, 0, NULL);
+	layout_diff_free(&d);
+	assert_int_equal(layout_diff(s0, 1, s2, 2, &d), 0);
+	expect(&d.kept, 1, (uint64_t[]){50, 53});
+	expect(&d.fresh, 1, (uint64_t[]){53, 60});
 	layout_diff_free(&d);
 	/* the same file split in two pieces at consistent offsets is kept */
 	struct fr_vma c[] = {anon(10, 20, 3), file(30, 33, 0, "/lib/x"), file(33, 40, 3, "/lib/x")};

@@ -69,6 +69,20 @@ static void write_page(struct region *r, size_t p, uint32_t gen)
 	r->gen[p] = gen;
 }
 
+/* The mappings of /proc/self/maps that touch [lo, hi), in the log. */
+static void log_maps_near(uintptr_t lo, uintptr_t hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[256];
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && lo < b)
+			wl_log("maps: %.*s", (int)strcspn(line, "\n"), line);
+	}
+	if (f)
+		fclose(f);
+}
+
 static void check_region(const struct region *r)
 {
 	for (size_t p = 0; p < r->npages; p++) {
@@ -138,8 +152,13 @@ static void step_remap(void)
 		return;
 	size_t n = r->npages + 1 + rnd() % r->npages;
 	void *a = mremap(r->addr, r->npages * PAGE, n * PAGE, MREMAP_MAYMOVE);
-	if (a == MAP_FAILED)
-		wl_fail("mremap: %s", strerror(errno));
+	if (a == MAP_FAILED) {
+		int e = errno;
+		for (unsigned k = r->nhist > HISTORY ? r->nhist - HISTORY : 0; k < r->nhist; k++)
+			wl_log("region %u: %s", r->uid, r->history[k % HISTORY]);
+		log_maps_near((uintptr_t)r->addr, (uintptr_t)r->addr + r->npages * PAGE);
+		wl_fail("mremap of region %u (%zu pages at %p): %s", r->uid, r->npages, (void *)r->addr, strerror(e));
+	}
 	size_t old = r->npages;
 	note(r, "mremap %p+%zu -> %p+%zu", (void *)r->addr, old, a, n);
 	r->addr = a, r->npages = n;
