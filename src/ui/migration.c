@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct migration {
 	double t0_ms;         /* now_ms() at the start, for the events' t_ms */
 	double ui_start_ms;   /* request received -> send_process() called */
 	const char *state;    /* "running", "done", "failed" */
+	pthread_t thread;     /* alive while state is "running" (it says otherwise under the lock, last) */
 	char error[1024];
 	const char *where;    /* send's word for where the process is */
 	json_t *events;       /* every event, in order */
@@ -228,10 +230,9 @@ int migration_start(const struct migration_request *req, unsigned *id, char *err
 				     ui_json_text(m->name), "peer", req->peer->name, "mode", migration_mode_name(req->mode),
 				     "downtime_limit_ms", req->downtime_limit_ms, "max_iterations", (int)req->max_iterations));
 		pthread_attr_t attr;
-		pthread_t t;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if ((r = -pthread_create(&t, &attr, run, m)) < 0)
+		if ((r = -pthread_create(&m->thread, &attr, run, m)) < 0)
 			snprintf(err, errlen, "cannot start a thread: %s", strerror(-r));
 		pthread_attr_destroy(&attr);
 	}
@@ -376,11 +377,16 @@ void migration_reader_close(struct migration_reader *r)
 	free(r);
 }
 
-void migrations_stop(void)
+void migrations_stop(int sig)
 {
 	pthread_mutex_lock(&lock);
 	stopping = true;
 	pthread_cond_broadcast(&changed);
+	/* the signal may have reached another thread: a migration waiting for
+	 * its peer gets it too, so that its wait ends now (EINTR) as send's does */
+	for (unsigned i = 0; i < count; i++)
+		if (strcmp(all[i]->state, "running") == 0)
+			pthread_kill(all[i]->thread, sig);
 	while (running)
 		pthread_cond_wait(&changed, &lock);
 	pthread_mutex_unlock(&lock);

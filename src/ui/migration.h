@@ -52,9 +52,10 @@ struct migration_reader *migration_reader_open(unsigned id);
 ssize_t migration_reader_read(struct migration_reader *r, char *buf, size_t max);
 void migration_reader_close(struct migration_reader *r);
 
-/* Readers end; running migrations are waited for (the caller has made
- * interrupted() true, so they stop as `ferry send` stops on Ctrl-C). */
-void migrations_stop(void);
+/* Readers end; running migrations are sent sig (the caller has made
+ * interrupted() true with it: they stop as `ferry send` stops on Ctrl-C,
+ * their process resumed at the source) and waited for. */
+void migrations_stop(int sig);
 /* Frees them all, once no reader is left (the HTTP server has stopped). */
 void migrations_free(void);
 

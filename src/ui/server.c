@@ -41,6 +41,8 @@
 #define SSE_BLOCK 4096
 #define SHUTDOWN_POLL_MS 100
 
+extern volatile sig_atomic_t ferry_interrupt_signal; /* interrupt.c: the stop signal caught */
+
 struct server {
 	struct ui_opts *o;
 	struct ui_access access;
@@ -405,7 +407,7 @@ int ui_serve(struct ui_opts *o, char *err, size_t errlen)
 		nanosleep(&ts, NULL);
 	}
 	fprintf(stderr, "ferry ui: stopping; waiting for the migrations still running\n");
-	migrations_stop();
+	migrations_stop((int)ferry_interrupt_signal);
 	MHD_stop_daemon(d); /* closes the listening socket too */
 	migrations_free();
 	return 0;

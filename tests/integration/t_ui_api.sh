@@ -26,8 +26,8 @@ on_cleanup "host_pkill A -KILL 'sleep 600'"
 
 wl_start_in_a dirtier 64 2000
 d1=$WL_NSPID d1_ctl=$WL_CTL
-renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
-ui_start $UIPORT --peer "b=10.77.0.2:$PORT,key-file=$KEY"
+renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice" # see pause_matches
+ui_start $UIPORT --peer "b=10.77.0.2:$PORT,key-file=$KEY" --peer "mute=10.77.0.2:7099,insecure"
 
 # ------------------------------------------------ the trees
 ui_req GET /api/processes
@@ -155,32 +155,40 @@ PY
 # the pause the program measured itself (its longest gap between ticks) is
 # the downtime the stats give, give or take the scheduling around it (the
 # dirtiers run at nice -15, which ferry keeps, so that other load on this
-# 2-core machine does not make gaps of its own)
-check_pause() { # NAME NSPID CTL STATS
+# 2-core machine makes fewer gaps of its own). pause_matches: 0 if so, else
+# 1 with PAUSE_MSG saying what differs.
+pause_matches() { # NAME NSPID CTL STATS
 	finish_in B "$1" "$2" "$3"
 	local gap down
 	gap=${OK_LINE#*max_gap_ms=}
 	gap=${gap%% *}
 	down=$(jpy "$4" 'j["downtime_ms"]')
+	PAUSE_MSG="$1: the program paused $gap ms, the stats say $down ms"
+	log "$PAUSE_MSG"
 	# (the stats' downtime ends when A hears RUNNING, after B has resumed it)
-	awk -v g="$gap" -v d="$down" 'BEGIN { exit !(g >= d * 0.9 - 10 && g <= d * 1.1 + 25) }' ||
-		fail "$1: the program paused $gap ms, the stats say $down ms"
-	log "$1: program's own pause $gap ms, stats' downtime $down ms"
+	awk -v g="$gap" -v d="$down" 'BEGIN { exit !(g >= d * 0.9 - 10 && g <= d * 1.1 + 25) }'
 }
 
-sleep 0.5
 migrate_api "$d1" stop-and-copy ""
-check_pause dirtier "$d1" "$d1_ctl" "$STATS"
+pause_matches dirtier "$d1" "$d1_ctl" "$STATS" || fail "$PAUSE_MSG"
 s1_down=$(jpy "$STATS" 'j["downtime_ms"]')
 
-wl_start_in_a dirtier 64 5000
-d2=$WL_NSPID d2_ctl=$WL_CTL
-renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
-sleep 0.5
-migrate_api "$d2" precopy ',"downtime_limit_ms":30,"max_iterations":5'
-[ "$(jpy "$STATS" 'j["downtime_limit_ms"]')" = 30.0 ] || fail "downtime limit not passed: $(cat "$STATS")"
-check_pause dirtier "$d2" "$d2_ctl" "$STATS"
-s2_down=$(jpy "$STATS" 'j["downtime_ms"]')
+# pre-copy's pause is short, so a gap the machine made on its own (load from
+# other tests, above the dirtier's priority) can exceed it: such a gap only
+# ever makes the program's maximum larger, so one more try tells it from
+# stats that miss part of the pause (those fail every time)
+for try in 1 2; do
+	wl_start_in_a dirtier 64 5000
+	DP=$WL_NSPID DP_CTL=$WL_CTL
+	renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
+	sleep 0.5
+	migrate_api "$DP" precopy ',"downtime_limit_ms":30,"max_iterations":5'
+	[ "$(jpy "$STATS" 'j["downtime_limit_ms"]')" = 30.0 ] || fail "downtime limit not passed: $(cat "$STATS")"
+	pause_matches dirtier "$DP" "$DP_CTL" "$STATS" && break
+	[ "$try" = 1 ] || fail "$PAUSE_MSG (twice)"
+	log "once more: a gap of the machine's own is possible under load"
+done
+d2=$DP s2_down=$(jpy "$STATS" 'j["downtime_ms"]')
 
 # ------------------------------------------------ history
 ui_req GET /api/migrations
@@ -189,9 +197,11 @@ python3 - "$HTTP_BODY" "$tree" "$d1" "$d2" "$s1_down" "$s2_down" <<'PY' || fail 
 import json, sys
 h = json.load(open(sys.argv[1]))["migrations"]
 tree, d1, d2 = map(int, sys.argv[2:5]); s1, s2 = map(float, sys.argv[5:7])
-assert [(m["id"], m["pid"], m["mode"], m["state"]) for m in h] == [(1, tree, "stop-and-copy", "failed"),
-       (2, d1, "stop-and-copy", "done"), (3, d2, "precopy", "done")], h
-assert h[1]["downtime_ms"] == s1 and h[2]["downtime_ms"] == s2 and h[2]["rounds"] >= 1, h
+assert [(m["id"], m["pid"], m["mode"], m["state"]) for m in h[:2]] == [(1, tree, "stop-and-copy", "failed"),
+       (2, d1, "stop-and-copy", "done")], h
+assert len(h) in (3, 4) and all(m["mode"] == "precopy" and m["state"] == "done" for m in h[2:]), h  # one more try
+assert [m["id"] for m in h] == list(range(1, len(h) + 1)) and h[-1]["pid"] == d2, h
+assert h[1]["downtime_ms"] == s1 and h[-1]["downtime_ms"] == s2 and h[-1]["rounds"] >= 1, h
 assert all(m["peer"] == "b" and 0 < m["ui_start_ms"] < 50 for m in h), [m["ui_start_ms"] for m in h]  # ms, also under ASan and load
 PY
 
@@ -236,7 +246,31 @@ expect 405 "DELETE"
 ui_req GET /api/nothing
 expect 404 "unknown path"
 in_a_running "$tree" || fail "the tree was disturbed"
+
+# ------------------------------------------------ stopped mid-migration
+# a peer that takes the connection and never answers: the migration waits
+# for its ACCEPT; SIGTERM to ferry ui ends that wait at once (not after the
+# 30 s timeout), the process runs on in A untouched, ferry ui exits 0
+host_exec B python3 -c 'import socket, time; s = socket.create_server(("10.77.0.2", 7099)); time.sleep(300)' \
+	</dev/null >/dev/null 2>&1 &
+track_pid $!
+_mute_up() { host_exec B ss -ltn | grep -q '10.77.0.2:7099'; }
+wait_until 10 _mute_up || fail "the mute peer did not start"
+wl_start_in_a dirtier 8 1000
+d3=$WL_NSPID d3_ctl=$WL_CTL
+ui_post_json /api/migrations "{\"pid\":$d3,\"peer\":\"mute\",\"mode\":\"stop-and-copy\"}"
+[ "$HTTP_CODE" = 201 ] || fail "POST to the mute peer: $HTTP_CODE $(cat "$HTTP_BODY")"
+sleep 1
+ui_req GET "/api/migrations/$(jpy "$HTTP_BODY" 'j["id"]')"
+[ "$(jpy "$HTTP_BODY" 'j["state"]')" = running ] || fail "the migration to the mute peer: $(cat "$HTTP_BODY")"
+t0=$(date +%s%N)
 ui_stop
+stop_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$stop_ms" -lt 5000 ] || fail "ferry ui took $stop_ms ms to stop with a migration waiting for its peer"
+in_a_running "$d3" || fail "the dirtier does not run untouched in A after ferry ui stopped"
+grep -q "stopping" "$UI_ERR" || fail "ferry ui did not say it stops: $(cat "$UI_ERR")"
+finish_in A dirtier "$d3" "$d3_ctl"
+log "ferry ui stopped in $stop_ms ms during a migration; the process ran on in A"
 
 # ------------------------------------------------ a non-loopback bind needs the token
 ui_start 0 --listen "10.77.0.1:$UIPORT" --peer "b=10.77.0.2:$PORT,key-file=$KEY"
