@@ -5,9 +5,11 @@
 # ferry's verdict; a refused process shows send's own reason (and a
 # migration of it fails with that reason, the process untouched); migrations
 # started through the API in both modes, whose live events and final stats
-# match what the migrated program measured itself (its longest pause); the
-# history; bad requests, cross-site requests and, on a non-loopback bind,
-# requests without the token are refused.
+# match what the migrated program measured itself (its longest pause:
+# both bounds for stop-and-copy, the lower one for pre-copy's short pause);
+# the history; bad requests, cross-site requests and, on a non-loopback
+# bind, requests without the token are refused; SIGTERM during a migration
+# ends it at once, the process untouched.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ui_lib.sh"
 ui_setup
@@ -26,7 +28,7 @@ on_cleanup "host_pkill A -KILL 'sleep 600'"
 
 wl_start_in_a dirtier 64 2000
 d1=$WL_NSPID d1_ctl=$WL_CTL
-renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice" # see pause_matches
+renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice" # see program_pause
 ui_start $UIPORT --peer "b=10.77.0.2:$PORT,key-file=$KEY" --peer "mute=10.77.0.2:7099,insecure"
 
 # ------------------------------------------------ the trees
@@ -155,40 +157,39 @@ PY
 # the pause the program measured itself (its longest gap between ticks) is
 # the downtime the stats give, give or take the scheduling around it (the
 # dirtiers run at nice -15, which ferry keeps, so that other load on this
-# 2-core machine makes fewer gaps of its own). pause_matches: 0 if so, else
-# 1 with PAUSE_MSG saying what differs.
-pause_matches() { # NAME NSPID CTL STATS
+# 2-core machine makes fewer gaps of its own). The stats' downtime ends when
+# A hears RUNNING, after B has resumed the process: the program's pause may
+# be a little shorter.
+program_pause() { # NAME NSPID CTL STATS -> GAP, DOWN (ms)
 	finish_in B "$1" "$2" "$3"
-	local gap down
-	gap=${OK_LINE#*max_gap_ms=}
-	gap=${gap%% *}
-	down=$(jpy "$4" 'j["downtime_ms"]')
-	PAUSE_MSG="$1: the program paused $gap ms, the stats say $down ms"
-	log "$PAUSE_MSG"
-	# (the stats' downtime ends when A hears RUNNING, after B has resumed it)
-	awk -v g="$gap" -v d="$down" 'BEGIN { exit !(g >= d * 0.9 - 10 && g <= d * 1.1 + 25) }'
+	GAP=${OK_LINE#*max_gap_ms=}
+	GAP=${GAP%% *}
+	DOWN=$(jpy "$4" 'j["downtime_ms"]')
+	log "$1: the program paused $GAP ms, the stats say $DOWN ms"
+	awk -v g="$GAP" -v d="$DOWN" 'BEGIN { exit !(g >= d * 0.9 - 10) }' ||
+		fail "$1: the program paused $GAP ms, less than the $DOWN ms the stats say"
 }
 
+# stop-and-copy: the pause is the whole transfer, long against any gap the
+# machine makes on its own: both bounds
 migrate_api "$d1" stop-and-copy ""
-pause_matches dirtier "$d1" "$d1_ctl" "$STATS" || fail "$PAUSE_MSG"
-s1_down=$(jpy "$STATS" 'j["downtime_ms"]')
+program_pause dirtier "$d1" "$d1_ctl" "$STATS"
+awk -v g="$GAP" -v d="$DOWN" 'BEGIN { exit !(g <= d * 1.1 + 25) }' ||
+	fail "dirtier: the program paused $GAP ms, more than the $DOWN ms the stats say"
+s1_down=$DOWN
 
-# pre-copy's pause is short, so a gap the machine made on its own (load from
-# other tests, above the dirtier's priority) can exceed it: such a gap only
-# ever makes the program's maximum larger, so one more try tells it from
-# stats that miss part of the pause (those fail every time)
-for try in 1 2; do
-	wl_start_in_a dirtier 64 5000
-	DP=$WL_NSPID DP_CTL=$WL_CTL
-	renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
-	sleep 0.5
-	migrate_api "$DP" precopy ',"downtime_limit_ms":30,"max_iterations":5'
-	[ "$(jpy "$STATS" 'j["downtime_limit_ms"]')" = 30.0 ] || fail "downtime limit not passed: $(cat "$STATS")"
-	pause_matches dirtier "$DP" "$DP_CTL" "$STATS" && break
-	[ "$try" = 1 ] || fail "$PAUSE_MSG (twice)"
-	log "once more: a gap of the machine's own is possible under load"
-done
-d2=$DP s2_down=$(jpy "$STATS" 'j["downtime_ms"]')
+# pre-copy: the pause is the last round, ~10-30 ms, and under load (other
+# tests, ASan builds) the program's longest gap may be one of the machine's
+# own, elsewhere in its life: only the lower bound holds there (the stats'
+# downtime is send's own measure, the same as stop-and-copy's above)
+wl_start_in_a dirtier 64 5000
+d2=$WL_NSPID d2_ctl=$WL_CTL
+renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
+sleep 0.5
+migrate_api "$d2" precopy ',"downtime_limit_ms":30,"max_iterations":5'
+[ "$(jpy "$STATS" 'j["downtime_limit_ms"]')" = 30.0 ] || fail "downtime limit not passed: $(cat "$STATS")"
+program_pause dirtier "$d2" "$d2_ctl" "$STATS"
+s2_down=$DOWN
 
 # ------------------------------------------------ history
 ui_req GET /api/migrations
@@ -197,11 +198,9 @@ python3 - "$HTTP_BODY" "$tree" "$d1" "$d2" "$s1_down" "$s2_down" <<'PY' || fail 
 import json, sys
 h = json.load(open(sys.argv[1]))["migrations"]
 tree, d1, d2 = map(int, sys.argv[2:5]); s1, s2 = map(float, sys.argv[5:7])
-assert [(m["id"], m["pid"], m["mode"], m["state"]) for m in h[:2]] == [(1, tree, "stop-and-copy", "failed"),
-       (2, d1, "stop-and-copy", "done")], h
-assert len(h) in (3, 4) and all(m["mode"] == "precopy" and m["state"] == "done" for m in h[2:]), h  # one more try
-assert [m["id"] for m in h] == list(range(1, len(h) + 1)) and h[-1]["pid"] == d2, h
-assert h[1]["downtime_ms"] == s1 and h[-1]["downtime_ms"] == s2 and h[-1]["rounds"] >= 1, h
+assert [(m["id"], m["pid"], m["mode"], m["state"]) for m in h] == [(1, tree, "stop-and-copy", "failed"),
+       (2, d1, "stop-and-copy", "done"), (3, d2, "precopy", "done")], h
+assert h[1]["downtime_ms"] == s1 and h[2]["downtime_ms"] == s2 and h[2]["rounds"] >= 1, h
 assert all(m["peer"] == "b" and 0 < m["ui_start_ms"] < 50 for m in h), [m["ui_start_ms"] for m in h]  # ms, also under ASan and load
 PY
 
