@@ -1,5 +1,5 @@
 # make bench-migrate: live migration between the two test hosts (veth, tc tbf
-# for a shaped link), both modes. A dirtier workload (tests/workloads) of
+# for a shaped link), each mode (stop-and-copy, pre-copy, post-copy). A dirtier workload (tests/workloads) of
 # SIZE MiB rewrites RATE random pages per second while `ferry send` moves it
 # from host A to host B over TLS; the workload measures the longest gap
 # between its own loop ticks on CLOCK_REALTIME (the pause the program saw)
@@ -8,7 +8,7 @@
 # on the wire / memory size, total time / (bytes / link rate), rounds and the
 # rule that ended them. Environment: BENCH_SIZES (MiB, default "256 1024"),
 # BENCH_LINKS (default "unshaped 1gbit"), BENCH_RATES (pages/s, default
-# "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy"),
+# "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy postcopy"),
 # BENCH_PATTERN (random, seq or hot; default random), BENCH_REPS (default 1);
 # BENCH_FROM=bench/results/migrate-STAMP.jsonl redraws a saved run's table.
 set -u
@@ -23,7 +23,7 @@ require_cmd openssl tc
 SIZES=${BENCH_SIZES:-"256 1024"}
 LINKS=${BENCH_LINKS:-"unshaped 1gbit"}
 RATES=${BENCH_RATES:-"0 2000 5000 20000 100000"}
-MODES=${BENCH_MODES:-"stop-and-copy precopy"}
+MODES=${BENCH_MODES:-"stop-and-copy precopy postcopy"}
 PATTERN=${BENCH_PATTERN:-random}
 REPS=${BENCH_REPS:-1}
 OUT=$HERE/results
@@ -125,8 +125,9 @@ summarize() {
 png=$OUT/migrate-$stamp.png
 if command -v gnuplot >/dev/null 2>&1; then
 	dat=$T/plot.dat
-	summarize | awk '{ k = $1 " " $2 " " $3; if ($4 == "stop-and-copy") sc[k] = $6; else pc[k] = $6; if (!(k in seen)) { seen[k] = 1; o[++n] = k } }
-		END { for (i = 1; i <= n; i++) { split(o[i], f, " "); printf "\"%s %s\\n%s p/s\" %s %s\n", f[1], f[2], f[3], (o[i] in sc) ? sc[o[i]] : "NaN", (o[i] in pc) ? pc[o[i]] : "NaN" } }' >"$dat"
+	summarize | awk '{ k = $1 " " $2 " " $3; if ($4 == "stop-and-copy") sc[k] = $6; else if ($4 == "precopy") pc[k] = $6; else po[k] = $6
+		if (!(k in seen)) { seen[k] = 1; o[++n] = k } }
+		END { for (i = 1; i <= n; i++) { split(o[i], f, " "); printf "\"%s %s\\n%s p/s\" %s %s %s\n", f[1], f[2], f[3], (o[i] in sc) ? sc[o[i]] : "NaN", (o[i] in pc) ? pc[o[i]] : "NaN", (o[i] in po) ? po[o[i]] : "NaN" } }' >"$dat"
 	gnuplot <<-GP
 		set terminal pngcairo size 1400,600 noenhanced
 		set bmargin 4
@@ -140,7 +141,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		set key top left
 		set grid ytics
 		set xtics rotate by -45 font ",8"
-		plot "$dat" using 2:xtic(1) title "stop-and-copy", "" using 3 title "pre-copy"
+		plot "$dat" using 2:xtic(1) title "stop-and-copy", "" using 3 title "pre-copy", "" using 4 title "post-copy"
 	GP
 	[ -s "$png" ] && echo "plot: $png"
 fi

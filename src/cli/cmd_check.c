@@ -21,7 +21,10 @@ static const char help[] =
 	"uffd_wp_async, pagemap_scan, soft_dirty.\n"
 	"\n"
 	"The full listing ends with the dirty-page tracking that pre-copy uses here:\n"
-	"uffd_wp_async + pagemap_scan (best), soft_dirty, or none (full resends).\n";
+	"uffd_wp_async + pagemap_scan (best), soft_dirty, or none (full resends).\n"
+	"\n"
+	"Exit status: 0 when every required feature works (with --feature: when NAME\n"
+	"does); 1 otherwise, or for an unknown NAME (one line `ferry: check: ...`).\n";
 
 int cmd_check(int argc, char **argv)
 {

@@ -30,7 +30,11 @@ static const char help[] =
 	"  -R, --leave-running  let the process run on after the dump\n"
 	"  -j, --shell-job      allow terminal fds (restore reattaches them to ferry's terminal)\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
-	"  -h, --help           this text\n";
+	"  -h, --help           this text\n"
+	"\n"
+	"Exit status: 0 when the image is complete (the process is gone, or runs on\n"
+	"with --leave-running); 1 otherwise, with one line `ferry: dump: ...` on\n"
+	"stderr, and the process runs on untouched.\n";
 
 static void write_stats(FILE *f, const struct dump_stats *st)
 {

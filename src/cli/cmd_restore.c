@@ -28,7 +28,11 @@ static const char help[] =
 	"  -j, --shell-job      reattach saved terminal fds to ferry's own terminal\n"
 	"  -p, --pidfile FILE   write the restored pid to FILE\n"
 	"  -s, --stats FILE     write statistics as JSON to FILE ('-' = stdout)\n"
-	"  -h, --help           this text\n";
+	"  -h, --help           this text\n"
+	"\n"
+	"Exit status: without --detach, the restored process's own exit status\n"
+	"(128+N if signal N killed it); with --detach, 0 once it runs. 1 if the\n"
+	"restore fails, with one line `ferry: restore: ...` on stderr.\n";
 
 /* A test knob, not a user option: FERRY_RESTORE_NO_UFFD=1 makes the restore
  * write pages with process_vm_writev as it does where no userfaultfd can be

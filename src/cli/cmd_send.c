@@ -12,7 +12,8 @@
 
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
-	"                  [--mode precopy|stop-and-copy] [--downtime-limit MS] [--max-iterations N]\n"
+	"                  [--mode precopy|stop-and-copy|postcopy] [--downtime-limit MS]\n"
+	"                  [--max-iterations N]\n"
 	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
 	"                  [--shell-job] [--quiet] [--stats-json FILE]\n"
 	"\n"
@@ -47,7 +48,15 @@ static const char help[] =
 	"  stop-and-copy  freeze, stream everything, switch (the pause is the whole\n"
 	"                 transfer; reading, sending and rebuilding overlap): for a\n"
 	"                 process that writes faster than the link can carry\n"
-	"  (post-copy and hybrid are being built: see README)\n"
+	"  postcopy       freeze, send everything but the contents of private writable\n"
+	"                 anonymous memory, start the process there at once (the pause\n"
+	"                 does not grow with its memory); the destination asks for each\n"
+	"                 page the process touches (with read-ahead) while this side\n"
+	"                 pushes the rest, and this copy stays stopped until every page\n"
+	"                 is in place. If the link fails before that, the process waits\n"
+	"                 there for its pages and this copy is kept stopped (the line\n"
+	"                 says so): nothing is lost, but it does not go on by itself\n"
+	"  (hybrid is being built: see README)\n"
 	"\n"
 	"  -t, --pid PID          process to move\n"
 	"  -T, --to HOST:PORT     where `ferry receive` listens (IPv4, [IPv6] or a name)\n"
@@ -57,7 +66,7 @@ static const char help[] =
 	"                         crosses\n"
 	"      --insecure         plain TCP, no authentication, no encryption (only on a\n"
 	"                         link you trust, e.g. between test namespaces)\n"
-	"  -m, --mode MODE        precopy or stop-and-copy (see Modes)\n"
+	"  -m, --mode MODE        precopy, stop-and-copy or postcopy (see Modes)\n"
 	"      --downtime-limit MS  pre-copy: switch as soon as the estimated pause is at\n"
 	"                         most MS milliseconds (default 50)\n"
 	"      --max-iterations N pre-copy: at most N rounds while the process runs\n"
@@ -173,8 +182,11 @@ int cmd_send(int argc, char **argv)
 				o.mode = FR_MODE_STOP_AND_COPY;
 			} else if (strcmp(optarg, "precopy") == 0 || strcmp(optarg, "pre-copy") == 0) {
 				o.mode = FR_MODE_PRECOPY;
+			} else if (strcmp(optarg, "postcopy") == 0 || strcmp(optarg, "post-copy") == 0) {
+				o.mode = FR_MODE_POSTCOPY;
 			} else {
-				cli_error("send", "unknown or not yet available mode '%s' (precopy, stop-and-copy)", optarg);
+				cli_error("send", "unknown or not yet available mode '%s' (precopy, stop-and-copy, postcopy)",
+					  optarg);
 				return 1;
 			}
 			break;
@@ -245,7 +257,7 @@ int cmd_send(int argc, char **argv)
 	cli_progress_end();
 	if (r == 0 && !(stats_path && strcmp(stats_path, "-") == 0))
 		printf("ferry send: pid %d runs on %s as pid %d; paused %.1f ms%s\n", o.pid, st.peer, st.dest_pid,
-		       st.t_downtime_ms, o.mode == FR_MODE_PRECOPY ? "" : " (stop-and-copy)");
+		       st.t_downtime_ms, o.mode == FR_MODE_PRECOPY ? "" : o.mode == FR_MODE_POSTCOPY ? " (post-copy)" : " (stop-and-copy)");
 	if (r < 0) {
 		if (strcmp(where, "held") == 0 || strcmp(where, "absent") == 0)
 			cli_error("send", "%s", err);

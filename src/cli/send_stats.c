@@ -44,9 +44,11 @@ void cli_send_stats_write(FILE *f, const struct send_opts *o, const struct send_
 		pages_ms += p->rounds[i].ms;
 	}
 	bool pre = o->mode == FR_MODE_PRECOPY;
+	static const char *const modes[] = {[FR_MODE_STOP_AND_COPY] = "stop-and-copy", [FR_MODE_PRECOPY] = "precopy",
+					     [FR_MODE_POSTCOPY] = "postcopy"};
 	fprintf(f, "{\"command\":\"send\",\"mode\":\"%s\",\"pid\":%d,\"dest_pid\":%d,\"peer\":\"%s\","
 		   "\"channel\":\"%s\",\"total_ms\":%.3f,\"setup_ms\":%.3f,\"downtime_ms\":%.3f,",
-		pre ? "precopy" : "stop-and-copy", o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "",
+		modes[o->mode], o->pid, st->dest_pid, st->peer, st->channel ? st->channel : "",
 		st->t_total_ms, st->t_setup_ms, st->t_downtime_ms);
 	if (pre)
 		fprintf(f, "\"expected_downtime_ms\":%.3f,\"downtime_limit_ms\":%.3f,\"downtime_fits\":%s,"
@@ -57,6 +59,11 @@ void cli_send_stats_write(FILE *f, const struct send_opts *o, const struct send_
 			p->rate_bps * 8 / 1e6, (unsigned long long)p->final_dirty_pages);
 	else
 		fprintf(f, "\"rule\":null,");
+	if (o->mode == FR_MODE_POSTCOPY) {
+		fprintf(f, "\"pages_lazy\":%llu,", (unsigned long long)st->dump.pages.pages_lazy);
+		postcopy_stats_json(f, &st->postcopy);
+		fputc(',', f);
+	}
 	write_rounds(f, p);
 	fprintf(f,
 		"\"precheck_ms\":%.3f,\"freeze_ms\":%.3f,\"capture_ms\":%.3f,\"pages_ms\":%.3f,\"final_pages_ms\":%.3f,"
@@ -72,4 +79,3 @@ void cli_send_stats_write(FILE *f, const struct send_opts *o, const struct send_
 		fr_compress_name(o->compress), (unsigned long long)st->compress_saved, (unsigned long long)all.bytes,
 		(unsigned long long)st->wire_bytes, pages_ms > 0 ? (double)all.bytes * 8 / (pages_ms / 1e3) / 1e6 : 0.0);
 }
-

@@ -2,6 +2,7 @@
 #include "rsys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,11 +208,19 @@ int rsys_scratch_unmap(struct rsys *r)
 	return e < 0 ? (int)e : 0;
 }
 
-int rsys_take_uffd(struct rsys *r, pid_t pid, int flags, int *uffd)
+int rsys_take_uffd(struct rsys *r, pid_t pid, int flags, int keep_from, int *kept, int *uffd)
 {
 	long fd = rsys(r, SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0);
 	if (fd < 0)
 		return (int)fd;
+	if (keep_from >= 0) { /* the process's own copy, out of the way of its fds */
+		long k = rsys(r, SYS_fcntl, (uint64_t)fd, F_DUPFD_CLOEXEC, (uint64_t)keep_from, 0, 0, 0);
+		if (k < 0) {
+			rsys(r, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+			return (int)k;
+		}
+		*kept = (int)k;
+	}
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int mine = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
 	int ret = mine < 0 ? neg_errno() : 0;

@@ -66,9 +66,11 @@ static inline uint64_t rsys_stack_scratch(const struct rsys *r, size_t len)
 
 /* Creates a userfaultfd inside the target (flags as for userfaultfd(2)) and
  * takes it into ferry with pidfd_getfd; the target's own copy is closed at
- * once, so if ferry dies the kernel drops whatever ferry registered. *uffd is
+ * once, so if ferry dies the kernel drops whatever ferry registered; unless
+ * keep_from >= 0: then the target keeps a copy at the lowest free fd >=
+ * keep_from (*kept), and a dead ferry leaves its faults waiting. *uffd is
  * ferry's fd, before UFFDIO_API. */
-int rsys_take_uffd(struct rsys *r, pid_t pid, int flags, int *uffd);
+int rsys_take_uffd(struct rsys *r, pid_t pid, int flags, int keep_from, int *kept, int *uffd);
 
 /* Scratch memory in the target: map one shared anonymous area (never merges
  * with the target's own mappings) at addr (0 = anywhere) or unmap it. */

@@ -116,7 +116,7 @@ int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct 
 		dirty_close(t);
 		return -ENOMEM;
 	}
-	int r = rsys_take_uffd(rs, pid, O_CLOEXEC | O_NONBLOCK, &t->uffd);
+	int r = rsys_take_uffd(rs, pid, O_CLOEXEC | O_NONBLOCK, -1, NULL, &t->uffd);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot make a userfaultfd inside pid %d: %s", pid, strerror(-r));
 		dirty_close(t);

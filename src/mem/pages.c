@@ -15,6 +15,7 @@
 #include "../common/interrupt.h"
 #include "../common/stall.h"
 #include "../common/util.h"
+#include "../state/codec.h"
 
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
@@ -384,6 +385,85 @@ static int plan_pages(struct plan *pl, pid_t pid, int pagemap_fd, const struct f
 	return 0;
 }
 
+/* The pages of lazy VMA v with data of their own, appended to lazy. */
+static int lazy_ranges(int pagemap_fd, long page, const struct fr_vma *v, uint64_t *pm, struct range_list *lazy)
+{
+	uint64_t npages = (v->end - v->start) / (uint64_t)page;
+	for (uint64_t base = 0; base < npages; base += PAGEMAP_CHUNK) {
+		uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, npages - base);
+		uint64_t addr0 = v->start + base * (uint64_t)page;
+		ssize_t want = (ssize_t)(chunk * sizeof(uint64_t));
+		if (pread(pagemap_fd, pm, (size_t)want, (off_t)(addr0 / (uint64_t)page * 8)) != want)
+			return errno ? neg_errno() : -EIO;
+		for (uint32_t i = 0; i < chunk; i++)
+			if (pm_mine(pm[i], true) &&
+			    range_list_add(lazy, addr0 + (uint64_t)i * (uint64_t)page, addr0 + (uint64_t)(i + 1) * (uint64_t)page) < 0)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+int dump_pages_lazy(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
+		    struct range_list *lazy, page_progress_fn progress, void *progress_arg, char *err, size_t errlen)
+{
+	struct range_list eager = {0}, pinned = {0};
+	long page = sysconf(_SC_PAGESIZE);
+	int r = 0;
+	/* the kernel writes each thread's rseq area when the restore's remote
+	 * syscalls return, before ferry can serve a fault: those pages go now */
+	for (uint32_t i = 0; r == 0 && i < img->nthreads; i++)
+		if (img->threads[i].rseq_addr && img->threads[i].rseq_len)
+			r = range_list_push(&pinned, img->threads[i].rseq_addr & ~(uint64_t)(page - 1),
+					    (img->threads[i].rseq_addr + img->threads[i].rseq_len + (uint64_t)page - 1) &
+						    ~(uint64_t)(page - 1));
+	range_list_normalize(&pinned);
+	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
+		if (fr_vma_has_pages(&img->vmas[i]) && !fr_vma_lazy(&img->vmas[i]))
+			r = range_list_add(&eager, img->vmas[i].start, img->vmas[i].end);
+	if (r == 0)
+		r = range_list_union(&eager, &pinned);
+	struct page_select sel = {.whole = &eager};
+	if (r == 0)
+		r = dump_pages_select(pid, img->vmas, img->nvmas, &sel, s, st, progress, progress_arg, err, errlen);
+	range_list_free(&eager);
+	if (r < 0) {
+		range_list_free(&pinned);
+		return r;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	_cleanup_close_ int pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ uint64_t *pm = malloc(PAGEMAP_CHUNK * sizeof(uint64_t));
+	if (pagemap_fd < 0 || !pm) {
+		range_list_free(&pinned);
+		r = pm ? neg_errno() : -ENOMEM;
+		snprintf(err, errlen, "cannot read /proc/%d/pagemap: %s", pid, strerror(-r));
+		return r;
+	}
+	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
+		if (fr_vma_lazy(&img->vmas[i]))
+			r = lazy_ranges(pagemap_fd, page, &img->vmas[i], pm, lazy);
+	if (r == 0)
+		r = range_list_subtract(lazy, &pinned);
+	range_list_free(&pinned);
+	struct buf b = {0};
+	for (size_t i = 0; r == 0 && i < lazy->n; i++) {
+		for (uint64_t at = lazy->v[i].start; r == 0 && at < lazy->v[i].end;) {
+			/* one record per stretch, split to keep npages in 32 bits */
+			uint64_t n = MIN((lazy->v[i].end - at) / (uint64_t)page, (uint64_t)UINT32_MAX);
+			encode_discard(&b, &(struct fr_discard){.addr = at, .npages = (uint32_t)n});
+			r = stream_write_record(s, REC_LAZY, b.data, (uint32_t)b.len);
+			b.len = 0;
+			st->pages_lazy += n;
+			at += n * (uint64_t)page;
+		}
+	}
+	buf_free(&b);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write the lazy pages' list: %s", strerror(-r));
+	return r;
+}
+
 int dump_pages(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
 	       page_progress_fn progress_fn, void *progress_arg, char *err, size_t errlen)
 {
@@ -485,14 +565,14 @@ static const struct fr_vma *find_vma(const struct page_writer *pw, uint64_t addr
 
 static bool uffd_target(const struct page_writer *pw, const struct fr_vma *v)
 {
-	return pw->uffd >= 0 && v->kind == VMA_ANON && (v->prot & PROT_WRITE);
+	return pw->uffd >= 0 && fr_vma_lazy(v);
 }
 
 int page_writer_use_uffd(struct page_writer *pw, int uffd)
 {
 	for (uint32_t i = 0; i < pw->nvmas; i++) {
 		const struct fr_vma *v = &pw->vmas[i];
-		if (v->kind != VMA_ANON || !(v->prot & PROT_WRITE))
+		if (!fr_vma_lazy(v))
 			continue;
 		struct uffdio_register reg = {.range = {.start = v->start, .len = v->end - v->start},
 					      .mode = UFFDIO_REGISTER_MODE_MISSING};
@@ -501,7 +581,7 @@ int page_writer_use_uffd(struct page_writer *pw, int uffd)
 			for (uint32_t k = 0; k < i; k++) {
 				struct uffdio_range rg = {.start = pw->vmas[k].start,
 							  .len = pw->vmas[k].end - pw->vmas[k].start};
-				if (pw->vmas[k].kind == VMA_ANON && (pw->vmas[k].prot & PROT_WRITE))
+				if (fr_vma_lazy(&pw->vmas[k]))
 					ioctl(uffd, UFFDIO_UNREGISTER, &rg);
 			}
 			return e;
@@ -585,6 +665,13 @@ int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, cons
 	}
 	__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int page_writer_keep_uffd(struct page_writer *pw)
+{
+	int fd = pw->uffd;
+	pw->uffd = -1;
+	return fd;
 }
 
 void page_writer_close(struct page_writer *pw)

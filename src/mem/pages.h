@@ -19,6 +19,7 @@ struct page_stats {
 	uint64_t pages_sent;    /* pages written to the stream */
 	uint64_t pages_zero;    /* present but all-zero anonymous pages, elided */
 	uint64_t pages_discarded; /* pre-copy: sent before, now absent or zero: a DISCARD record */
+	uint64_t pages_lazy;      /* post-copy: left at the source, named in LAZY records */
 	uint64_t records;
 	uint64_t bytes;         /* page bytes sent */
 };
@@ -45,6 +46,12 @@ int dump_pages_select(pid_t pid, const struct fr_vma *vmas, uint32_t nvmas, cons
 		      struct fr_stream *s, struct page_stats *st, page_progress_fn progress, void *progress_arg,
 		      char *err, size_t errlen);
 
+/* Post-copy: every page of sel-less dump_pages except those of lazy
+ * mappings (fr_vma_lazy), whose pages with data are named in REC_LAZY
+ * records instead and appended to lazy (sorted). */
+int dump_pages_lazy(pid_t pid, const struct fr_image *img, struct fr_stream *s, struct page_stats *st,
+		    struct range_list *lazy, page_progress_fn progress, void *progress_arg, char *err, size_t errlen);
+
 /* Writes pages into a process being restored. */
 struct page_writer {
 	pid_t pid;
@@ -64,6 +71,9 @@ struct page_writer {
 };
 
 int page_writer_open(struct page_writer *pw, pid_t pid, const struct fr_vma *vmas, uint32_t nvmas);
+/* Post-copy: page_writer_close leaves the uffd open and registered and
+ * hands it over (returns it; -1 if there is none). */
+int page_writer_keep_uffd(struct page_writer *pw);
 /* Places one REC_PAGES payload; -EBADMSG if it falls outside the restored
  * memory (a corrupted or hostile stream). */
 int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, const uint8_t *data); /* thread-safe */

@@ -129,7 +129,9 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 		snprintf(err, errlen, "interrupted by a signal");
 		r = -EINTR;
 	}
-	if (r == 0 && o->precopy)
+	if (r == 0 && o->lazy)
+		r = dump_pages_lazy(o->pid, &img, s, &st->pages, o->lazy, o->progress, o->progress_arg, err, errlen);
+	else if (r == 0 && o->precopy)
 		r = precopy_final_pages(o->precopy, &img, s, &st->pages, o->progress, o->progress_arg, err, errlen);
 	else if (r == 0)
 		r = dump_pages(o->pid, &img, s, &st->pages, o->progress, o->progress_arg, err, errlen);

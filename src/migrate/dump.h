@@ -20,6 +20,7 @@ struct dump_opts {
 	bool shell_job;
 	bool header_written; /* the caller sent the preamble and HELLO (a migration) */
 	struct precopy_session *precopy; /* pre-copy rounds ran: send only what changed since */
+	struct range_list *lazy; /* post-copy: lazy mappings' pages stay here, listed in it (pages.h) */
 	page_progress_fn progress;
 	void *progress_arg;
 };

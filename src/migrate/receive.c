@@ -20,6 +20,7 @@
 #include "../state/codec.h"
 #include "../state/control.h"
 #include "link.h"
+#include "postcopy.h"
 
 #define ACCEPT_POLL_MS 200 /* how often the listener looks at signals and finished children */
 
@@ -102,7 +103,7 @@ static int read_offer(struct link *l, struct fr_offer *o, char *err, size_t errl
 }
 
 static void write_stats(const struct receive_opts *o, const char *peer, pid_t pid, const struct restore_stats *st,
-			uint32_t rounds, double total_ms)
+			const struct postcopy_stats *pst, uint32_t rounds, double total_ms)
 {
 	if (!o->stats_path)
 		return;
@@ -114,6 +115,10 @@ static void write_stats(const struct receive_opts *o, const char *peer, pid_t pi
 	fprintf(f, "{\"command\":\"receive\",\"peer\":\"%s\",\"pid\":%d,\"precopy_rounds\":%u,\"migration_ms\":%.3f,",
 		peer, pid, rounds, total_ms);
 	restore_stats_json(f, st);
+	if (pst) {
+		fputc(',', f);
+		postcopy_stats_json(f, pst);
+	}
 	fputs("}\n", f);
 	fclose(f);
 }
@@ -174,7 +179,7 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		goto out;
 	}
 
-	struct restore_opts ropts = {.header_read = true};
+	struct restore_opts ropts = {.header_read = true, .lazy = offer.mode == FR_MODE_POSTCOPY};
 	struct restore_stats rst;
 	struct restore_prepared *prep = NULL;
 	char rerr[512] = "";
@@ -201,7 +206,10 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		goto out;
 	}
 	pid_t pid;
+	struct restore_lazy lazy;
+	restore_take_lazy(prep, &lazy);
 	if ((r = restore_commit(prep, &pid, rerr, sizeof(rerr))) < 0) {
+		restore_lazy_free(&lazy);
 		link_refuse(&l, rerr);
 		snprintf(err, errlen, "pid %d from %s: %s", offer.pid, l.peer, rerr);
 		goto out;
@@ -209,11 +217,19 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 	encode_u64_record(&b, (uint64_t)pid);
 	if (link_put(&l, REC_RUNNING, &b) < 0)
 		pr_warn("pid %d runs here, but %s did not hear RUNNING: it keeps its copy stopped", pid, l.peer);
+	struct postcopy_stats pst = {0};
+	if (ropts.lazy && (r = postcopy_fill(&l, pid, &lazy, &pst, rerr, sizeof(rerr))) < 0) {
+		/* its faults wait (it holds its userfaultfd): never zeros where data belongs */
+		snprintf(err, errlen, "pid %d from %s: %s; it runs here without all of its memory and waits for the "
+			 "missing pages (the source keeps its copy stopped: kill this one and resume that one)",
+			 offer.pid, l.peer, rerr);
+		goto out;
+	}
 	double total = now_ms() - t0;
 	printf("ferry receive: pid %d from %s is running here (%.1f ms, %.1f MiB of pages)\n", pid, l.peer, total,
 	       (double)rst.page_bytes / (1 << 20));
 	fflush(stdout);
-	write_stats(o, l.peer, pid, &rst, rounds, total);
+	write_stats(o, l.peer, pid, &rst, ropts.lazy ? &pst : NULL, rounds, total);
 out:
 	fr_offer_free(&offer);
 	buf_free(&b);
@@ -228,6 +244,9 @@ static int reap_children(bool block)
 	pid_t w;
 	while ((w = waitpid(-1, &st, block ? 0 : WNOHANG)) > 0) {
 		last = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (WIFSIGNALED(st))
+			fprintf(stderr, "ferry: receive: the migration in process %d was killed by signal %d (%s)\n", w,
+				WTERMSIG(st), strsignal(WTERMSIG(st)));
 		if (block)
 			break;
 	}

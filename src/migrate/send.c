@@ -137,6 +137,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 
 	struct fr_offer offer;
 	struct buf b = {0};
+	struct range_list lazy = {0}; /* post-copy: the pages left here */
 	r = build_offer(o, &live, &offer, err, errlen);
 	fr_image_free(&live);
 	if (r == 0 && (r = dump_write_header(&l.out)) < 0)
@@ -182,7 +183,8 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 
 	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .header_written = true,
-				  .precopy = ps, .progress = o->progress, .progress_arg = o->progress_arg};
+				  .precopy = ps, .lazy = o->mode == FR_MODE_POSTCOPY ? &lazy : NULL,
+				  .progress = o->progress, .progress_arg = o->progress_arg};
 	struct dump_session *ds;
 	double t_freeze = now_ms();
 	r = dump_to_stream(&dopts, &l.out, &st->dump, &ds, err, errlen);
@@ -231,9 +233,21 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 	st->t_downtime_ms = now_ms() - t_freeze - st->dump.t_precheck_ms; /* the precheck runs unfrozen */
 	st->dest_pid = (pid_t)dest_pid;
+	if (o->mode == FR_MODE_POSTCOPY && (r = postcopy_serve(&l, o->pid, &lazy, &st->postcopy, err, errlen)) < 0) {
+		/* B runs it, waiting for pages only this copy has: keep it */
+		*where = "held";
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n,
+			 "; pid %d runs on %s without all of its memory: its faults wait there, and this stopped copy "
+			 "holds the rest (kill it there and `kill -CONT %d` here to run it here again)",
+			 o->pid, l.peer, o->pid);
+		dump_detach_held(ds);
+		goto out;
+	}
 	dump_finish(ds, true);
 	*where = "moved";
 out:
+	range_list_free(&lazy);
 	buf_free(&b);
 	link_close(&l, r == 0);
 	st->t_total_ms = now_ms() - t0;

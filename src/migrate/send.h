@@ -13,6 +13,7 @@
 #include "../state/compress.h"
 #include "../state/control.h"
 #include "dump.h"
+#include "postcopy.h"
 #include "precopy.h"
 
 struct send_opts {
@@ -36,6 +37,7 @@ struct send_stats {
 	double t_build_ms;    /* destination's own time from the last record to READY */
 	struct dump_stats dump; /* the frozen part */
 	struct precopy_stats precopy;
+	struct postcopy_stats postcopy; /* post-copy: after the start on B */
 	uint64_t wire_bytes; /* stream bytes sent */
 	uint64_t compress_saved; /* page bytes compression kept off the wire */
 	pid_t dest_pid;

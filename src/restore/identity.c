@@ -432,7 +432,7 @@ static int set_cloexec(struct rsys *r, const struct fr_image *img, uint32_t nfil
 /* Closes every fd of the stub the process did not have: the gaps between
  * recorded numbers (placeholders) and everything above the last one (the
  * socket too, wherever it is). */
-static int close_others(struct rsys *r, const struct fr_image *img, char *err, size_t errlen)
+static int close_others(struct rsys *r, const struct fr_image *img, int keep, char *err, size_t errlen)
 {
 	uint64_t next = 0;
 	long e = 0;
@@ -441,6 +441,11 @@ static int close_others(struct rsys *r, const struct fr_image *img, char *err, s
 		if (fd > next)
 			e = rsys(r, SYS_close_range, next, fd - 1, 0, 0, 0, 0);
 		next = fd + 1;
+	}
+	if (e >= 0 && keep >= 0 && (uint64_t)keep >= next) { /* above the process's own fds */
+		if ((uint64_t)keep > next)
+			e = rsys(r, SYS_close_range, next, (uint64_t)keep - 1, 0, 0, 0, 0);
+		next = (uint64_t)keep + 1;
 	}
 	if (e >= 0)
 		e = rsys(r, SYS_close_range, next, ~0u, 0, 0, 0, 0);
@@ -477,7 +482,7 @@ static int apply_files(struct stub *s, struct rsys *r, const struct fr_image *im
 	if (e == 0)
 		e = set_cloexec(r, img, nfilled, err, errlen);
 	if (e == 0)
-		e = close_others(r, img, err, errlen);
+		e = close_others(r, img, s->keep_fd, err, errlen);
 	close(s->chan_fd); /* the stub's end is gone (or the stub is about to be) */
 	s->chan_fd = -1;
 	s->stub_chan_fd = -1;

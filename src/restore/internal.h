@@ -19,6 +19,7 @@ struct stub {
 	uint64_t scratch; /* scratch area in the stub */
 	size_t scratch_len;
 	struct fr_sigaction sigact[FR_NSIG]; /* the actions it inherited from ferry (index sig-1) */
+	int keep_fd; /* an fd of the stub's that identity_apply leaves open (post-copy's uffd), or -1 */
 };
 /* Waits for pid to be free (a zombie of it may wait ~2 s to be reaped),
  * then forks the stub with that pid. It knows nothing of the image: all
@@ -62,8 +63,10 @@ int mm_protect(struct stub *stub, const struct fr_image *img, char *err, size_t 
 int mm_discard(struct stub *stub, uint64_t addr, uint64_t len);
 int mm_set_map(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* A userfaultfd for the stub's mm, created inside it (so it is bound to its
- * final mm), taken with pidfd_getfd, its copy in the stub closed. */
-int mm_open_uffd(struct stub *stub, int *uffd);
+ * final mm), taken with pidfd_getfd. Its copy in the stub is closed, or with
+ * keep_from >= 0 moved to the lowest free fd >= keep_from (stub->keep_fd),
+ * which the process keeps (post-copy). */
+int mm_open_uffd(struct stub *stub, int keep_from, int *uffd);
 /* Opens the path of a FILE record (not a TTY, not a shared one) with its
  * flags after checking that the node there is of the recorded kind: a
  * FIFO, socket or device where a regular file was recorded is refused
@@ -81,6 +84,7 @@ int restore_round_pages(struct fr_stream *s, struct stub *stub, const struct fr_
 /* Places REC_PAGES (and DISCARD) records, starting with the one in hand, until DONE.
  * uffd (or -1) is consumed; st gets the page counts and the path taken. */
 int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct fr_image *img, uint16_t type,
-		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen);
+		  const uint8_t *p, uint32_t len, struct restore_lazy *lazy, struct restore_stats *st, char *err,
+		  size_t errlen);
 
 #endif

@@ -412,15 +412,20 @@ int mm_rebuild(struct stub *s, const struct fr_image *img, char *err, size_t err
 	return map_vmas(s, &r, img, err, errlen);
 }
 
-int mm_open_uffd(struct stub *s, int *uffd)
+int mm_open_uffd(struct stub *s, int keep_from, int *uffd)
 {
 	struct rsys r;
 	int mine, ret = rsys_begin(&r, s->pid, s->sys_ip);
-	if (ret == 0) /* the process keeps no uffd of its own */
-		ret = rsys_take_uffd(&r, s->pid, O_CLOEXEC | O_NONBLOCK, &mine);
+	if (ret == 0)
+		ret = rsys_take_uffd(&r, s->pid, O_CLOEXEC | O_NONBLOCK, keep_from, &s->keep_fd, &mine);
 	if (ret < 0)
 		return ret;
-	struct uffdio_api api = {.api = UFFD_API};
+	/* post-copy follows what the running process does to lazy memory:
+	 * mremap moves it, munmap and MADV_DONTNEED drop what is still to come */
+	struct uffdio_api api = {.api = UFFD_API,
+				 .features = keep_from >= 0 ? UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
+								      UFFD_FEATURE_EVENT_UNMAP
+							    : 0};
 	if (ioctl(mine, UFFDIO_API, &api) < 0) {
 		ret = neg_errno();
 		close(mine);

@@ -258,11 +258,28 @@ static int apply_discard(struct page_writer *pw, struct stub *stub, const struct
 	return r;
 }
 
+/* A LAZY record (post-copy): pages of a lazy mapping that come later. */
+static int add_lazy(struct page_writer *pw, const struct fr_image *img, struct range_list *lazy, const uint8_t *p,
+		    uint32_t len, char *err, size_t errlen)
+{
+	struct fr_discard d;
+	const struct fr_vma *v = image_check_discard(img, pw->page_size, p, len, &d, err, errlen);
+	if (!v)
+		return -EBADMSG;
+	uint64_t end = d.addr + (uint64_t)d.npages * pw->page_size;
+	if (!lazy || !fr_vma_lazy(v) || (lazy->n && lazy->v[lazy->n - 1].end > d.addr)) {
+		snprintf(err, errlen, "stream is corrupted: a lazy range at %#llx %s", (unsigned long long)d.addr,
+			 !lazy ? "in a stream that is not post-copy" : !fr_vma_lazy(v) ? "outside lazy memory" : "out of order");
+		return -EBADMSG;
+	}
+	return range_list_add(lazy, d.addr, end);
+}
+
 /* Places PAGES and DISCARD records from the one in hand up to the record
  * `end` (DONE, or a pre-copy round's ROUND_END), whose counts must match. */
 static int place_records(struct fr_stream *s, struct page_writer *pw, struct stub *stub, const struct fr_image *img,
-			 uint16_t end, uint16_t type, const uint8_t *p, uint32_t len, uint64_t *records, char *err,
-			 size_t errlen)
+			 uint16_t end, uint16_t type, const uint8_t *p, uint32_t len, struct range_list *lazy,
+			 uint64_t *records, char *err, size_t errlen)
 {
 	uint64_t pages0 = pw->pages, n = 0;
 	int r;
@@ -273,6 +290,9 @@ static int place_records(struct fr_stream *s, struct page_writer *pw, struct stu
 		}
 		if (type == REC_DISCARD) {
 			if ((r = apply_discard(pw, stub, img, p, len, err, errlen)) < 0)
+				break;
+		} else if (type == REC_LAZY) {
+			if ((r = add_lazy(pw, img, lazy, p, len, err, errlen)) < 0)
 				break;
 		} else if (type != REC_PAGES) {
 			snprintf(err, errlen, "stream is corrupted: unexpected %s record among pages", fr_record_name(type));
@@ -303,7 +323,7 @@ int restore_round_pages(struct fr_stream *s, struct stub *stub, const struct fr_
 		snprintf(err, errlen, "cannot open the new process's memory: %s", strerror(-r));
 		return r;
 	}
-	r = place_records(s, &pw, stub, layout, REC_ROUND_END, type, p, len, &st->records, err, errlen);
+	r = place_records(s, &pw, stub, layout, REC_ROUND_END, type, p, len, NULL, &st->records, err, errlen);
 	st->pages += pw.pages;
 	st->page_bytes += pw.pages * pw.page_size;
 	st->pages_process_vm_writev += pw.pages_process_vm_writev;
@@ -313,7 +333,8 @@ int restore_round_pages(struct fr_stream *s, struct stub *stub, const struct fr_
 }
 
 int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct fr_image *img, uint16_t type,
-		  const uint8_t *p, uint32_t len, struct restore_stats *st, char *err, size_t errlen)
+		  const uint8_t *p, uint32_t len, struct restore_lazy *lazy, struct restore_stats *st, char *err,
+		  size_t errlen)
 {
 	struct page_writer pw;
 	int r = page_writer_open(&pw, stub->pid, img->vmas, img->nvmas);
@@ -330,7 +351,12 @@ int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct
 		close(uffd);
 	}
 	st->pages_path = pw.uffd >= 0 ? PAGES_PATH_UFFDIO_COPY : PAGES_PATH_PROCESS_VM_WRITEV;
-	r = place_records(s, &pw, stub, img, REC_DONE, type, p, len, &st->records, err, errlen);
+	r = place_records(s, &pw, stub, img, REC_DONE, type, p, len, lazy ? &lazy->pages : NULL, &st->records, err,
+			  errlen);
+	if (lazy) {
+		lazy->uffd = page_writer_keep_uffd(&pw);
+		st->pages_lazy = range_list_bytes(&lazy->pages) / pw.page_size;
+	}
 	st->pages += pw.pages;
 	st->page_bytes += pw.pages * pw.page_size;
 	st->pages_uffdio_copy += pw.pages_uffdio_copy;

@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/freeze.h"
+#include "../inspect/rsys.h"
 #include "../state/codec.h"
 
 static int seize_stub(struct stub *stub)
@@ -33,6 +36,7 @@ struct restore_prepared {
 	struct restore_opts opts;
 	struct fr_image layout; /* what the stub's address space holds now (vmas only) */
 	struct image_limits lim;
+	struct restore_lazy lazy; /* post-copy */
 };
 
 /* The pid was waited for by stub_spawn; the other threads' ids must be free
@@ -75,15 +79,24 @@ static int fill_pages(struct restore_prepared *rp, struct fr_stream *s, const st
 		snprintf(st->pages_path_why, sizeof(st->pages_path_why), "userfaultfd not used on request");
 		pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
 	} else {
-		int ue = mm_open_uffd(&rp->stub, &uffd);
+		/* post-copy: the process keeps a copy, above its own fds */
+		int keep_from = opts->lazy ? (rp->img.nfiles ? rp->img.files[rp->img.nfiles - 1].fd + 2 : 3) : -1;
+		int ue = mm_open_uffd(&rp->stub, keep_from, &uffd);
 		if (ue < 0) {
 			snprintf(st->pages_path_why, sizeof(st->pages_path_why), "no userfaultfd in the new process: %s",
 				 strerror(-ue));
 			pr_info("%s: writing pages with process_vm_writev", st->pages_path_why);
 		}
 	}
-	int r = restore_pages(s, &rp->stub, uffd, &rp->img, type, p, len, st, err, errlen);
+	int r = restore_pages(s, &rp->stub, uffd, &rp->img, type, p, len, opts->lazy ? &rp->lazy : NULL, st, err,
+			      errlen);
 	st->t_pages_ms += now_ms() - t; /* pre-copy rounds added theirs */
+	if (r == 0 && opts->lazy && rp->lazy.uffd < 0) {
+		snprintf(err, errlen, "post-copy needs a userfaultfd in the new process: %s",
+			 st->pages_path_why[0] ? st->pages_path_why : "none");
+		r = -EOPNOTSUPP;
+	}
+	rp->lazy.proc_fd = rp->stub.keep_fd;
 	return r;
 }
 
@@ -93,7 +106,9 @@ static int finish_stub(struct restore_prepared *rp, const struct restore_opts *o
 		       struct restore_stats *st, char *err, size_t errlen)
 {
 	double t = now_ms();
-	int r = mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
+	/* post-copy: a rebuilt mapping would lose its registration, and with
+	 * it the pages still to come */
+	int r = opts->lazy ? 0 : mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
 	if (r == 0)
 		r = mm_protect(&rp->stub, &rp->img, err, errlen);
 	st->t_mm_ms += now_ms() - t;
@@ -122,7 +137,8 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 		snprintf(err, errlen, "out of memory while starting a restore");
 		return -ENOMEM;
 	}
-	rp->stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	rp->stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1, .keep_fd = -1};
+	rp->lazy = (struct restore_lazy){.uffd = -1, .proc_fd = -1};
 	struct fr_image *img = &rp->img;
 	uint16_t type;
 	const uint8_t *p;
@@ -187,10 +203,49 @@ int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t er
 	return 0;
 }
 
+void restore_lazy_free(struct restore_lazy *l)
+{
+	if (l->uffd >= 0)
+		close(l->uffd);
+	range_list_free(&l->pages);
+	*l = (struct restore_lazy){.uffd = -1, .proc_fd = -1};
+}
+
+void restore_take_lazy(struct restore_prepared *rp, struct restore_lazy *out)
+{
+	*out = rp->lazy;
+	rp->lazy = (struct restore_lazy){.uffd = -1, .proc_fd = -1};
+}
+
+int restore_lazy_done(pid_t pid, struct restore_lazy *l, char *err, size_t errlen)
+{
+	int r = 0;
+	if (l->proc_fd >= 0) { /* the process's copy: closed from inside, briefly frozen */
+		struct frozen_proc fp;
+		if ((r = freeze_process(pid, &fp, err, errlen)) == 0) {
+			uint64_t ip;
+			struct rsys rs;
+			if ((r = rsys_find_syscall(pid, &ip)) == 0 && (r = rsys_begin_exact(&rs, pid, ip)) == 0) {
+				long e = rsys(&rs, SYS_close, (uint64_t)l->proc_fd, 0, 0, 0, 0, 0);
+				rsys_end(&rs);
+				r = e < 0 ? (int)e : 0;
+			}
+			if (r < 0)
+				snprintf(err, errlen, "cannot close the userfaultfd of pid %d (fd %d): %s", pid, l->proc_fd,
+					 strerror(-r));
+			thaw_process(&fp);
+			frozen_free(&fp);
+		}
+	}
+	restore_lazy_free(l); /* the last reference: the lazy mappings are unregistered */
+	return r;
+}
+
 void restore_abort(struct restore_prepared *rp)
 {
 	if (!rp)
 		return;
+	restore_lazy_free(&rp->lazy);
 	stub_kill(&rp->stub);
 	fr_image_free(&rp->img);
 	fr_image_free(&rp->layout);
@@ -206,7 +261,8 @@ int restore_live_begin(pid_t pid, const struct restore_opts *opts, struct restor
 		snprintf(err, errlen, "out of memory while starting a restore");
 		return -ENOMEM;
 	}
-	rp->stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	rp->stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1, .keep_fd = -1};
+	rp->lazy = (struct restore_lazy){.uffd = -1, .proc_fd = -1};
 	rp->opts = *opts;
 	image_limits_of_host(&rp->lim);
 	double t = now_ms();

@@ -20,12 +20,24 @@
 #include <sys/types.h>
 
 #include "../state/model.h"
+#include "../state/layout.h"
 #include "../state/stream.h"
 
 struct restore_opts {
 	bool shell_job; /* reattach terminal fds to ferry's own terminal */
 	bool no_uffd;   /* write pages without a userfaultfd (to test that path) */
 	bool header_read; /* the caller has read the preamble and HELLO itself */
+	bool lazy;        /* post-copy: LAZY records name pages that come after the start */
+};
+
+/* Post-copy: what the restored process still lacks and how to fill it. The
+ * lazy mappings stay registered (MISSING) on uffd; the process holds a copy
+ * of that userfaultfd as its fd proc_fd, so that if ferry dies its faults
+ * wait instead of reading zeros (restore_lazy_done closes it). */
+struct restore_lazy {
+	int uffd;
+	int proc_fd;
+	struct range_list pages; /* sorted: the pages with data at the source */
 };
 
 /* How pages of private writable anonymous memory (nearly all of them) land
@@ -44,6 +56,7 @@ struct restore_stats {
 	enum pages_path pages_path;
 	char pages_path_why[PAGES_PATH_WHY_MAX]; /* why not UFFDIO_COPY, or "" */
 	uint32_t mappings_rebuilt; /* mm_join's rebuilds once the pages were in */
+	uint64_t pages_lazy;       /* post-copy: pages left to come after the start */
 };
 const char *pages_path_name(enum pages_path p);
 /* The stats as JSON members ("total_ms":..., ... "pages_path_why":"..."),
@@ -60,6 +73,13 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 		    struct restore_stats *st, char *err, size_t errlen);
 int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t errlen);
 void restore_abort(struct restore_prepared *rp);
+/* Post-copy, before restore_commit: takes what the process still lacks. */
+void restore_take_lazy(struct restore_prepared *rp, struct restore_lazy *out);
+void restore_lazy_free(struct restore_lazy *l);
+/* Post-copy, every page in place: the process's copy of the userfaultfd is
+ * closed inside it (frozen for that syscall), then ferry's, which
+ * unregisters the lazy mappings; l is freed either way. */
+int restore_lazy_done(pid_t pid, struct restore_lazy *l, char *err, size_t errlen);
 /* Pre-copy (a live migration's rounds): begin spawns the stub for pid;
  * each round call reads one round (the layout, which the stub's address
  * space follows, then PAGES / DISCARD up to ROUND_END) and returns 0, or 1

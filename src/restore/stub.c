@@ -8,6 +8,7 @@
  * memory be built, while the final state of the process is still unknown
  * (pre-copy rounds). Also here: waiting for a pid to be free, and saying
  * who holds a taken one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -181,7 +182,7 @@ static int clone_stub(pid_t want, int hs[2], int chan[2], char *err, size_t errl
 
 int stub_spawn(pid_t pid, const struct restore_opts *opts, struct stub *stub, char *err, size_t errlen)
 {
-	*stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1};
+	*stub = (struct stub){.pid = -1, .chan_fd = -1, .stub_chan_fd = -1, .keep_fd = -1};
 	int r = stub_wait_pid_free(pid, err, errlen);
 	if (r < 0)
 		return r;
@@ -218,8 +219,21 @@ void stub_kill(struct stub *stub)
 	stub->chan_fd = -1;
 	if (stub->pid <= 0)
 		return;
+	/* Threads ferry traces must be reaped by it, one by one, before the
+	 * leader's exit can be: waiting for the leader alone would hang. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", stub->pid);
+	DIR *d = opendir(path);
 	kill(stub->pid, SIGKILL);
 	int status;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		if (tid > 0 && tid != stub->pid)
+			while (waitpid(tid, &status, __WALL) < 0 && errno == EINTR)
+				;
+	}
+	if (d)
+		closedir(d);
 	while (waitpid(stub->pid, &status, __WALL) < 0 && errno == EINTR)
 		;
 	stub->pid = -1;

@@ -27,7 +27,9 @@ struct fr_pages_hdr {
 /* A REC_DISCARD payload: pages the destination drops back to what a fresh
  * mapping holds (zero for anonymous memory, the file's page for a private
  * file mapping): written to zero, or unmapped with MADV_DONTNEED, since an
- * earlier pre-copy round sent them. */
+ * earlier pre-copy round sent them. REC_LAZY (pages that hold data at the
+ * source, sent after the switch) and REC_PAGE_REQ (pages the destination
+ * asks for) carry the same page range. */
 struct fr_discard {
 	uint64_t addr;
 	uint32_t npages;

@@ -33,7 +33,7 @@ int decode_offer(const uint8_t *p, uint32_t len, struct fr_offer *o)
 	o->memory = buf_get_u64(&r);
 	o->compress = buf_get_u32(&r);
 	uint32_t n = buf_get_u32(&r);
-	if (r.bad || o->pid <= 0 || o->mode > FR_MODE_PRECOPY || o->compress > FR_COMPRESS_ZSTD ||
+	if (r.bad || o->pid <= 0 || o->mode > FR_MODE_POSTCOPY || o->compress > FR_COMPRESS_ZSTD ||
 	    n > FR_OFFER_MAX_FILES)
 		return -EBADMSG;
 	o->files = calloc(n ? n : 1, sizeof(*o->files));

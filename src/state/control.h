@@ -9,6 +9,11 @@
  *   A → B: SWITCHOVER (pre-copy only)
  *   A → B: PROCESS ... PAGES ... DONE      B → A: READY | REFUSE(reason)
  *   A → B: GO                              B → A: RUNNING(pid)
+ *   post-copy, after RUNNING (A keeps its copy stopped to read from):
+ *   A → B: PAGES* (asked for first, then the rest) DONE
+ *                                          B → A: PAGE_REQ* COMPLETE(pages)
+ * In post-copy, the state stream sends LAZY ranges instead of the pages of
+ * private writable anonymous memory.
  *
  * Until A has READY, A's process is only paused; any failure thaws it (and
  * removes the pre-copy tracking). */
@@ -21,7 +26,7 @@
 
 #define FR_OFFER_MAX_FILES 65536 /* files named in one offer (maps + fds of one process) */
 
-enum fr_mode { FR_MODE_STOP_AND_COPY = 0, FR_MODE_PRECOPY = 1 };
+enum fr_mode { FR_MODE_STOP_AND_COPY = 0, FR_MODE_PRECOPY = 1, FR_MODE_POSTCOPY = 2 };
 
 /* A file the process maps or holds open: B must have it, and the same one
  * (size and mtime) unless the process writes to it. */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/membarrier.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/user.h>
 
@@ -134,6 +135,13 @@ struct fr_image {
 
 /* Does the image carry this mapping's contents as PAGES records? (Shared
  * file mappings live in their file; vDSO/vvar are moved, not copied.) */
+/* Post-copy moves these after the switch, on demand: private anonymous
+ * writable memory (the destination registers it with userfaultfd). */
+static inline bool fr_vma_lazy(const struct fr_vma *v)
+{
+	return v->kind == VMA_ANON && (v->prot & PROT_WRITE);
+}
+
 static inline bool fr_vma_has_pages(const struct fr_vma *v)
 {
 	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON;

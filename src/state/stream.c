@@ -37,6 +37,7 @@ const char *fr_record_name(uint32_t type)
 		[REC_ROUND_END] = "round-end", [REC_SWITCHOVER] = "switchover", [REC_DONE] = "done",
 		[REC_OFFER] = "offer", [REC_ACCEPT] = "accept", [REC_REFUSE] = "refuse", [REC_READY] = "ready",
 		[REC_GO] = "go",       [REC_RUNNING] = "running", [REC_DISCARD] = "discard",
+		[REC_LAZY] = "lazy",   [REC_PAGE_REQ] = "page-request", [REC_COMPLETE] = "complete",
 	};
 	return type < REC__MAX && names[type] ? names[type] : "unknown";
 }

@@ -47,6 +47,9 @@ enum fr_record_type {
 	REC_GO,
 	REC_RUNNING,
 	REC_DISCARD, /* pre-copy: pages to drop back to their fresh contents */
+	REC_LAZY,      /* post-copy: pages with data at the source, sent on demand */
+	REC_PAGE_REQ,  /* post-copy, B → A: pages a thread faulted on */
+	REC_COMPLETE,  /* post-copy, B → A: every page is in place */
 	REC__MAX,
 };
 

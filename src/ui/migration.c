@@ -48,7 +48,10 @@ static struct migration *all[MIGRATIONS_KEPT_MAX];
 static unsigned count, running;
 static bool stopping;
 
-const char *migration_mode_name(enum fr_mode m) { return m == FR_MODE_PRECOPY ? "precopy" : "stop-and-copy"; }
+const char *migration_mode_name(enum fr_mode m)
+{
+	return m == FR_MODE_PRECOPY ? "precopy" : m == FR_MODE_POSTCOPY ? "postcopy" : "stop-and-copy";
+}
 
 static double wall_ms(void)
 {
@@ -114,8 +117,8 @@ static void on_bytes(uint64_t done, uint64_t total, void *arg)
 {
 	struct migration *m = arg;
 	pthread_mutex_lock(&lock);
-	if (!m->frozen && m->req.mode == FR_MODE_STOP_AND_COPY) {
-		m->frozen = true; /* stop-and-copy: its pages are read frozen */
+	if (!m->frozen && m->req.mode != FR_MODE_PRECOPY) {
+		m->frozen = true; /* no rounds: the pages (post-copy: all but the lazy ones) are read frozen */
 		push_event(m, "frozen", json_pack("{s:n, s:n}", "rule", "expected_downtime_ms"));
 	}
 	m->bytes_in_phase = done;

@@ -154,8 +154,10 @@ static enum MHD_Result get_peers(struct server *s, struct MHD_Connection *c)
 						       s->o->peers[i].insecure ? "plain TCP" : "TLS 1.3 (pre-shared key)"));
 	if (modes && precopy_available())
 		json_array_append_new(modes, json_string(migration_mode_name(FR_MODE_PRECOPY)));
-	if (modes)
+	if (modes) {
 		json_array_append_new(modes, json_string(migration_mode_name(FR_MODE_STOP_AND_COPY)));
+		json_array_append_new(modes, json_string(migration_mode_name(FR_MODE_POSTCOPY)));
+	}
 	char host[256] = "?";
 	gethostname(host, sizeof(host) - 1);
 	return reply_json(c, MHD_HTTP_OK,
@@ -205,9 +207,11 @@ static int parse_migration(struct server *s, const struct request *rq, struct mi
 				m->mode = FR_MODE_STOP_AND_COPY, r = 0;
 			else if ((strcmp(mode, "precopy") == 0 || strcmp(mode, "pre-copy") == 0) && precopy_available())
 				m->mode = FR_MODE_PRECOPY, r = 0;
+			else if (strcmp(mode, "postcopy") == 0 || strcmp(mode, "post-copy") == 0)
+				m->mode = FR_MODE_POSTCOPY, r = 0;
 			else
 				snprintf(err, errlen, "mode '%s' is not available here (%s)", mode,
-					 precopy_available() ? "precopy, stop-and-copy" : "stop-and-copy");
+					 precopy_available() ? "precopy, stop-and-copy, postcopy" : "stop-and-copy, postcopy");
 		} else if (strcmp(key, "downtime_limit_ms") == 0) {
 			double ms = json_number_value(v);
 			if (json_is_number(v) && ms >= 0 && ms <= 3600e3)

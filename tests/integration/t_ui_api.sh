@@ -4,9 +4,10 @@
 # them; the details of a known process (command line, fds, mappings) and
 # ferry's verdict; a refused process shows send's own reason (and a
 # migration of it fails with that reason, the process untouched); migrations
-# started through the API in both modes, whose live events and final stats
-# match what the migrated program measured itself (its longest pause:
-# both bounds for stop-and-copy, the lower one for pre-copy's short pause);
+# started through the API in each mode (stop-and-copy, pre-copy, post-copy),
+# whose live events and final stats match what the migrated program
+# measured itself (its longest pause: both bounds for stop-and-copy, the
+# lower one for the short pauses of the others);
 # the history; bad requests, cross-site requests and, on a non-loopback
 # bind, requests without the token are refused; SIGTERM during a migration
 # ends it at once, the process untouched.
@@ -137,9 +138,13 @@ assert st["channel"] == "TLS 1.3 (pre-shared key)", st["channel"]
 rounds = [e for e in evs if e["type"] == "round"]
 assert [{k: v for k, v in e.items() if k not in ("seq", "type", "t_ms")} for e in rounds] == st["rounds"], "round events differ from the stats' rounds"
 b = [e["bytes"] for e in evs if e["type"] == "bytes"]
-assert b and b == sorted(b), f"bytes over time not growing: {b[:20]}"
-# the bytes of pages read and sent (zero pages among them), against the bytes of pages sent
-assert abs(b[-1] - st["page_bytes"]) <= 0.1 * st["page_bytes"], (b[-1], st["page_bytes"])
+assert b == sorted(b), f"bytes over time not growing: {b[:20]}"
+if mode == "postcopy":  # the frozen part leaves the lazy pages for after the start on B
+    assert st["pages_lazy"] > 0 and st["postcopy"]["pages_total"] == st["pages_lazy"], st
+    pc = st["postcopy"]
+    assert pc["pages_requested"] + pc["pages_pushed"] + pc["pages_skipped"] >= pc["pages_total"] > 0, pc
+else:  # the bytes of pages read and sent (zero pages among them), against the bytes of pages sent
+    assert b and abs(b[-1] - st["page_bytes"]) <= 0.1 * st["page_bytes"], (b[-1], st["page_bytes"])
 t = [e["t_ms"] for e in evs]
 assert t == sorted(t), "event times go back"
 if mode == "precopy":
@@ -178,29 +183,37 @@ awk -v g="$GAP" -v d="$DOWN" 'BEGIN { exit !(g <= d * 1.1 + 25) }' ||
 	fail "dirtier: the program paused $GAP ms, more than the $DOWN ms the stats say"
 s1_down=$DOWN
 
-# pre-copy: the pause is the last round, ~10-30 ms, and under load (other
-# tests, ASan builds) the program's longest gap may be one of the machine's
-# own, elsewhere in its life: only the lower bound holds there (the stats'
-# downtime is send's own measure, the same as stop-and-copy's above)
-wl_start_in_a dirtier 64 5000
-d2=$WL_NSPID d2_ctl=$WL_CTL
-renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
-sleep 0.5
-migrate_api "$d2" precopy ',"downtime_limit_ms":30,"max_iterations":5'
+# pre-copy and post-copy: the pause is short (pre-copy's last round, ~10-30
+# ms; post-copy's state and non-lazy pages, and then the program waits on
+# its faults), and under load (other tests, ASan builds) the program's
+# longest gap may be one of the machine's own, elsewhere in its life: only
+# the lower bound holds there (the stats' downtime is send's own measure,
+# the same as stop-and-copy's above)
+migrate_dirtier() { # MODE EXTRA_JSON -> DP (its pid), DOWN
+	wl_start_in_a dirtier 64 5000
+	DP=$WL_NSPID
+	local ctl=$WL_CTL
+	renice -n -15 -p "$WL_GPID" >/dev/null || fail "renice"
+	sleep 0.5
+	migrate_api "$DP" "$1" "$2"
+	program_pause dirtier "$DP" "$ctl" "$STATS"
+}
+migrate_dirtier precopy ',"downtime_limit_ms":30,"max_iterations":5'
 [ "$(jpy "$STATS" 'j["downtime_limit_ms"]')" = 30.0 ] || fail "downtime limit not passed: $(cat "$STATS")"
-program_pause dirtier "$d2" "$d2_ctl" "$STATS"
-s2_down=$DOWN
+d2=$DP s2_down=$DOWN
+migrate_dirtier postcopy ""
+d3=$DP s3_down=$DOWN
 
 # ------------------------------------------------ history
 ui_req GET /api/migrations
 [ "$HTTP_CODE" = 200 ] || fail "GET /api/migrations: $HTTP_CODE"
-python3 - "$HTTP_BODY" "$tree" "$d1" "$d2" "$s1_down" "$s2_down" <<'PY' || fail "history: $(cat "$HTTP_BODY")"
+python3 - "$HTTP_BODY" "$tree" "$d1" "$d2" "$d3" "$s1_down" "$s2_down" "$s3_down" <<'PY' || fail "history: $(cat "$HTTP_BODY")"
 import json, sys
 h = json.load(open(sys.argv[1]))["migrations"]
-tree, d1, d2 = map(int, sys.argv[2:5]); s1, s2 = map(float, sys.argv[5:7])
+tree, d1, d2, d3 = map(int, sys.argv[2:6]); s1, s2, s3 = map(float, sys.argv[6:9])
 assert [(m["id"], m["pid"], m["mode"], m["state"]) for m in h] == [(1, tree, "stop-and-copy", "failed"),
-       (2, d1, "stop-and-copy", "done"), (3, d2, "precopy", "done")], h
-assert h[1]["downtime_ms"] == s1 and h[2]["downtime_ms"] == s2 and h[2]["rounds"] >= 1, h
+       (2, d1, "stop-and-copy", "done"), (3, d2, "precopy", "done"), (4, d3, "postcopy", "done")], h
+assert [m["downtime_ms"] for m in h[1:]] == [s1, s2, s3] and h[2]["rounds"] >= 1, h
 assert all(m["peer"] == "b" and 0 < m["ui_start_ms"] < 50 for m in h), [m["ui_start_ms"] for m in h]  # ms, also under ASan and load
 PY
 
@@ -256,8 +269,8 @@ track_pid $!
 _mute_up() { host_exec B ss -ltn | grep -q '10.77.0.2:7099'; }
 wait_until 10 _mute_up || fail "the mute peer did not start"
 wl_start_in_a dirtier 8 1000
-d3=$WL_NSPID d3_ctl=$WL_CTL
-ui_post_json /api/migrations "{\"pid\":$d3,\"peer\":\"mute\",\"mode\":\"stop-and-copy\"}"
+d4=$WL_NSPID d4_ctl=$WL_CTL
+ui_post_json /api/migrations "{\"pid\":$d4,\"peer\":\"mute\",\"mode\":\"stop-and-copy\"}"
 [ "$HTTP_CODE" = 201 ] || fail "POST to the mute peer: $HTTP_CODE $(cat "$HTTP_BODY")"
 sleep 1
 ui_req GET "/api/migrations/$(jpy "$HTTP_BODY" 'j["id"]')"
@@ -266,9 +279,9 @@ t0=$(date +%s%N)
 ui_stop
 stop_ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$stop_ms" -lt 5000 ] || fail "ferry ui took $stop_ms ms to stop with a migration waiting for its peer"
-in_a_running "$d3" || fail "the dirtier does not run untouched in A after ferry ui stopped"
+in_a_running "$d4" || fail "the dirtier does not run untouched in A after ferry ui stopped"
 grep -q "stopping" "$UI_ERR" || fail "ferry ui did not say it stops: $(cat "$UI_ERR")"
-finish_in A dirtier "$d3" "$d3_ctl"
+finish_in A dirtier "$d4" "$d4_ctl"
 log "ferry ui stopped in $stop_ms ms during a migration; the process ran on in A"
 
 # ------------------------------------------------ a non-loopback bind needs the token

@@ -2,8 +2,8 @@
 # ferry ui's page in headless Chromium (WebDriver, ui_browser.py), all in
 # test host A with host B's `ferry receive` as peer "b": the page loads,
 # the search box finds a running dirtier in the tree, its details say ferry
-# can move it, it is migrated from the page (pre-copy, then a second one
-# with stop-and-copy), the live view ends "done" and the DOM (measured pause,
+# can move it, it is migrated from the page (pre-copy, then one dirtier
+# each with stop-and-copy and post-copy), the live view ends "done" and the DOM (measured pause,
 # rounds, bytes chart, history row, downtime chart bars) matches the API;
 # each dirtier runs on in B, and the pause it measured itself is not
 # shorter than the page's (within 10 % + 10 ms; Chromium shares the 2 cores,
@@ -35,7 +35,7 @@ browse() { # ARGS..: ui_browser.py inside A; its JSON line in BROWSED
 	log "browser ($1): $BROWSED"
 }
 
-for mode in precopy stop-and-copy; do
+for mode in precopy stop-and-copy postcopy; do
 	wl_start_in_a dirtier 64 3000
 	pid=$WL_NSPID ctl=$WL_CTL
 	sleep 0.5

@@ -191,6 +191,7 @@ function onEvent(lv, e) {
   const sum = $("#live-summary"), down = $("#live-downtime");
   switch (e.type) {
   case "start":
+    lv.mode = e.mode;
     sum.textContent = `${e.name} (pid ${e.pid}) to ${e.peer}, ${e.mode}` + (e.mode === "precopy" ? `, downtime limit ${e.downtime_limit_ms} ms, at most ${e.max_iterations} rounds` : "");
     lv.points.push({ t: e.t_ms, v: 0 });
     break;
@@ -213,7 +214,9 @@ function onEvent(lv, e) {
   case "frozen":
     lv.marks.push({ t: e.t_ms });
     $("#live-state").textContent = "frozen";
-    down.textContent = e.rule ? `frozen (${e.rule}): predicted pause ${ms(e.expected_downtime_ms)} ms${e.downtime_fits ? "" : ", above the limit"}` : "frozen (stop-and-copy: the pause is the whole transfer)";
+    down.textContent = e.rule ? `frozen (${e.rule}): predicted pause ${ms(e.expected_downtime_ms)} ms${e.downtime_fits ? "" : ", above the limit"}`
+      : lv.mode === "postcopy" ? "frozen (post-copy: the state and the pages that are not lazy; the rest follows once it runs on the peer)"
+      : "frozen (stop-and-copy: the pause is the whole transfer)";
     drawBytes(lv);
     break;
   case "done": {
@@ -224,7 +227,10 @@ function onEvent(lv, e) {
     down.replaceChildren(`measured pause: `, h("b", { id: "measured-downtime" }, ms(s.downtime_ms)), " ms",
       s.expected_downtime_ms !== undefined ? ` (predicted ${ms(s.expected_downtime_ms)} ms, rule ${s.rule})` : "");
     sum.textContent = `pid ${s.pid} runs on ${s.peer} as pid ${s.dest_pid}: ${s.rounds.length} round(s), ${s.pages_sent} pages, ` +
-      `${bytes(s.wire_bytes)} sent in ${ms(s.total_ms)} ms (${s.mbps} Mbit/s)`;
+      `${bytes(s.wire_bytes)} sent in ${ms(s.total_ms)} ms (${s.mbps} Mbit/s)` +
+      (s.postcopy ? `; post-copy: ${s.pages_lazy} lazy pages, ${s.postcopy.faults} faults, ${s.postcopy.pages_requested} pages asked for, ` +
+        `${s.postcopy.pages_pushed} pushed, fault to page ${ms(s.postcopy.fault_latency_ms.p50)} ms (p50) / ${ms(s.postcopy.fault_latency_ms.p99)} ms (p99), ` +
+        `all in place ${ms(s.postcopy.complete_ms)} ms after the start` : "");
     drawBytes(lv);
     loadHistory();
     loadTree().catch(err => status(err.message, true));

@@ -1,0 +1,52 @@
+/* postcopy.h — the pages a post-copy migration moves after the switch.
+ * The process runs on B with its private writable anonymous memory missing
+ * (registered MISSING on a userfaultfd, restore.h: restore_lazy); A keeps
+ * its stopped copy to read from.
+ *   A (postcopy_serve): pages B asks for first (each request checked
+ *     between two background chunks of at most PUSH_PAGES pages, with the
+ *     socket's unsent queue kept short, so no request waits behind more than
+ *     that), else the next pages not yet sent from where the last request
+ *     ended; then DONE, and B's COMPLETE.
+ *   B (postcopy_fill): a thread reads the faults: a page A has no data for
+ *     is placed as zeros at once (UFFDIO_ZEROPAGE), else it is asked for with
+ *     an adaptive read-ahead window (doubling on sequential faults, halving
+ *     on random ones); the calling thread places what arrives with
+ *     UFFDIO_COPY (which wakes the faulting threads), following the
+ *     process's mremaps and skipping what it unmapped or dropped, until
+ *     every page is in place; then the userfaultfd is closed (in the process
+ *     too) and COMPLETE sent.
+ * The conversation is in control.h. */
+#ifndef FERRY_POSTCOPY_H
+#define FERRY_POSTCOPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../restore/restore.h"
+#include "../state/layout.h"
+#include "link.h"
+
+struct postcopy_stats {
+	uint64_t pages_total;     /* pages left at A when the process started on B */
+	uint64_t pages_requested; /* A: sent because B asked; B: placed after a request */
+	uint64_t pages_pushed;    /* sent / placed from the background stream */
+	uint64_t pages_skipped;   /* B: unmapped or dropped by the process before they came */
+	uint64_t faults;          /* B: faults read on lazy memory */
+	uint64_t zero_faults;     /* B: of those, placed as zeros without asking */
+	uint64_t requests;        /* PAGE_REQ records */
+	double lat_p50_ms, lat_p99_ms, lat_max_ms; /* B: fault read → page in place */
+	double t_complete_ms;     /* from the start on B (or GO at A) to COMPLETE */
+	uint64_t bytes;           /* page bytes sent / received */
+};
+
+/* A, after RUNNING: serves the pages of lazy (sorted) from pid's stopped copy. */
+int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, struct postcopy_stats *st, char *err,
+		   size_t errlen);
+/* B, after RUNNING: fills the running pid's missing pages; lz is freed. */
+int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, struct postcopy_stats *st, char *err,
+		  size_t errlen);
+/* The stats as JSON members, without braces. */
+void postcopy_stats_json(FILE *f, const struct postcopy_stats *st);
+
+#endif
