@@ -4,13 +4,15 @@ VERSION := 0.1.0
 # CFLAGS is the user's (optimisation, debug info, sanitizers); FERRY_CFLAGS
 # is what the code needs and is always used, so `make CFLAGS=...` still builds.
 CFLAGS ?= -O2 -g
-LIBS := -lgnutls -llz4 -lzstd -pthread # GnuTLS: the TLS channel of send / receive; lz4, zstd: --compress
+# GnuTLS: the TLS channel of send / receive; lz4, zstd: --compress;
+# libmicrohttpd, jansson: ferry ui's HTTP server and its JSON
+LIBS := -lgnutls -llz4 -lzstd -lmicrohttpd -ljansson -pthread
 FERRY_CFLAGS := -pthread -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	  -D_GNU_SOURCE -DFERRY_VERSION=\"$(VERSION)\" -fno-strict-aliasing
 ALL_CFLAGS = $(FERRY_CFLAGS) $(CFLAGS)
 B := build
 
-SRC_DIRS := common inspect state mem restore net migrate cli
+SRC_DIRS := common inspect state mem restore net migrate ui cli
 LIB_SRC := $(filter-out src/cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c)))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
 MAIN_OBJ := $(B)/obj/cli/main.o
@@ -41,6 +43,9 @@ help:
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# the page's files are built into assets.o (.incbin)
+$(B)/obj/ui/assets.o: $(wildcard src/ui/assets/*)
 
 $(B)/libferry.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -94,7 +99,7 @@ test: all unit fuzz
 # memory included) is replaced by remote syscalls.
 SAN_B := build-san
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-SAN_TESTS := ^t_(avx|migrate_fds|pipeline|pipes|sockets|postcopy|splitmap|badpid|check|corrupt|duplicate_pages|eventfd|evloop|fifo_swap|filewriter|ghosts|hosts|identity|interrupt|leave_running|locks|manyfds|mem256|memattrs|migrate|migrate_fail|missing_file|pages_fallback|pid_held|ptimers|refuse|shelljob|sigkill|signals|sigtrap|threads8|tree|vdso|vfork)$$
+SAN_TESTS := ^t_(avx|ui_api|migrate_fds|pipeline|pipes|sockets|postcopy|splitmap|badpid|check|corrupt|duplicate_pages|eventfd|evloop|fifo_swap|filewriter|ghosts|hosts|identity|interrupt|leave_running|locks|manyfds|mem256|memattrs|migrate|migrate_fail|missing_file|pages_fallback|pid_held|ptimers|refuse|shelljob|sigkill|signals|sigtrap|threads8|tree|vdso|vfork)$$
 sanitize: all
 	$(MAKE) B=$(SAN_B) CFLAGS="$(SAN_CFLAGS)" $(SAN_B)/ferry unit
 	FERRY=$(SAN_B)/ferry bash tests/integration/run.sh '$(SAN_TESTS)'

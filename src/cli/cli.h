@@ -12,6 +12,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
 
 /* Prints "ferry: <cmd>: <msg>" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,6 +40,14 @@ int cli_parse_timeout(const char *cmd, const char *arg, int *ms);
 struct channel_key;
 int cli_channel_key(const char *cmd, const char *key_path, bool insecure, struct channel_key *key,
 		    const struct channel_key **out);
+
+/* --stats-json of `ferry send` (send_stats.c): one pre-copy round as a JSON
+ * object, and the whole run as one line ending in a newline. */
+struct precopy_round;
+struct send_opts;
+struct send_stats;
+void cli_send_round_write(FILE *f, const struct precopy_round *r);
+void cli_send_stats_write(FILE *f, const struct send_opts *o, const struct send_stats *st);
 
 #define IMAGE_FILE "image.ferry"
 

@@ -23,6 +23,7 @@ static const char usage[] =
 	"  restore   recreate a process from an image directory, with its pid\n"
 	"  send      live-migrate a running process to a `ferry receive`\n"
 	"  receive   accept live migrations from `ferry send`\n"
+	"  ui        a web page and JSON API: process trees, migrations, live charts\n"
 	"\n"
 	"Global options:\n"
 	"  -v, -vv   more detail on stderr (info, debug), with timestamps\n"
@@ -212,6 +213,8 @@ int main(int argc, char **argv)
 		return cmd_send(sub_argc, sub_argv);
 	if (strcmp(cmd, "receive") == 0)
 		return cmd_receive(sub_argc, sub_argv);
+	if (strcmp(cmd, "ui") == 0)
+		return cmd_ui(sub_argc, sub_argv);
 	fprintf(stderr, "ferry: unknown command '%s' (try ferry --help)\n", cmd);
 	return 1;
 }
