@@ -43,10 +43,10 @@ for f in --pid --to --key-file --insecure --mode --downtime-limit --max-iteratio
 	--shell-job --compress --bandwidth --quiet --stats-json --help; do
 	[[ " $send_flags " == *" $f "* ]] || fail "send --<Tab> lacks $f: $send_flags"
 done
-expect "precopy stop-and-copy" send --mode ""
+expect "hybrid postcopy precopy stop-and-copy" send --mode ""
 expect stop-and-copy send --pid 1 --mode s
 expect "lz4 zstd" send --compress ""
-expect "clone3_set_tid pagemap_scan pidfd_getfd process_vm ptrace soft_dirty uffd_wp_async userfaultfd" check --feature ""
+expect "clone3_set_tid pagemap_scan pidfd_getfd process_vm ptrace soft_dirty timer_restore_ids uffd_wp_async userfaultfd" check --feature ""
 expect uffd_wp_async check -f uf
 
 sleep 30 &

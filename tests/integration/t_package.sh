@@ -20,8 +20,12 @@ require_hosts
 require_cmd dpkg-buildpackage dh lintian systemd-analyze man openssl flock
 [ -r /usr/share/bash-completion/bash_completion ] || skip "bash-completion is not installed"
 # this test installs and purges the package: never over an operator's ferry
-exec 9>/run/lock/ferry-t_package.lock
-flock -w 200 9 || fail "another t_package holds /run/lock/ferry-t_package.lock"
+# the lock is held by a child of the test, not by the test's shell: the
+# workloads it starts must not inherit a locked fd (ferry carries flocks,
+# and the destination could not take it again while the source holds it)
+( flock -w 200 9 && touch "$T/lock.held" && exec sleep 100000 ) 9>/run/lock/ferry-t_package.lock &
+track_pid $!
+wait_until 200 test -e "$T/lock.held" || fail "another t_package holds /run/lock/ferry-t_package.lock"
 if dpkg-query -W -f='${Status}' ferry 2>/dev/null | grep -q installed || [ -e /usr/bin/ferry ] || [ -e /etc/ferry ] ||
 	[ -e /var/log/ferry ]; then
 	skip "ferry is installed here (package, /usr/bin/ferry, /etc/ferry or /var/log/ferry): this test would replace and purge it"
