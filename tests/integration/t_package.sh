@@ -23,8 +23,10 @@ require_cmd dpkg-buildpackage dh lintian systemd-analyze man openssl flock
 # the lock is held by a child of the test, not by the test's shell: the
 # workloads it starts must not inherit a locked fd (ferry carries flocks,
 # and the destination could not take it again while the source holds it)
-( flock -w 200 9 && touch "$T/lock.held" && exec sleep 100000 ) 9>/run/lock/ferry-t_package.lock &
-track_pid $!
+# (its name mentions $T: lib.sh's cleanup kills it as one of this test's)
+( flock -w 200 9 && touch "$T/lock.held" && exec -a "t_package-lock $T" sleep 100000 ) 9>/run/lock/ferry-t_package.lock &
+LOCK_PID=$!
+track_pid "$LOCK_PID"
 wait_until 200 test -e "$T/lock.held" || fail "another t_package holds /run/lock/ferry-t_package.lock"
 if dpkg-query -W -f='${Status}' ferry 2>/dev/null | grep -q installed || [ -e /usr/bin/ferry ] || [ -e /etc/ferry ] ||
 	[ -e /var/log/ferry ]; then
@@ -113,4 +115,6 @@ left=$(while read -r f; do [ -e "$f" ] && [ ! -d "$f" ] && echo "$f"; done <"$T/
 for d in /etc/ferry /var/log/ferry /usr/share/doc/ferry; do [ -e "$d" ] && left="$left $d"; done
 [ -z "$left" ] || fail "left after purge: $left"
 ! env -u MANPATH man -w ferry >/dev/null 2>&1 || fail "man -w ferry still finds a page"
+kill "$LOCK_PID" # the lock goes with it
+wait "$LOCK_PID" 2>/dev/null
 log "pass: purged, nothing left of $(wc -l <"$T/files") paths"
