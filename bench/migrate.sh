@@ -1,5 +1,5 @@
 # make bench-migrate: live migration between the two test hosts (veth, tc tbf
-# for a shaped link), each mode (stop-and-copy, pre-copy, post-copy). A dirtier workload (tests/workloads) of
+# for a shaped link), each mode (stop-and-copy, pre-copy, post-copy, hybrid). A dirtier workload (tests/workloads) of
 # SIZE MiB rewrites RATE random pages per second while `ferry send` moves it
 # from host A to host B over TLS; the workload measures the longest gap
 # between its own loop ticks on CLOCK_REALTIME (the pause the program saw)
@@ -8,7 +8,7 @@
 # on the wire / memory size, total time / (bytes / link rate), rounds and the
 # rule that ended them. Environment: BENCH_SIZES (MiB, default "256 1024"),
 # BENCH_LINKS (default "unshaped 1gbit"), BENCH_RATES (pages/s, default
-# "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy postcopy"),
+# "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy postcopy hybrid"),
 # BENCH_PATTERN (random, seq or hot; default random), BENCH_REPS (default 1);
 # BENCH_FROM=bench/results/migrate-STAMP.jsonl redraws a saved run's table.
 set -u
@@ -23,7 +23,7 @@ require_cmd openssl tc
 SIZES=${BENCH_SIZES:-"256 1024"}
 LINKS=${BENCH_LINKS:-"unshaped 1gbit"}
 RATES=${BENCH_RATES:-"0 2000 5000 20000 100000"}
-MODES=${BENCH_MODES:-"stop-and-copy precopy postcopy"}
+MODES=${BENCH_MODES:-"stop-and-copy precopy postcopy hybrid"}
 PATTERN=${BENCH_PATTERN:-random}
 REPS=${BENCH_REPS:-1}
 OUT=$HERE/results
@@ -87,10 +87,11 @@ summarize() {
 		if (!(key in n)) order[++keys] = key
 		i = ++n[key]
 		d[key, i] = num("downtime_ms"); g[key, i] = num("app_max_gap_ms"); t[key, i] = num("total_ms")
-		b[key, i] = num("wire_bytes") / (num("size_mib") * 1048576)
-		bps = num("link_bps"); x[key, i] = bps > 0 ? num("total_ms") / 1000 / (num("wire_bytes") * 8 / bps) : 0
+		wire = num("wire_bytes") + num("bytes") # the pages of post-copy cross after the stream (its "bytes")
+		b[key, i] = wire / (num("size_mib") * 1048576)
+		bps = num("link_bps"); x[key, i] = bps > 0 ? num("total_ms") / 1000 / (wire * 8 / bps) : 0
 		r[key] = gsub(/"round":/, "&"); if (r[key] == 0) r[key] = 1
-		rule[key] = str("mode") == "precopy" ? str("rule") : "-"
+		rule[key] = str("mode") == "precopy" || str("mode") == "hybrid" ? str("rule") : "-"
 	}
 	END {
 		for (k = 1; k <= keys; k++) {
@@ -125,9 +126,9 @@ summarize() {
 png=$OUT/migrate-$stamp.png
 if command -v gnuplot >/dev/null 2>&1; then
 	dat=$T/plot.dat
-	summarize | awk '{ k = $1 " " $2 " " $3; if ($4 == "stop-and-copy") sc[k] = $6; else if ($4 == "precopy") pc[k] = $6; else po[k] = $6
+	summarize | awk '{ k = $1 " " $2 " " $3; if ($4 == "stop-and-copy") sc[k] = $6; else if ($4 == "precopy") pc[k] = $6; else if ($4 == "postcopy") po[k] = $6; else hy[k] = $6
 		if (!(k in seen)) { seen[k] = 1; o[++n] = k } }
-		END { for (i = 1; i <= n; i++) { split(o[i], f, " "); printf "\"%s %s\\n%s p/s\" %s %s %s\n", f[1], f[2], f[3], (o[i] in sc) ? sc[o[i]] : "NaN", (o[i] in pc) ? pc[o[i]] : "NaN", (o[i] in po) ? po[o[i]] : "NaN" } }' >"$dat"
+		END { for (i = 1; i <= n; i++) { split(o[i], f, " "); printf "\"%s %s\\n%s p/s\" %s %s %s %s\n", f[1], f[2], f[3], (o[i] in sc) ? sc[o[i]] : "NaN", (o[i] in pc) ? pc[o[i]] : "NaN", (o[i] in po) ? po[o[i]] : "NaN", (o[i] in hy) ? hy[o[i]] : "NaN" } }' >"$dat"
 	gnuplot <<-GP
 		set terminal pngcairo size 1400,600 noenhanced
 		set bmargin 4
@@ -141,7 +142,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		set key top left
 		set grid ytics
 		set xtics rotate by -45 font ",8"
-		plot "$dat" using 2:xtic(1) title "stop-and-copy", "" using 3 title "pre-copy", "" using 4 title "post-copy"
+		plot "$dat" using 2:xtic(1) title "stop-and-copy", "" using 3 title "pre-copy", "" using 4 title "post-copy", "" using 5 title "hybrid"
 	GP
 	[ -s "$png" ] && echo "plot: $png"
 fi

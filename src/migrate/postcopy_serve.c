@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +20,11 @@
 #include "../state/control.h"
 #include "lazy_index.h"
 
-#define PUSH_PAGES 32           /* background chunk: a request waits for at most one */
-#define NOTSENT_LOWAT (128 << 10) /* unsent bytes the socket may queue ahead of a request */
+#define PUSH_PAGES 8            /* background chunk: a request waits for at most one */
+#define NOTSENT_LOWAT (32 << 10) /* unsent bytes the socket may queue ahead of a request */
 #define QUEUE_MAX 4096
+#define SNDBUF_MIN (64 << 10)
+#define SNDBUF_MAX (32 << 20)
 
 struct serve {
 	struct link *l;
@@ -118,6 +120,24 @@ static int send_range(struct serve *sv, struct lazy_index *ix, pid_t pid, uint8_
 	return 0;
 }
 
+/* Bulk data in flight sits in every queue on the way (a shaped link's holds
+ * 100 ms and more): a request's answer would wait behind all of it. The
+ * socket's buffer (unsent + unacknowledged) is cut to twice the path's
+ * bandwidth-delay product as TCP measured it while the state crossed, so
+ * the link stays full and its queues stay short. */
+static void bound_in_flight(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || !ti.tcpi_min_rtt || !ti.tcpi_delivery_rate)
+		return;
+	uint64_t bdp = (uint64_t)ti.tcpi_min_rtt * ti.tcpi_delivery_rate / 1000000; /* µs × bytes/s */
+	int buf = (int)MIN(MAX(2 * bdp, (uint64_t)SNDBUF_MIN), (uint64_t)SNDBUF_MAX);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	pr_debug("post-copy: min RTT %u us, %llu bytes/s: send buffer %d bytes", ti.tcpi_min_rtt,
+		 (unsigned long long)ti.tcpi_delivery_rate, buf);
+}
+
 int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, struct postcopy_stats *st, char *err,
 		   size_t errlen)
 {
@@ -135,6 +155,7 @@ int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, str
 	l->sender = false; /* B speaks while this side streams now: requests, not a refusal */
 	int one = NOTSENT_LOWAT;
 	setsockopt(l->ch.fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &one, sizeof(one));
+	bound_in_flight(l->ch.fd);
 	struct serve sv = {.l = l, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	pthread_t reader;
 	if (pthread_create(&reader, NULL, read_requests, &sv) != 0) {
