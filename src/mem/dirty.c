@@ -16,15 +16,11 @@
 #include "../inspect/features.h"
 #include "../inspect/proc.h"
 #include "../inspect/rsys.h"
+#include "pagemap.h"
 
 #define SCAN_VEC_LEN 4096        /* regions per PAGEMAP_SCAN call; the walk resumes at walk_end */
-#define PM_SOFT_DIRTY_BIT (1ull << 55)
-#define PM_PRESENT_BIT (1ull << 63)
-#define PM_SWAPPED_BIT (1ull << 62)
-#define PM_FILE_BIT (1ull << 61)
-#define PAGEMAP_BATCH 512
 #define SCAN_RETRIES 20
-#define SCAN_RETRY_US 500         /* pagemap entries read at once by the soft-dirty backend */
+#define SCAN_RETRY_US 500
 
 static const char *const backend_names[] = {
 	[DIRTY_NONE] = "none (full resend)",
@@ -167,28 +163,12 @@ static int scan_written(struct dirty_tracker *t, uint64_t start, uint64_t end, s
 }
 
 /* The pages of [start, end) whose /proc/PID/pagemap entry `wanted`. */
-static int pagemap_pages(struct dirty_tracker *t, uint64_t start, uint64_t end, bool (*wanted)(uint64_t entry),
-			 struct range_list *out)
-{
-	uint64_t ent[PAGEMAP_BATCH];
-	for (uint64_t a = start; a < end;) {
-		size_t want = (size_t)MIN((end - a) / t->page, (uint64_t)PAGEMAP_BATCH);
-		ssize_t got = pread(t->pagemap_fd, ent, want * sizeof(ent[0]), (off_t)(a / t->page * sizeof(ent[0])));
-		if (got <= 0)
-			return got < 0 ? neg_errno() : -EIO;
-		for (size_t i = 0; i < (size_t)got / sizeof(ent[0]); i++, a += t->page)
-			if (wanted(ent[i]) && range_list_add(out, a, a + t->page) < 0)
-				return -ENOMEM;
-	}
-	return 0;
-}
-
-static bool soft_dirty(uint64_t e) { return e & PM_SOFT_DIRTY_BIT; }
+static bool soft_dirty(uint64_t e) { return e & PM_SOFT_DIRTY; }
 
 /* Soft-dirty: pages of [start, end) with pagemap bit 55 (present or swapped). */
 static int scan_soft_dirty(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
-	return pagemap_pages(t, start, end, soft_dirty, out);
+	return pagemap_ranges(t->pagemap_fd, t->page, start, end, soft_dirty, out);
 }
 
 /* [start, end) is no longer one registered stretch of memory: part of it
@@ -326,12 +306,12 @@ int dirty_collect(struct dirty_tracker *t, struct range_list *out, struct range_
 /* pagemap: a page of private memory without data of its own. */
 static bool no_own_data(uint64_t e)
 {
-	return !((e & PM_SWAPPED_BIT) || ((e & PM_PRESENT_BIT) && !(e & PM_FILE_BIT)));
+	return !((e & PM_SWAPPED) || ((e & PM_PRESENT) && !(e & PM_FILE)));
 }
 
 static int absent_by_pagemap(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)
 {
-	return pagemap_pages(t, start, end, no_own_data, out);
+	return pagemap_ranges(t->pagemap_fd, t->page, start, end, no_own_data, out);
 }
 
 static int absent_by_scan(struct dirty_tracker *t, uint64_t start, uint64_t end, struct range_list *out)

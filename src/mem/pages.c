@@ -1,5 +1,6 @@
 /* pages.c — see pages.h. */
 #include "pages.h"
+#include "pagemap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,9 +18,6 @@
 #include "../common/util.h"
 #include "../state/codec.h"
 
-#define PM_PRESENT (1ull << 63)
-#define PM_SWAPPED (1ull << 62)
-#define PM_FILE (1ull << 61)  /* file page or shared anonymous: not COW'd */
 #define RUN_PAGES_MAX 512     /* pages per read and per record: 2 MiB */
 #define PAGEMAP_CHUNK 4096    /* pagemap entries read at a time (16 MiB of address space) */
 #define DUMP_WORKERS_MAX 4    /* page workers: one per core, at most this many */
@@ -385,27 +383,27 @@ static int plan_pages(struct plan *pl, pid_t pid, int pagemap_fd, const struct f
 	return 0;
 }
 
-/* Sorts the pages of l within lazy VMA v: those with data of their own
- * go to lazy; the others, if `again` (the destination holds an older
- * copy), to drop. */
-static int lazy_pages(int pagemap_fd, long page, const struct fr_vma *v, const struct range_list *l, bool again,
-		      uint64_t *pm, struct range_list *lazy, struct range_list *drop)
+static bool pm_mine_anon(uint64_t e) { return pm_mine(e, true); }
+
+/* Sorts the pages of l (lazy memory): those with data of their own go to
+ * lazy; the others, if `again` (the destination holds an older copy), to
+ * drop. */
+static int lazy_pages(int pagemap_fd, long page, const struct range_list *l, bool again, struct range_list *lazy,
+		      struct range_list *drop)
 {
-	for (size_t r = 0; r < l->n; r++) {
-		uint64_t lo = MAX(l->v[r].start, v->start), hi = MIN(l->v[r].end, v->end);
-		for (uint64_t at = lo; at < hi;) {
-			uint32_t chunk = (uint32_t)MIN((uint64_t)PAGEMAP_CHUNK, (hi - at) / (uint64_t)page);
-			ssize_t want = (ssize_t)(chunk * sizeof(uint64_t));
-			if (pread(pagemap_fd, pm, (size_t)want, (off_t)(at / (uint64_t)page * 8)) != want)
-				return errno ? neg_errno() : -EIO;
-			for (uint32_t i = 0; i < chunk; i++, at += (uint64_t)page) {
-				struct range_list *to = pm_mine(pm[i], true) ? lazy : again ? drop : NULL;
-				if (to && range_list_add(to, at, at + (uint64_t)page) < 0)
-					return -ENOMEM;
-			}
-		}
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < l->n; i++) {
+		struct range_list mine = {0}, rest = {0};
+		r = pagemap_ranges(pagemap_fd, page, l->v[i].start, l->v[i].end, pm_mine_anon, &mine);
+		if (r == 0)
+			r = range_list_union(lazy, &mine);
+		if (r == 0 && again && (r = range_list_add(&rest, l->v[i].start, l->v[i].end)) == 0 &&
+		    (r = range_list_subtract(&rest, &mine)) == 0)
+			r = range_list_union(drop, &rest);
+		range_list_free(&mine);
+		range_list_free(&rest);
 	}
-	return 0;
+	return r;
 }
 
 /* One record per stretch of l within one mapping of img (a reader checks
@@ -453,8 +451,7 @@ int dump_pages_lazy(pid_t pid, const struct fr_image *img, const struct range_li
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	_cleanup_close_ int pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ uint64_t *pm = malloc(PAGEMAP_CHUNK * sizeof(uint64_t));
-	int r = pagemap_fd < 0 ? neg_errno() : !pm ? -ENOMEM : 0;
+	int r = pagemap_fd < 0 ? neg_errno() : 0;
 	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
 		if (fr_vma_has_pages(&img->vmas[i]))
 			r = range_list_add(fr_vma_lazy_at(img->vmas, img->nvmas, i) ? &all : &eager, img->vmas[i].start,
@@ -466,13 +463,11 @@ int dump_pages_lazy(pid_t pid, const struct fr_image *img, const struct range_li
 	struct range_list w = {0}, a = {0}; /* what is sent, in lazy memory */
 	if (r == 0 && (r = range_list_intersect(whole, &all, &w)) == 0 && again)
 		r = range_list_intersect(again, &all, &a);
-	for (uint32_t i = 0; r == 0 && i < img->nvmas; i++)
-		if (fr_vma_lazy_at(img->vmas, img->nvmas, i) && (r = lazy_pages(pagemap_fd, page, &img->vmas[i], &w, false, pm, lazy, &drop)) == 0)
-			r = lazy_pages(pagemap_fd, page, &img->vmas[i], &a, true, pm, lazy, &drop);
+	/* w and a are within lazy memory already: one pagemap read per range */
+	if (r == 0 && (r = lazy_pages(pagemap_fd, page, &w, false, lazy, &drop)) == 0)
+		r = lazy_pages(pagemap_fd, page, &a, true, lazy, &drop);
 	range_list_free(&w);
 	range_list_free(&a);
-	range_list_normalize(lazy);
-	range_list_normalize(&drop);
 	/* LAZY first: the destination drops its older copies of these pages
 	 * before it registers the memory with userfaultfd */
 	if (r == 0 && (r = write_ranges(s, REC_LAZY, img, lazy, page, &st->pages_lazy)) == 0 &&

@@ -23,10 +23,9 @@
 #include "../common/util.h"
 #include "../inspect/proc.h"
 #include "../inspect/rsys.h"
+#include "../mem/pagemap.h"
 #include "internal.h"
 
-#define PM_PRESENT (1ull << 63)
-#define PM_SWAPPED (1ull << 62)
 #define COPY_PAGES 256 /* pages copied per pread/pwrite */
 
 struct join_io {
@@ -38,31 +37,19 @@ struct join_io {
 /* Copies the pages with data of [from, from + len) to the same offsets at to. */
 static int copy_pages(struct join_io *io, uint64_t from, uint64_t to, uint64_t len)
 {
-	uint64_t npages = len / (uint64_t)io->page, pm[COPY_PAGES];
-	for (uint64_t base = 0; base < npages; base += COPY_PAGES) {
-		uint64_t n = MIN((uint64_t)COPY_PAGES, npages - base);
-		uint64_t at = from + base * (uint64_t)io->page;
-		ssize_t want = (ssize_t)(n * sizeof(uint64_t));
-		if (pread(io->pagemap_fd, pm, (size_t)want, (off_t)(at / (uint64_t)io->page * 8)) != want)
-			return errno ? neg_errno() : -EIO;
-		for (uint64_t i = 0; i < n;) {
-			if (!(pm[i] & (PM_PRESENT | PM_SWAPPED))) {
-				i++;
-				continue;
-			}
-			uint64_t j = i + 1;
-			while (j < n && (pm[j] & (PM_PRESENT | PM_SWAPPED)))
-				j++;
-			size_t bytes = (size_t)((j - i) * (uint64_t)io->page);
-			off_t src = (off_t)(at + i * (uint64_t)io->page);
+	struct range_list data = {0};
+	int r = pagemap_ranges(io->pagemap_fd, io->page, from, from + len, pm_has_data, &data);
+	uint64_t chunk = (uint64_t)COPY_PAGES * (uint64_t)io->page;
+	for (size_t i = 0; r == 0 && i < data.n; i++)
+		for (uint64_t at = data.v[i].start; r == 0 && at < data.v[i].end; at += chunk) {
+			size_t bytes = (size_t)MIN(chunk, data.v[i].end - at);
 			/* /proc/PID/mem reads and writes whatever the protection */
-			if (pread(io->mem_fd, io->buf, bytes, src) != (ssize_t)bytes ||
-			    pwrite(io->mem_fd, io->buf, bytes, src - (off_t)from + (off_t)to) != (ssize_t)bytes)
-				return errno ? neg_errno() : -EIO;
-			i = j;
+			if (pread(io->mem_fd, io->buf, bytes, (off_t)at) != (ssize_t)bytes ||
+			    pwrite(io->mem_fd, io->buf, bytes, (off_t)(at - from + to)) != (ssize_t)bytes)
+				r = errno ? neg_errno() : -EIO;
 		}
-	}
-	return 0;
+	range_list_free(&data);
+	return r;
 }
 
 /* Rebuilds saved mappings v[0..n) (adjacent) as one mapping, mprotect'ed
@@ -112,18 +99,11 @@ static bool split_here(const struct fr_vma *v, const struct proc_map *maps, size
 /* Has the stub data (present or swapped pages) in [lo, hi)? */
 static bool has_data(struct join_io *io, uint64_t lo, uint64_t hi)
 {
-	uint64_t pm[COPY_PAGES];
-	for (uint64_t at = lo; at < hi;) {
-		uint64_t n = MIN((uint64_t)COPY_PAGES, (hi - at) / (uint64_t)io->page);
-		ssize_t want = (ssize_t)(n * sizeof(uint64_t));
-		if (pread(io->pagemap_fd, pm, (size_t)want, (off_t)(at / (uint64_t)io->page * 8)) != want)
-			return true; /* cannot tell: rebuilding is safe */
-		for (uint64_t i = 0; i < n; i++)
-			if (pm[i] & (PM_PRESENT | PM_SWAPPED))
-				return true;
-		at += n * (uint64_t)io->page;
-	}
-	return false;
+	struct range_list data = {0};
+	/* cannot tell: rebuilding is safe */
+	bool any = pagemap_ranges(io->pagemap_fd, io->page, lo, hi, pm_has_data, &data) < 0 || data.n > 0;
+	range_list_free(&data);
+	return any;
 }
 
 static bool joinable(const struct fr_vma *v) { return v->kind == VMA_ANON && !(v->flags & MAP_GROWSDOWN); }
