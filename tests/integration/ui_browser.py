@@ -97,7 +97,10 @@ def migrate(b, ui, pid, name, mode, png_dir):
     m = http("GET", f"{ui}/api/migrations/{mid}")
     st = m["stats"]
     shown_down = b.js("return document.querySelector('#measured-downtime').textContent")
-    if shown_down != f"{st['downtime_ms']:.1f}":
+    # The page rounds with JavaScript's toFixed (15.25 -> "15.3"); Python's format rounds half to
+    # even (15.25 -> "15.2"): the expected text comes from the browser's own rounding.
+    want_down = b.js("return Number(arguments[0]).toFixed(1)", st['downtime_ms'])
+    if shown_down != want_down:
         fail(f"the page shows a pause of {shown_down} ms, the API {st['downtime_ms']}")
     rows = b.js("return document.querySelectorAll('#rounds tbody tr').length")
     if rows != len(st["rounds"]):
@@ -112,7 +115,7 @@ def migrate(b, ui, pid, name, mode, png_dir):
     b.wait(f"return !!document.querySelector(\"#history tr[data-id='{mid}'] td.downtime\")", 10, "the history row")
     hist = b.js(f"const r = document.querySelector(\"#history tr[data-id='{mid}']\"); "
                 "return [r.querySelector('td.mode').textContent, r.querySelector('td.state').textContent, r.querySelector('td.downtime').textContent]")
-    if hist != [mode, "done", f"{st['downtime_ms']:.1f}"]:
+    if hist != [mode, "done", want_down]:
         fail(f"history row {hist}")
     bar = b.js(f"const r = document.querySelector(\"#downtime-chart rect.bar[data-id='{mid}']\"); "
                "return r && [r.getAttribute('data-mode'), +r.getAttribute('data-ms'), +r.getAttribute('height')]")
