@@ -6,8 +6,11 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../common/util.h"
+#include "../net/join.h"
 #include "../net/tcp.h"
 #include "../state/control.h"
 
@@ -75,6 +78,35 @@ int link_connect(struct link *l, const char *to, const struct channel_key *key, 
 		return r;
 	}
 	l->sender = true;
+	link_init_streams(l);
+	return 0;
+}
+
+int link_join(struct link *l, const struct link *l0, const uint8_t *token, char *err, size_t errlen)
+{
+	*l = (struct link){0};
+	struct net_addr a = {.len = sizeof(a.ss)};
+	if (getpeername(l0->ch.fd, (struct sockaddr *)&a.ss, &a.len) < 0) {
+		snprintf(err, errlen, "cannot read the peer's address: %s", strerror(errno));
+		return -errno;
+	}
+	snprintf(a.text, sizeof(a.text), "%s", l0->peer);
+	int fd = net_connect(&a, l0->ch.timeout_ms, err, errlen);
+	if (fd < 0)
+		return fd;
+	net_tune(fd, l0->ch.timeout_ms);
+	net_peer_name(fd, l->peer, sizeof(l->peer));
+	int r = join_send_prefix(fd, token);
+	char why[256];
+	if (r < 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: cannot send the session token: %s", l->peer, strerror(-r));
+		return r;
+	}
+	if ((r = channel_open(&l->ch, fd, false, l0->ch.key, l0->ch.timeout_ms, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "%s: %s", l->peer, why);
+		return r;
+	}
 	link_init_streams(l);
 	return 0;
 }

@@ -27,6 +27,9 @@ struct link {
 /* A: connects to HOST:PORT and runs the handshake. */
 int link_connect(struct link *l, const char *to, const struct channel_key *key, int timeout_ms, char *err,
 		 size_t errlen);
+/* A: a second connection to the migration B runs under token (net/join.h),
+ * to the address l0 is connected to, with its key and timeout. */
+int link_join(struct link *l, const struct link *l0, const uint8_t *token, char *err, size_t errlen);
 /* B: takes an accepted socket and runs the handshake. */
 int link_accept(struct link *l, int fd, const struct channel_key *key, int timeout_ms, char *err, size_t errlen);
 /* Sends one record with b's payload (b is emptied). */

@@ -1,6 +1,8 @@
 /* postcopy_fill.c — B's side of post-copy (postcopy.h): the fault thread
- * asks, the calling thread places. Page states: 0 missing, 1 asked for,
- * 2 in place (or no longer wanted: unmapped or dropped by the process). */
+ * asks (on the urgent connection once it is up), the calling thread places
+ * what the main connection brings and the urgent thread what the urgent one
+ * brings. Page states: 0 missing, 1 asked for, 2 in place (or no longer
+ * wanted: unmapped or dropped by the process). */
 #include "postcopy.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -26,6 +29,7 @@ enum { MISSING = 0, ASKED = 1, PLACED = 2 };
 #define FAULT_POLL_MS 100
 #define REMAPS_MAX 256
 #define COPY_RETRIES_MAX 50000 /* 5 s of 100 µs waits for the process's layout change to be read */
+#define JOIN_SLICE_MS 100      /* the urgent thread looks at `stop` this often while it waits */
 
 /* An mremap the process made during post-copy: A's addresses in
  * [from, from + len) are at to now. */
@@ -35,6 +39,11 @@ struct remap {
 
 struct fill {
 	struct link *l;
+	struct link urgent;
+	bool urgent_up;          /* under lock: requests go on urgent */
+	struct join_point *join; /* where urgent arrives, or NULL */
+	uint32_t flags;          /* FR_PC_* */
+	uint64_t placed;         /* under lock */
 	int uffd;
 	struct lazy_index ix;
 	pthread_mutex_t lock; /* remaps, latencies, counters, the link's writer */
@@ -118,7 +127,10 @@ static void on_fault(struct fill *f, uint64_t addr)
 		return;
 	}
 	/* adaptive read-ahead: sequential faults double the window, others halve it */
-	f->window = a == f->last_fault ? MIN(f->window * 2, RA_MAX) : MAX(f->window / 2, RA_MIN);
+	if (f->flags & FR_PC_NO_READAHEAD)
+		f->window = 1;
+	else
+		f->window = a == f->last_fault ? MIN(f->window * 2, RA_MAX) : MAX(f->window / 2, RA_MIN);
 	uint64_t n = 0;
 	double t = now_ms();
 	while (n < f->window && (uint64_t)k + n < f->ix.total &&
@@ -132,8 +144,9 @@ static void on_fault(struct fill *f, uint64_t addr)
 	f->st->requests++;
 	struct buf b = {0};
 	encode_discard(&b, &(struct fr_discard){.addr = a, .npages = (uint32_t)n});
+	struct link *to = f->urgent_up ? &f->urgent : f->l;
 	pthread_mutex_unlock(&f->lock);
-	int r = link_put(f->l, REC_PAGE_REQ, &b);
+	int r = link_put(to, REC_PAGE_REQ, &b);
 	buf_free(&b);
 	if (r < 0)
 		fail_with(f, r, "cannot ask for a page");
@@ -190,7 +203,7 @@ static void *read_faults(void *arg)
 /* One PAGES record from A: each page still missing or asked for goes in.
  * The check and the copy are one step under the lock, against the fault
  * thread's forget(): a page the process dropped meanwhile must stay zero. */
-static int place(struct fill *f, const uint8_t *p, uint32_t len, uint64_t *placed)
+static int place(struct fill *f, const uint8_t *p, uint32_t len)
 {
 	long page = f->ix.page;
 	struct fr_pages_hdr h;
@@ -221,7 +234,7 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len, uint64_t *place
 			/* EEXIST: already there; ENOENT: unmapped since (its event follows) */
 			if (e != EAGAIN) {
 				__atomic_store_n(&f->ix.state[k], PLACED, __ATOMIC_RELEASE);
-				(*placed)++;
+				f->placed++;
 				if (was == ASKED) {
 					f->st->pages_requested++;
 					if (f->asked_ms[k] > 0)
@@ -235,7 +248,86 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len, uint64_t *place
 		if (was != PLACED && e && e != EEXIST && e != ENOENT)
 			return -e;
 	}
+	pthread_mutex_lock(&f->lock);
 	f->st->bytes += (uint64_t)h.npages * (uint64_t)page;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+/* A's urgent connection: accepted from the join point, then read for the
+ * pages that answer requests. One that never comes is no failure: A
+ * answers on the main connection then. */
+static void *run_urgent(void *arg)
+{
+	struct fill *f = arg;
+	double t0 = now_ms();
+	int fd = -ETIMEDOUT;
+	while (!f->stop && fd == -ETIMEDOUT && now_ms() - t0 < f->l->ch.timeout_ms)
+		fd = join_wait(f->join, JOIN_SLICE_MS);
+	char why[256];
+	if (fd < 0 || link_accept(&f->urgent, fd, f->l->ch.key, f->l->ch.timeout_ms, why, sizeof(why)) < 0) {
+		if (!f->stop)
+			pr_warn("post-copy goes on with one connection: %s",
+				fd < 0 ? (fd == -ETIMEDOUT ? "the urgent connection did not come" : strerror(-fd)) : why);
+		return NULL;
+	}
+	pthread_mutex_lock(&f->lock);
+	bool late = f->stop; /* every page came on the main connection meanwhile */
+	f->urgent_up = !late;
+	f->st->urgent_ms = late ? 0 : now_ms() - t0;
+	pthread_mutex_unlock(&f->lock);
+	if (late)
+		return NULL; /* closed by postcopy_fill */
+	for (;;) {
+		uint16_t type;
+		const uint8_t *p;
+		uint32_t len;
+		int r = stream_read_record(&f->urgent.in, &type, &p, &len);
+		if (r == -ETIMEDOUT && !f->stop)
+			continue; /* no fault, no answer */
+		if (r < 0 || f->stop) {
+			if (!f->stop)
+				fail_with(f, r, "the urgent connection failed");
+			break;
+		}
+		if (type != REC_PAGES) {
+			fail_with(f, -EPROTO, "a record other than pages on the urgent connection");
+			break;
+		}
+		if ((r = place(f, p, len)) < 0) {
+			fail_with(f, r, r == -EBADMSG ? "pages outside the lazy memory (corrupted stream)"
+						      : "cannot place post-copy pages");
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Every page is placed or forgotten. */
+static bool all_in(const struct fill *f)
+{
+	for (uint64_t k = 0; k < f->ix.total; k++)
+		if (__atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE) != PLACED)
+			return false;
+	return true;
+}
+
+/* After A's DONE: the pages still on the urgent connection land (or the
+ * connection fails, or nothing comes for the link's timeout). */
+static int wait_all_in(struct fill *f, char *err, size_t errlen)
+{
+	double t0 = now_ms();
+	while (!all_in(f)) {
+		if (f->error) {
+			snprintf(err, errlen, "%s", f->err);
+			return f->error;
+		}
+		if (!f->join || now_ms() - t0 > f->l->ch.timeout_ms) {
+			snprintf(err, errlen, "%s ended post-copy with pages missing", f->l->peer);
+			return -EPROTO;
+		}
+		usleep(1000);
+	}
 	return 0;
 }
 
@@ -255,20 +347,12 @@ static void latencies(struct fill *f)
 	f->st->lat_max_ms = f->lat[f->nlat - 1];
 }
 
-/* Every page is placed or forgotten. */
-static bool all_in(const struct fill *f)
-{
-	for (uint64_t k = 0; k < f->ix.total; k++)
-		if (__atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE) != PLACED)
-			return false;
-	return true;
-}
-
-int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, struct postcopy_stats *st, char *err,
-		  size_t errlen)
+int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const struct postcopy_fill_opts *o,
+		  struct postcopy_stats *st, char *err, size_t errlen)
 {
 	double t0 = now_ms();
-	struct fill f = {.l = l, .uffd = lz->uffd, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER, .window = RA_START};
+	struct fill f = {.l = l, .uffd = lz->uffd, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER, .window = RA_START,
+			 .join = o->join, .flags = o->flags};
 	int r = lazy_index_init(&f.ix, &lz->pages);
 	if (r == 0) {
 		f.asked_ms = calloc(f.ix.total ? f.ix.total : 1, sizeof(double));
@@ -277,16 +361,15 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, struct pos
 			r = -ENOMEM;
 	}
 	st->pages_total = f.ix.total;
-	pthread_t faults;
-	bool started = false;
-	if (r == 0 && pthread_create(&faults, NULL, read_faults, &f) != 0)
+	pthread_t faults, urgent;
+	bool started = r == 0 && pthread_create(&faults, NULL, read_faults, &f) == 0;
+	bool have_urgent = started && f.join && pthread_create(&urgent, NULL, run_urgent, &f) == 0;
+	if (r == 0 && !started)
 		r = -EAGAIN;
-	started = r == 0;
 	if (r < 0)
 		snprintf(err, errlen, "cannot start post-copy: %s", strerror(-r));
-	uint64_t placed = 0;
 	bool done = false;
-	while (r == 0 && !(done && all_in(&f))) {
+	while (r == 0 && !done) {
 		uint16_t type;
 		const uint8_t *p;
 		uint32_t len;
@@ -295,15 +378,12 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, struct pos
 			break;
 		}
 		if (type == REC_PAGES) {
-			if ((r = place(&f, p, len, &placed)) < 0)
+			if ((r = place(&f, p, len)) < 0)
 				snprintf(err, errlen, "cannot place post-copy pages: %s",
 					 r == -EBADMSG ? "outside the lazy memory (corrupted stream)" : strerror(-r));
 		} else if (type == REC_DONE) {
 			done = true;
-			if (!all_in(&f)) {
-				snprintf(err, errlen, "%s ended post-copy with pages missing", l->peer);
-				r = -EPROTO;
-			}
+			r = wait_all_in(&f, err, errlen);
 		} else {
 			snprintf(err, errlen, "%s sent a %s record during post-copy", l->peer, fr_record_name(type));
 			r = -EPROTO;
@@ -320,16 +400,24 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, struct pos
 		if ((r = restore_lazy_release(pid, lz, why, sizeof(why))) < 0)
 			snprintf(err, errlen, "%s", why);
 	}
+	pthread_mutex_lock(&f.lock);
 	f.stop = true;
+	if (f.urgent_up)
+		shutdown(f.urgent.ch.fd, SHUT_RDWR); /* its reader stops */
+	pthread_mutex_unlock(&f.lock);
 	if (started)
 		pthread_join(faults, NULL);
+	if (have_urgent)
+		pthread_join(urgent, NULL);
+	if (f.urgent.open)
+		link_close(&f.urgent, false);
 	if (r == 0)
 		restore_lazy_free(lz);
 	st->t_complete_ms = now_ms() - t0;
 	latencies(&f);
 	if (r == 0) {
 		struct buf b = {0};
-		encode_u64_record(&b, placed);
+		encode_u64_record(&b, f.placed);
 		if ((r = link_put(l, REC_COMPLETE, &b)) < 0)
 			link_io_error(l, r, "sending COMPLETE", err, errlen);
 		buf_free(&b);
@@ -345,9 +433,10 @@ void postcopy_stats_json(FILE *fp, const struct postcopy_stats *st)
 	fprintf(fp,
 		"\"postcopy\":{\"pages_total\":%llu,\"pages_requested\":%llu,\"pages_pushed\":%llu,\"pages_skipped\":%llu,"
 		"\"faults\":%llu,\"zero_faults\":%llu,\"requests\":%llu,\"fault_latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
-		"\"max\":%.3f},\"complete_ms\":%.3f,\"bytes\":%llu}",
+		"\"max\":%.3f},\"complete_ms\":%.3f,\"bytes\":%llu,\"urgent_ms\":%.3f}",
 		(unsigned long long)st->pages_total, (unsigned long long)st->pages_requested,
 		(unsigned long long)st->pages_pushed, (unsigned long long)st->pages_skipped,
 		(unsigned long long)st->faults, (unsigned long long)st->zero_faults, (unsigned long long)st->requests,
-		st->lat_p50_ms, st->lat_p99_ms, st->lat_max_ms, st->t_complete_ms, (unsigned long long)st->bytes);
+		st->lat_p50_ms, st->lat_p99_ms, st->lat_max_ms, st->t_complete_ms, (unsigned long long)st->bytes,
+		st->urgent_ms);
 }
