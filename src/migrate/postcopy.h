@@ -42,16 +42,22 @@ struct postcopy_stats {
 	double t_complete_ms;     /* from the start on B (or GO at A) to COMPLETE */
 	uint64_t bytes;           /* page bytes sent / received */
 	double urgent_ms;         /* time until the urgent connection was up (0: none) */
+	uint32_t reconnects;      /* connections made again after one broke (--retry-for) */
 };
 
+struct postcopy_serve_opts {
+	uint32_t flags;        /* the offer's FR_PC_* */
+	uint32_t retry_for_ms; /* --retry-for: how long to connect again after a break (0: not) */
+};
 /* A, after RUNNING: serves the pages of lazy (sorted) from pid's stopped
- * copy; flags are the offer's FR_PC_*. */
-int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, uint32_t flags,
+ * copy. */
+int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, const struct postcopy_serve_opts *o,
 		   struct postcopy_stats *st, char *err, size_t errlen);
 
 struct postcopy_fill_opts {
 	uint32_t flags;           /* the offer's FR_PC_* */
-	struct join_point *join;  /* where A's urgent connection arrives, or NULL */
+	uint32_t retry_for_ms;    /* the offer's retry window */
+	struct join_point *join;  /* where A's urgent and resumed connections arrive, or NULL */
 };
 /* B, after RUNNING (and SESSION): fills the running pid's missing pages;
  * lz is freed. */

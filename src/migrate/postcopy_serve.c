@@ -9,7 +9,10 @@
  *   - a reader per connection queues B's requests and takes COMPLETE;
  *   - the urgent connection is made (link_join) while pages already flow.
  * Each page is claimed once (an atomic flag per page), by whichever thread
- * sends it first. */
+ * sends it first. A connection that breaks ends the session; with
+ * --retry-for, the main connection is made again (link_join, JOIN_RESUME)
+ * until the window closes, B's RESUME says which pages it holds, and a new
+ * session sends the others (without an urgent connection). */
 #include "postcopy.h"
 
 #include <errno.h>
@@ -38,11 +41,13 @@
 #define SNDBUF_MAX (32 << 20)
 #define PUSH_IDLE_MS 1000 /* --no-push: B asked for nothing this long, the rest is pushed */
 #define WAIT_SLICE_MS 100
+#define RETRY_PAUSE_MS 500 /* between two attempts to connect again */
 
 struct serve {
 	struct link *l;
 	struct link urgent;
 	bool urgent_up; /* atomic: answers go on urgent */
+	struct link_peer peer; /* where to connect again */
 	uint32_t flags; /* FR_PC_* */
 	pid_t pid;
 	struct lazy_index ix; /* state: 1 = claimed by a sender */
@@ -52,6 +57,7 @@ struct serve {
 	struct fr_discard queue[QUEUE_MAX]; /* requests not served yet */
 	size_t head, n;
 	bool complete, failed, ending;
+	bool lost; /* a connection broke: the session ends (and may be made again) */
 	bool over; /* the urgent connection is not wanted any more */
 	uint64_t complete_pages;
 	uint64_t sent; /* pages written */
@@ -70,6 +76,16 @@ static void serve_fail(struct serve *sv, const char *fmt, const char *what) /* s
 	sv->failed = true;
 }
 
+/* Connection l failed with e: lost if it broke (sv->lock held). */
+static void serve_io_fail(struct serve *sv, struct link *l, int e, const char *doing)
+{
+	if (!sv->failed) {
+		link_io_error(l, e, doing, sv->err, sizeof(sv->err));
+		sv->lost = link_lost(e);
+	}
+	sv->failed = true;
+}
+
 /* B's records on one connection: PAGE_REQ (queued), COMPLETE (main only),
  * or the end. */
 static void read_requests(struct serve *sv, struct link *l, bool main)
@@ -85,9 +101,8 @@ static void read_requests(struct serve *sv, struct link *l, bool main)
 			/* B asks only when its process faults: silence is fine */
 		} else if (r < 0) {
 			/* the urgent connection ends when B has every page */
-			if (main || !(sv->ending || sv->complete))
-				serve_fail(sv, "the connection failed during post-copy: %s",
-					   l->in.err[0] ? l->in.err : strerror(-r));
+			if (main || !(sv->ending || sv->complete || sv->over))
+				serve_io_fail(sv, l, r, "the connection failed during post-copy");
 			stop = true;
 		} else if (type == REC_PAGE_REQ) {
 			struct fr_discard d;
@@ -132,7 +147,7 @@ static void *run_urgent(void *arg)
 	struct serve *sv = arg;
 	double t0 = now_ms();
 	char why[256];
-	if (link_join(&sv->urgent, sv->l, sv->token, why, sizeof(why)) < 0) {
+	if (link_join(&sv->urgent, &sv->peer, sv->token, JOIN_URGENT, why, sizeof(why)) < 0) {
 		pr_warn("post-copy goes on with one connection: %s", why);
 		return NULL;
 	}
@@ -226,7 +241,7 @@ static void *answer(void *arg)
 			sv->hint = (uint64_t)k; /* the push goes on near the fault */
 		sv->answered += sent;
 		if (r < 0)
-			serve_fail(sv, "cannot answer a page request: %s", strerror(-r));
+			serve_io_fail(sv, urgent ? &sv->urgent : sv->l, r, "cannot answer a page request");
 		pthread_mutex_unlock(&sv->lock);
 		count_sent(sv, sent);
 	}
@@ -311,6 +326,12 @@ static int push(struct serve *sv)
 		cursor++, scanned = 0;
 	}
 	free(buf);
+	if (r < 0 && r != -EPIPE && r != -EINTR) {
+		pthread_mutex_lock(&sv->lock);
+		serve_io_fail(sv, sv->l, r, "cannot push post-copy pages");
+		pthread_mutex_unlock(&sv->lock);
+		r = -EPIPE;
+	}
 	/* every page is claimed: wait until the answers are written too */
 	pthread_mutex_lock(&sv->lock);
 	while (r == 0 && sv->sent < total && !sv->failed)
@@ -342,37 +363,21 @@ static bool read_session(struct serve *sv, char *err, size_t errlen, int *r)
 	return memcmp(sv->token, none, sizeof(none)) != 0;
 }
 
-int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, uint32_t flags,
-		   struct postcopy_stats *st, char *err, size_t errlen)
+/* One session on sv->l: until B's COMPLETE (0), or a failure (sv->err,
+ * sv->lost if a connection broke). */
+static int serve_session(struct serve *sv, bool first, bool want_urgent)
 {
-	double t0 = now_ms();
-	struct serve *sv = calloc(1, sizeof(*sv));
-	if (!sv || lazy_index_init(&sv->ix, lazy) < 0) {
-		if (sv)
-			lazy_index_free(&sv->ix);
-		free(sv);
-		snprintf(err, errlen, "out of memory for post-copy");
-		return -ENOMEM;
-	}
-	*sv = (struct serve){.l = l, .flags = flags, .pid = pid, .ix = sv->ix, .page = sv->ix.page,
-			     .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .hint = UINT64_MAX,
-			     .last_request_ms = now_ms()};
-	st->pages_total = sv->ix.total;
-	l->sender = false; /* B speaks while this side streams now: requests, not a refusal */
-	int r = 0;
-	bool want_urgent = !(flags & FR_PC_NO_URGENT) && read_session(sv, err, errlen, &r);
-	if (r < 0) {
-		lazy_index_free(&sv->ix);
-		free(sv);
-		return r;
-	}
-	bound_in_flight(l->ch.fd);
+	sv->n = 0, sv->complete = sv->failed = sv->ending = sv->lost = sv->over = false;
+	sv->hint = UINT64_MAX, sv->err[0] = '\0';
+	sv->l->sender = false; /* B speaks while this side streams now: requests, not a refusal */
+	bound_in_flight(sv->l->ch.fd);
 	pthread_t reader, server, urgent;
 	bool have_reader = pthread_create(&reader, NULL, read_main, sv) == 0;
 	bool have_server = have_reader && pthread_create(&server, NULL, answer, sv) == 0;
-	bool have_urgent = have_server && want_urgent && pthread_create(&urgent, NULL, run_urgent, sv) == 0;
+	bool have_urgent = have_server && first && want_urgent && pthread_create(&urgent, NULL, run_urgent, sv) == 0;
+	int r = 0;
 	if (!have_server) {
-		snprintf(err, errlen, "cannot start the post-copy threads");
+		snprintf(sv->err, sizeof(sv->err), "cannot start the post-copy threads");
 		r = -EAGAIN;
 	}
 	if (r == 0)
@@ -387,21 +392,21 @@ int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, uin
 	if (r == 0) {
 		struct fr_done done = {.pages = sv->sent};
 		encode_done(&b, &done);
-		r = link_put(l, REC_DONE, &b);
+		if ((r = link_put(sv->l, REC_DONE, &b)) < 0) {
+			pthread_mutex_lock(&sv->lock);
+			serve_io_fail(sv, sv->l, r, "cannot send DONE");
+			pthread_mutex_unlock(&sv->lock);
+		}
 	}
+	buf_free(&b);
 	pthread_mutex_lock(&sv->lock);
 	while (r == 0 && !sv->complete && !sv->failed)
 		pthread_cond_wait(&sv->cond, &sv->lock);
 	if (r == 0 && sv->failed)
 		r = -EPIPE;
 	pthread_mutex_unlock(&sv->lock);
-	if (r < 0) {
-		if (sv->err[0])
-			snprintf(err, errlen, "%s", sv->err);
-		else
-			link_io_error(l, r, "serving post-copy pages", err, errlen);
-		shutdown(l->ch.fd, SHUT_RDWR); /* the reader stops */
-	}
+	if (r < 0)
+		shutdown(sv->l->ch.fd, SHUT_RDWR); /* the reader stops */
 	if (have_reader)
 		pthread_join(reader, NULL);
 	if (have_urgent) {
@@ -413,14 +418,129 @@ int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, uin
 		pthread_join(urgent, NULL);
 		if (sv->urgent.open)
 			link_close(&sv->urgent, false);
+		__atomic_store_n(&sv->urgent_up, false, __ATOMIC_RELEASE);
+	}
+	return r;
+}
+
+/* B's RESUME on a connection made again: the pages it holds are sent, the
+ * others are not (whatever was in flight on the broken one is lost). */
+static int take_resume(struct serve *sv, struct link *l, char *err, size_t errlen)
+{
+	uint16_t type;
+	const uint8_t *p;
+	uint32_t len;
+	int r = stream_read_record(&l->in, &type, &p, &len);
+	if (r < 0) {
+		link_io_error(l, r, "waiting for RESUME", err, errlen);
+		return r;
+	}
+	uint64_t total = sv->ix.total;
+	uint8_t *bits = malloc((size_t)(total + 7) / 8 + 1);
+	if (!bits)
+		return -ENOMEM;
+	if (type != REC_RESUME || decode_resume(p, len, total, bits) < 0) {
+		snprintf(err, errlen, "%s answered with a %s record, not a valid RESUME", l->peer, fr_record_name(type));
+		free(bits);
+		return -EPROTO;
+	}
+	uint64_t have = 0;
+	for (uint64_t k = 0; k < total; k++) {
+		uint8_t in = (bits[k / 8] >> (k % 8)) & 1;
+		sv->ix.state[k] = in;
+		have += in;
+	}
+	free(bits);
+	sv->sent = have;
+	return 0;
+}
+
+/* The main connection again, within the retry window; 0 or -errno. */
+static int reconnect(struct serve *sv, struct link **fresh, double deadline, char *err, size_t errlen)
+{
+	char why[256] = "";
+	while (now_ms() < deadline && !interrupted()) {
+		struct link *l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		int r = link_join(l, &sv->peer, sv->token, JOIN_RESUME, why, sizeof(why));
+		if (r == 0) {
+			l->sender = false;
+			if ((r = take_resume(sv, l, why, sizeof(why))) == 0) {
+				*fresh = l;
+				return 0;
+			}
+			link_close(l, false);
+		}
+		free(l);
+		pr_info("post-copy: connecting again failed: %s", why);
+		if (r == -EPROTO || r == -ENOMEM)
+			break;
+		usleep(RETRY_PAUSE_MS * 1000);
+	}
+	snprintf(err, errlen, "%s", why[0] ? why : "interrupted");
+	return -ETIMEDOUT;
+}
+
+int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, const struct postcopy_serve_opts *o,
+		   struct postcopy_stats *st, char *err, size_t errlen)
+{
+	double t0 = now_ms();
+	struct serve *sv = calloc(1, sizeof(*sv));
+	if (!sv || lazy_index_init(&sv->ix, lazy) < 0) {
+		if (sv)
+			lazy_index_free(&sv->ix);
+		free(sv);
+		snprintf(err, errlen, "out of memory for post-copy");
+		return -ENOMEM;
+	}
+	*sv = (struct serve){.l = l, .flags = o->flags, .pid = pid, .ix = sv->ix, .page = sv->ix.page,
+			     .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .hint = UINT64_MAX,
+			     .last_request_ms = now_ms()};
+	st->pages_total = sv->ix.total;
+	int r = link_peer_of(l, &sv->peer);
+	bool want_urgent = false;
+	if (r == 0 && (!(o->flags & FR_PC_NO_URGENT) || o->retry_for_ms)) {
+		bool have = read_session(sv, err, errlen, &r);
+		want_urgent = have && !(o->flags & FR_PC_NO_URGENT);
+		if (r == 0 && !have && o->retry_for_ms)
+			pr_warn("%s cannot take a connection made again: a broken link will end the migration", l->peer);
+	}
+	struct link *fresh = NULL; /* the main connection made again */
+	for (bool first = true; r == 0; first = false) {
+		r = serve_session(sv, first, want_urgent);
+		if (r == 0 || !sv->lost || !o->retry_for_ms || sv->complete)
+			break;
+		pr_info("post-copy: %s; connecting again for up to %d s", sv->err, o->retry_for_ms / 1000);
+		st->reconnects++;
+		double t_lost = now_ms();
+		struct link *again = NULL;
+		char why[256];
+		if (reconnect(sv, &again, t_lost + o->retry_for_ms, why, sizeof(why)) < 0) {
+			size_t n = strlen(sv->err);
+			snprintf(sv->err + n, sizeof(sv->err) - n, "; connecting again for %d s failed: %s",
+				 o->retry_for_ms / 1000, why);
+			break;
+		}
+		pr_info("post-copy: connected again after %.0f ms; %llu of %llu pages were in place", now_ms() - t_lost,
+			(unsigned long long)sv->sent, (unsigned long long)sv->ix.total);
+		if (fresh)
+			link_close(fresh, false), free(fresh);
+		sv->l = fresh = again;
+		r = 0;
+	}
+	if (r < 0 && sv->err[0])
+		snprintf(err, errlen, "%s", sv->err);
+	if (fresh) {
+		link_close(fresh, r == 0);
+		free(fresh);
 	}
 	st->pages_requested = sv->answered;
-	st->pages_pushed = sv->sent - sv->answered;
+	st->pages_pushed = sv->sent >= sv->answered ? sv->sent - sv->answered : 0;
 	st->bytes = sv->sent * (uint64_t)sv->page;
 	st->requests = sv->requests;
 	st->urgent_ms = sv->urgent_ms;
 	st->t_complete_ms = now_ms() - t0;
-	buf_free(&b);
 	lazy_index_free(&sv->ix);
 	free(sv);
 	return r;

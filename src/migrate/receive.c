@@ -156,9 +156,10 @@ static int receive_rounds(struct link *l, pid_t pid, const struct restore_opts *
 static int route_join(int fd, int timeout_ms, char *err, size_t errlen)
 {
 	uint8_t token[JOIN_TOKEN_LEN];
+	enum join_kind kind;
 	char peer[80];
 	net_peer_name(fd, peer, sizeof(peer));
-	int r = join_peek(fd, token, timeout_ms);
+	int r = join_peek(fd, token, &kind, timeout_ms);
 	if (r == 0)
 		return 0;
 	if (r < 0) {
@@ -168,7 +169,7 @@ static int route_join(int fd, int timeout_ms, char *err, size_t errlen)
 											 : strerror(-r));
 		return r;
 	}
-	r = join_hand_over(token, fd);
+	r = join_hand_over(token, kind, fd);
 	close(fd);
 	if (r < 0) {
 		snprintf(err, errlen, "%s joins %s", peer,
@@ -179,8 +180,9 @@ static int route_join(int fd, int timeout_ms, char *err, size_t errlen)
 	return 1;
 }
 
-/* After RUNNING: the token of a join point for post-copy's urgent channel,
- * all zeros if this host cannot open one (A then keeps to one connection). */
+/* After RUNNING: the token of a join point for post-copy's urgent
+ * connection and for the main one made again (--retry-for), all zeros if
+ * this host cannot open one (A then keeps to one connection). */
 static void offer_session(struct link *l, struct join_point *jp, struct buf *b)
 {
 	int r = join_open(jp);
@@ -267,10 +269,12 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		pr_warn("pid %d runs here, but %s did not hear RUNNING: it keeps its copy stopped", pid, l.peer);
 	struct postcopy_stats pst = {0};
 	struct join_point jp = {.fd = -1};
-	bool urgent = ropts.lazy && !(offer.postcopy_flags & FR_PC_NO_URGENT);
-	if (urgent)
+	/* a join point for the urgent connection and for the main one made again */
+	bool joins = ropts.lazy && (!(offer.postcopy_flags & FR_PC_NO_URGENT) || offer.retry_for_s);
+	if (joins)
 		offer_session(&l, &jp, &b);
-	struct postcopy_fill_opts fo = {.flags = offer.postcopy_flags, .join = urgent && jp.fd >= 0 ? &jp : NULL};
+	struct postcopy_fill_opts fo = {.flags = offer.postcopy_flags, .retry_for_ms = offer.retry_for_s * 1000,
+					.join = joins && jp.fd >= 0 ? &jp : NULL};
 	if (ropts.lazy)
 		r = postcopy_fill(&l, pid, &lazy, &fo, &pst, rerr, sizeof(rerr));
 	join_close(&jp);

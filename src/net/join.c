@@ -45,8 +45,9 @@ int join_open(struct join_point *jp)
 	return 0;
 }
 
-/* The one fd a hand-over carries, from a process of this user only. */
-static int take_fd(int c)
+/* The one fd a hand-over carries (its kind in the byte), from a process of
+ * this user only. */
+static int take_fd(int c, enum join_kind *kind)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
@@ -68,10 +69,15 @@ static int take_fd(int c)
 		return -EPROTO;
 	int fd;
 	memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	if (byte != JOIN_URGENT && byte != JOIN_RESUME) {
+		close(fd);
+		return -EPROTO;
+	}
+	*kind = (enum join_kind)byte;
 	return fd;
 }
 
-int join_wait(struct join_point *jp, int timeout_ms)
+int join_wait(struct join_point *jp, int timeout_ms, enum join_kind *kind)
 {
 	struct pollfd p = {.fd = jp->fd, .events = POLLIN};
 	int n = poll(&p, 1, timeout_ms);
@@ -82,7 +88,7 @@ int join_wait(struct join_point *jp, int timeout_ms)
 	int c = accept4(jp->fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return neg_errno();
-	int fd = take_fd(c);
+	int fd = take_fd(c, kind);
 	close(c);
 	return fd;
 }
@@ -94,9 +100,9 @@ void join_close(struct join_point *jp)
 	jp->fd = -1;
 }
 
-int join_peek(int fd, uint8_t token[JOIN_TOKEN_LEN], int timeout_ms)
+int join_peek(int fd, uint8_t token[JOIN_TOKEN_LEN], enum join_kind *kind, int timeout_ms)
 {
-	uint8_t pre[JOIN_MAGIC_LEN + JOIN_TOKEN_LEN];
+	uint8_t pre[JOIN_MAGIC_LEN + 1 + JOIN_TOKEN_LEN];
 	double deadline = now_ms() + timeout_ms;
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -123,11 +129,14 @@ int join_peek(int fd, uint8_t token[JOIN_TOKEN_LEN], int timeout_ms)
 	}
 	if (recv(fd, pre, sizeof(pre), MSG_WAITALL) != (ssize_t)sizeof(pre))
 		return -EPROTO;
-	memcpy(token, pre + JOIN_MAGIC_LEN, JOIN_TOKEN_LEN);
+	if (pre[JOIN_MAGIC_LEN] != JOIN_URGENT && pre[JOIN_MAGIC_LEN] != JOIN_RESUME)
+		return -EPROTO;
+	*kind = (enum join_kind)pre[JOIN_MAGIC_LEN];
+	memcpy(token, pre + JOIN_MAGIC_LEN + 1, JOIN_TOKEN_LEN);
 	return 1;
 }
 
-int join_hand_over(const uint8_t token[JOIN_TOKEN_LEN], int fd)
+int join_hand_over(const uint8_t token[JOIN_TOKEN_LEN], enum join_kind kind, int fd)
 {
 	int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (c < 0)
@@ -138,7 +147,7 @@ int join_hand_over(const uint8_t token[JOIN_TOKEN_LEN], int fd)
 	if (connect(c, (struct sockaddr *)&sa, len) < 0) {
 		r = errno == ECONNREFUSED || errno == ENOENT ? -ESRCH : neg_errno(); /* no such migration (any more) */
 	} else {
-		char byte = 0;
+		char byte = (char)kind;
 		union {
 			struct cmsghdr h;
 			char buf[CMSG_SPACE(sizeof(int))];
@@ -155,10 +164,11 @@ int join_hand_over(const uint8_t token[JOIN_TOKEN_LEN], int fd)
 	return r;
 }
 
-int join_send_prefix(int fd, const uint8_t token[JOIN_TOKEN_LEN])
+int join_send_prefix(int fd, const uint8_t token[JOIN_TOKEN_LEN], enum join_kind kind)
 {
-	uint8_t pre[JOIN_MAGIC_LEN + JOIN_TOKEN_LEN];
+	uint8_t pre[JOIN_MAGIC_LEN + 1 + JOIN_TOKEN_LEN];
 	memcpy(pre, JOIN_MAGIC, JOIN_MAGIC_LEN);
-	memcpy(pre + JOIN_MAGIC_LEN, token, JOIN_TOKEN_LEN);
+	pre[JOIN_MAGIC_LEN] = (uint8_t)kind;
+	memcpy(pre + JOIN_MAGIC_LEN + 1, token, JOIN_TOKEN_LEN);
 	return send(fd, pre, sizeof(pre), MSG_NOSIGNAL) == (ssize_t)sizeof(pre) ? 0 : neg_errno();
 }

@@ -55,7 +55,7 @@ expect_err "plain sender" "; pid $pid (runs on here untouched|was resumed here u
 untouched "$pid" "$blk" "plain sender"
 # a second connection (post-copy's urgent one) whose session token names no
 # migration running there: the receiver says so and goes on serving
-host_exec A bash -c "exec 3<>/dev/tcp/10.77.0.2/$PORT && printf 'FERRYJN1%016d' 0 >&3 && sleep 0.3"
+host_exec A bash -c "exec 3<>/dev/tcp/10.77.0.2/$PORT && printf 'FERRYJNU%016d' 0 >&3 && sleep 0.3"
 wait_until 5 grep -q "joins no migration running here" "$RECV_ERR" || fail "stale token: $(cat "$RECV_ERR")"
 
 # 2. a file the process holds open exists only in A

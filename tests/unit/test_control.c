@@ -21,7 +21,7 @@ static void offer_bytes(struct buf *b, int32_t pid, uint32_t mode, const char *p
 {
 	struct fr_offer_file f = {.path = (char *)path, .flags = flags, .size = 4096, .mtime_ns = 1234567890123};
 	struct fr_offer o = {.pid = pid, .mode = mode, .memory = 1 << 20, .compress = FR_COMPRESS_ZSTD,
-			     .postcopy_flags = pc_flags, .nfiles = path ? 1 : 0, .files = &f};
+			     .postcopy_flags = pc_flags, .retry_for_s = 30, .nfiles = path ? 1 : 0, .files = &f};
 	encode_offer(b, &o);
 }
 
@@ -37,6 +37,7 @@ static void test_offer_round_trip(void **state)
 	assert_int_equal(o.memory, 1 << 20);
 	assert_int_equal(o.compress, FR_COMPRESS_ZSTD);
 	assert_int_equal(o.postcopy_flags, FR_PC_NO_URGENT | FR_PC_NO_PUSH);
+	assert_int_equal(o.retry_for_s, 30);
 	assert_int_equal(o.nfiles, 1);
 	assert_string_equal(o.files[0].path, "/usr/bin/perl");
 	assert_int_equal(o.files[0].flags, FR_OFFER_FILE_EXACT);
@@ -70,8 +71,13 @@ static void test_offer_refusals(void **state)
 	buf_put_u64(&b, 0);
 	buf_put_u32(&b, FR_COMPRESS_NONE);
 	buf_put_u32(&b, 0);
+	buf_put_u32(&b, 0);
 	buf_put_u32(&b, FR_OFFER_MAX_FILES + 1);
 	struct fr_offer o;
+	assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), -EBADMSG);
+	b.len = 0;
+	struct fr_offer retry = {.pid = 7, .mode = FR_MODE_POSTCOPY, .retry_for_s = FR_RETRY_FOR_MAX_S + 1};
+	encode_offer(&b, &retry);
 	assert_int_equal(decode_offer(b.data, (uint32_t)b.len, &o), -EBADMSG);
 	buf_free(&b);
 }
@@ -105,6 +111,13 @@ static void test_refuse_and_numbers(void **state)
 	assert_int_equal(decode_session(b.data, (uint32_t)b.len, back), 0);
 	assert_memory_equal(token, back, sizeof(token));
 	assert_int_equal(decode_session(b.data, (uint32_t)b.len - 1, back), -EBADMSG);
+	b.len = 0;
+	uint8_t bits[3] = {0xa5, 0x0f, 0x01}, got[3] = {0};
+	encode_resume(&b, 17, bits);
+	assert_int_equal(decode_resume(b.data, (uint32_t)b.len, 17, got), 0);
+	assert_memory_equal(bits, got, sizeof(bits));
+	assert_int_equal(decode_resume(b.data, (uint32_t)b.len, 18, got), -EBADMSG); /* another count */
+	assert_int_equal(decode_resume(b.data, (uint32_t)b.len - 1, 17, got), -EBADMSG);
 	buf_free(&b);
 }
 
