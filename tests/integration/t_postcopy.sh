@@ -84,7 +84,8 @@ log "parts off: memory whole without the urgent connection, read-ahead, push"
 # and what it wrote since the last round follows the start (pages B holds
 # from the rounds are not sent again: far fewer pages are left than its
 # memory); --postcopy-after 1 switches after one round; a quiet process
-# switches as pre-copy does, with an empty post-copy phase.
+# switches as pre-copy does, with an empty post-copy phase (its limit of
+# 500 ms fits even on a loaded machine, where the measured switch cost grows).
 host_tc A 400mbit 64kb 100ms || fail "tc"
 hybrid_one() { # WHAT WORKLOAD_ARGS -- SEND_ARGS; sets LAZY, RULE
 	local what=$1
@@ -111,7 +112,7 @@ hybrid_one busy 64 20000 random -- --max-iterations 3 --downtime-limit 5
 hybrid_one forced 64 2000 random -- --postcopy-after 1 --downtime-limit 0
 [ "$RULE" = postcopy-after ] || fail "hybrid forced: rule $RULE"
 [ "$(grep -o '"round":[0-9]*' "$SEND_STATS" | wc -l)" = 1 ] || fail "hybrid forced: not one round"
-hybrid_one quiet 64 0 random --
+hybrid_one quiet 64 0 random -- --downtime-limit 500
 [ "$RULE" = downtime-limit ] && [ "$LAZY" = 0 ] || fail "hybrid quiet: rule $RULE, $LAZY pages left"
 host_exec A tc qdisc del dev "${HOST_IF[A]}" root
 # the layout changes in every way during the rounds and during post-copy
@@ -141,17 +142,6 @@ ferry_send "$pid" --key-file "$KEY" --mode postcopy
 [ "$SEND_RC" != 0 ] || fail "receiver killed: send succeeded"
 [ "$(wc -l <"$SEND_ERR")" = 1 ] || fail "receiver killed: not one line: $(cat "$SEND_ERR")"
 grep -q "pid $pid runs on 10.77.0.2:$PORT without all of its memory" "$SEND_ERR" || fail "receiver killed: $(cat "$SEND_ERR")"
-[ "$(host_exec A awk '/^State:/ {print $2}' "/proc/$pid/status")" = T ] || fail "receiver killed: pid $pid is not stopped in A"
-host_exec B test -e "/proc/$pid" || fail "receiver killed: pid $pid is gone from B"
-waits=$(host_exec B cat "/proc/$pid/wchan")
-[ "$waits" = handle_userfault ] || fail "receiver killed: pid $pid in B waits in '$waits', not for its pages"
-log "receiver killed in post-copy: $(cat "$SEND_ERR"); B's copy waits in $waits"
-host_exec B kill -KILL "$pid"
-wait_until 10 ns_gone B "$pid" || fail "cannot kill pid $pid in B"
-host_exec A kill -CONT "$pid"
-# nsenter (the test's way into host A) stopped itself with its child: continue it too
-kill -CONT "$(ps -o ppid= -p "$WL_GPID" | tr -d ' ')" 2>/dev/null
-wait_until 5 in_a_running "$pid" || fail "pid $pid does not run again in A"
-host_exec A tc qdisc del dev "${HOST_IF[A]}" root
-finish_in A mem256 "$pid" "$ctl"
+log "receiver killed in post-copy: $(cat "$SEND_ERR")"
+held_then_back_in_a "receiver killed" "$pid" "$ctl" mem256
 log "pass"
