@@ -229,11 +229,17 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 		int64_t k = lazy_index_of(&f->ix, a);
 		if (k < 0)
 			return -EBADMSG;
-		/* EAGAIN: the process is changing its layout (an event the fault
-		 * thread has not read yet): again, at the address it reads then */
+		/* EAGAIN: the process is changing its layout; ENOENT: it has
+		 * changed it (moved or unmapped the mapping: the kernel looks for
+		 * the mapping before it looks at a change in flight) and the fault
+		 * thread has not read the event yet. Both: again, at the address
+		 * the remap table gives once it has (an unmap's event marks the
+		 * page placed). Taking ENOENT for "unmapped" lost the page of a
+		 * mapping moved meanwhile: its new place stayed missing, and read
+		 * zeros once the memory was unregistered. */
 		int e = EAGAIN;
 		uint8_t was = PLACED;
-		for (int tries = 0; e == EAGAIN && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
+		for (int tries = 0; (e == EAGAIN || e == ENOENT) && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
 			if (tries)
 				usleep(100);
 			pthread_mutex_lock(&f->lock);
@@ -245,8 +251,7 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 			struct uffdio_copy c = {.dst = here(f, a), .src = (uint64_t)(uintptr_t)(data + (size_t)i * (size_t)page),
 						.len = (uint64_t)page};
 			e = ioctl(f->uffd, UFFDIO_COPY, &c) < 0 ? errno : 0;
-			/* EEXIST: already there; ENOENT: unmapped since (its event follows) */
-			if (e != EAGAIN) {
+			if (e == 0 || e == EEXIST) { /* EEXIST: already there */
 				__atomic_store_n(&f->ix.state[k], PLACED, __ATOMIC_RELEASE);
 				f->placed++;
 				if (was == ASKED) {
@@ -259,8 +264,8 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 			}
 			pthread_mutex_unlock(&f->lock);
 		}
-		if (was != PLACED && e && e != EEXIST && e != ENOENT)
-			return -e;
+		if (was != PLACED && e && e != EEXIST)
+			return -e; /* ENOENT for 5 s: a layout change without an event */
 	}
 	pthread_mutex_lock(&f->lock);
 	f->st->bytes += (uint64_t)h.npages * (uint64_t)page;
