@@ -129,13 +129,14 @@ static void on_fault(struct fill *f, uint64_t addr)
 		pthread_mutex_unlock(&f->lock);
 		struct uffdio_zeropage z = {.range = {.start = addr, .len = (uint64_t)page}};
 		int e = ioctl(f->uffd, UFFDIO_ZEROPAGE, &z) < 0 ? errno : 0;
-		/* EEXIST: it landed between the fault and now; EAGAIN: a layout
-		 * change is in flight, whose event this thread must read first:
-		 * the woken thread faults again after it */
-		if (e == EEXIST || e == EAGAIN) {
+		/* EEXIST: it landed between the fault and now; EAGAIN, ENOENT: a
+		 * layout change is in flight or made (by another thread), whose
+		 * event this thread must read first: the woken thread faults again
+		 * after it, or finds the mapping gone */
+		if (e == EEXIST || e == EAGAIN || e == ENOENT) {
 			struct uffdio_range w = {.start = addr, .len = (uint64_t)page};
 			ioctl(f->uffd, UFFDIO_WAKE, &w);
-		} else if (e && e != ENOENT) {
+		} else if (e) {
 			fail_with(f, -e, "cannot place a zero page");
 		}
 		return;
