@@ -61,6 +61,7 @@ struct fill {
 	struct postcopy_stats *st;
 	volatile bool stop;         /* post-copy is over */
 	volatile bool session_over; /* this connection's threads stop */
+	bool finishing;             /* every page is in: the memory is being released */
 	int error;                  /* this session's failure */
 	bool lost;                  /* ... a connection that broke */
 	char err[256];
@@ -97,6 +98,11 @@ static uint64_t there(const struct fill *f, uint64_t a)
 static void fail_with(struct fill *f, int e, const char *what)
 {
 	pthread_mutex_lock(&f->lock);
+	if (f->finishing) { /* every page is in place: nothing is lost, COMPLETE still goes */
+		pthread_mutex_unlock(&f->lock);
+		pr_warn("post-copy, once every page was in place: %s: %s", what, strerror(-e));
+		return;
+	}
 	if (!f->error) {
 		f->error = e;
 		f->lost = link_lost(e);
@@ -512,8 +518,12 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 			r = -EAGAIN;
 			break;
 		}
-		if ((r = read_main(&f, err, errlen)) == 0)
+		if ((r = read_main(&f, err, errlen)) == 0) {
+			pthread_mutex_lock(&f.lock);
+			f.finishing = true;
+			pthread_mutex_unlock(&f.lock);
 			break; /* the fault thread reads on while the memory is released */
+		}
 		pthread_mutex_lock(&f.lock);
 		f.session_over = true;
 		if (f.urgent_up)
