@@ -197,6 +197,7 @@ static int tls_errno(ssize_t g)
 	case GNUTLS_E_AGAIN:
 		return -ETIMEDOUT;
 	case GNUTLS_E_PREMATURE_TERMINATION:
+	case GNUTLS_E_INVALID_SESSION: /* a write failed before on this session (another thread's) */
 		return -ECONNRESET;
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR: /* the socket's own error: a dead peer (TCP_USER_TIMEOUT) or a reset */
