@@ -152,7 +152,7 @@ if mode == "postcopy":  # the frozen part leaves the lazy pages for after the st
     last = pe[-1]
     assert last["pages"] == last["pages_total"] == pc["pages_total"], (last, pc)
     assert (last["urgent"], last["readahead"], last["bulk"]) == (pc["pages_urgent"], pc["pages_readahead"], pc["pages_bulk"]), (last, pc)
-    assert last["faults"] == pc["faults"] > 0 and last["bytes"] == pc["bytes"], (last, pc)
+    assert last["faults"] == pc["faults"] and last["bytes"] == pc["bytes"], (last, pc)  # faults: as the program ran
     assert [e["pages"] for e in pe] == sorted(e["pages"] for e in pe), "pages sent over time not growing"
     assert all(abs(e["postcopy_ms"] - p["t_ms"]) <= 0.051 for e, p in zip(pe, pc["series"]["samples"])), "event times differ from the series'"
 else:  # no post-copy, no post-copy events
