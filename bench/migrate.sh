@@ -14,6 +14,9 @@
 # too) runs post-copy without that part (--no-urgent-channel, --no-read-ahead,
 # --no-push), and a second table compares the post-copy rows;
 # BENCH_FROM=bench/results/migrate-STAMP.jsonl redraws a saved run's table.
+# Plots: the pause of each row (PNG, with gnuplot), and post-copy's
+# throughput and faults over time, a line per post-copy or hybrid run
+# (bench/postcopy_plot.py: SVG).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -100,6 +103,7 @@ summarize() {
 	function str(k) { if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5); return "-" }
 	{
 		sub(/,"recv":.*$/, "") # what the source measured
+		gsub(/"series":\{[^]]*\]\}/, "") # post-copy over time: its "bytes" are per interval
 		key = str("link") SUBSEP num("size_mib") SUBSEP num("rate") SUBSEP str("mode")
 		if (!(key in n)) order[++keys] = key
 		i = ++n[key]
@@ -132,6 +136,7 @@ postcopy_rows() {
 		if (!(key in n)) order[++keys] = key
 		i = ++n[key]
 		$0 = substr($0, index($0, "\"recv\":")) # the destination saw the faults
+		gsub(/"series":\{[^]]*\]\}/, "") # its totals, not the last interval of the series
 		$0 = substr($0, index($0, "\"postcopy\":{"))
 		c[key, i] = num("complete_ms"); tp[key, i] = num("complete_ms") > 0 ? num("bytes") / 1e6 / (num("complete_ms") / 1e3) : 0
 		fl[key, i] = num("faults"); u[key, i] = num("urgent_ms"); p5[key, i] = num("p50"); p9[key, i] = num("p99")
@@ -195,5 +200,11 @@ if command -v gnuplot >/dev/null 2>&1; then
 		plot "$dat" using 2:xtic(1) title "stop-and-copy", "" using 3 title "pre-copy", "" using 4 title "post-copy", "" using 5 title "hybrid"
 	GP
 	[ -s "$png" ] && echo "plot: $png"
+fi
+# post-copy's throughput over time, from the series in the stats of each
+# post-copy (and hybrid) run: plain SVG, no plotting package needed
+svg=$OUT/migrate-$stamp-postcopy.svg
+if python3 "$HERE/postcopy_plot.py" "$json" "$svg" "ferry post-copy: throughput over time ($stamp)"; then
+	echo "plot: $svg"
 fi
 echo "saved: $table, $json"

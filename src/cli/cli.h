@@ -18,6 +18,10 @@ int cmd_ui(int argc, char **argv);
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A progress bar on stderr when it is a terminal (arg: the label). */
 void cli_progress(uint64_t done, uint64_t total, void *label);
+/* The post-copy line (pages moved / total, faults/s, MiB/s), the same way:
+ * the hook of struct postcopy_series (label: its text). */
+struct postcopy_series;
+void cli_postcopy_progress(const struct postcopy_series *s, bool final, void *label);
 void cli_progress_end(void);
 /* Opens the --stats file ("-" = stdout); NULL with an error printed on failure. */
 FILE *cli_open_stats(const char *cmd, const char *path);

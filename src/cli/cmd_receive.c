@@ -12,7 +12,7 @@
 
 static const char help[] =
 	"Usage: ferry receive --listen ADDR:PORT (--key-file FILE | --insecure)\n"
-	"                     [--once] [--timeout SECONDS] [--stats-json FILE]\n"
+	"                     [--once] [--timeout SECONDS] [--stats-json FILE] [--quiet]\n"
 	"                     [--shell-job] [--inherit-fd N:FD]... [--map-addr OLD=NEW]...\n"
 	"\n"
 	"Waits for `ferry send` to move processes here. Each connection is one\n"
@@ -42,7 +42,10 @@ static const char help[] =
 	"      --insecure          plain TCP, no authentication, no encryption\n"
 	"  -1, --once              serve one migration, then exit with its result\n"
 	"      --timeout SECONDS   longest wait for the sender at any step (default 30)\n"
-	"  -s, --stats-json FILE   append one JSON line per migration to FILE\n"
+	"  -s, --stats-json FILE   append one JSON line per migration to FILE (post-copy:\n"
+	"                          its pages by kind and their series over time)\n"
+	"  -q, --quiet             no post-copy progress line (there is none when stderr\n"
+	"                          is not a terminal either)\n"
 	"  -j, --shell-job         a process that does not lead its session (a stage of a\n"
 	"                          shell pipeline) joins this ferry's session and group;\n"
 	"                          terminal fds get this ferry's terminal\n"
@@ -65,14 +68,15 @@ int cmd_receive(int argc, char **argv)
 		{"insecure", no_argument, 0, OPT_INSECURE}, {"once", no_argument, 0, '1'},
 		{"timeout", required_argument, 0, OPT_TIMEOUT}, {"stats-json", required_argument, 0, 's'},
 		{"help", no_argument, 0, 'h'}, {"inherit-fd", required_argument, 0, 'i'},
-		{"map-addr", required_argument, 0, 'a'}, {"shell-job", no_argument, 0, 'j'}, {0}};
+		{"map-addr", required_argument, 0, 'a'}, {"shell-job", no_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'}, {0}};
 	static struct restore_inherit *inherit; /* static: still reachable when a parse error returns */
 	static struct restore_addr_map *addr_map;
-	struct receive_opts o = {.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000};
+	struct receive_opts o = {.timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .postcopy_progress = cli_postcopy_progress,
+				 .postcopy_progress_arg = "receive post-copy (pages in place)"};
 	const char *key_path = NULL;
 	bool insecure = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "l:k:1s:i:a:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:k:1s:i:a:jqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o.listen = optarg; break;
 		case 'k': key_path = optarg; break;
@@ -83,6 +87,7 @@ int cmd_receive(int argc, char **argv)
 				return 1;
 			break;
 		case 's': o.stats_path = optarg; break;
+		case 'q': o.postcopy_progress = NULL; break;
 		case 'j': o.restore.shell_job = true; break;
 		case 'i':
 			if (cli_add_inherit("receive", optarg, &inherit, &o.restore.ninherit) < 0)

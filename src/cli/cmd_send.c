@@ -111,13 +111,16 @@ static const char help[] =
 	"                         for slow links (default none; costs CPU on both sides)\n"
 	"      --bandwidth RATE   cap the sending rate at RATE bytes/s (K, M, G: powers of\n"
 	"                         1024; e.g. 100M), to spare a link others use\n"
-	"  -q, --quiet            no progress bar (there is none when stderr is not a\n"
+	"  -q, --quiet            no progress bar, nor post-copy's line (pages sent,\n"
+	"                         faults served/s, MiB/s; none when stderr is not a\n"
 	"                         terminal either)\n"
 	"  -s, --stats-json FILE  statistics as JSON ('-' = stdout): total, setup and\n"
 	"                         downtime (frozen here until running there), expected\n"
 	"                         downtime, bytes, pages, each round (pages, bytes,\n"
 	"                         duration, dirty rate), the rule that ended pre-copy,\n"
-	"                         the destination's build time\n"
+	"                         the destination's build time; post-copy: pages by\n"
+	"                         kind (urgent, read-ahead, bulk), faults, latency,\n"
+	"                         and their series over time (every 100 ms)\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: 0 when the process runs at the destination and is gone here;\n"
@@ -182,7 +185,8 @@ int cmd_send(int argc, char **argv)
 		{0}};
 	static int *external; /* static: still reachable when a parse error returns */
 	struct send_opts o = {.pid = -1, .ghost_limit = CAPTURE_GHOST_LIMIT_DEFAULT, .timeout_ms = CLI_TIMEOUT_DEFAULT_S * 1000, .progress = cli_progress,
-			      .progress_arg = progress_label,
+			      .progress_arg = progress_label, .postcopy_progress = cli_postcopy_progress,
+			      .postcopy_progress_arg = "send post-copy (pages sent)",
 			      .precopy = {.downtime_limit_ms = PRECOPY_DOWNTIME_LIMIT_MS_DEFAULT,
 					  .max_iterations = PRECOPY_MAX_ITERATIONS_DEFAULT, .goal_pct = -1,
 					  .round_begin = round_begin}};
@@ -281,7 +285,7 @@ int cmd_send(int argc, char **argv)
 			o.external = external;
 			break;
 		case 's': stats_path = optarg; break;
-		case 'q': o.progress = NULL; break;
+		case 'q': o.progress = NULL, o.postcopy_progress = NULL; break;
 		case OPT_COMPRESS:
 			if (fr_compress_parse(optarg, &o.compress) < 0) {
 				cli_error("send", "--compress takes lz4, zstd or none, not '%s'", optarg);
@@ -334,6 +338,7 @@ int cmd_send(int argc, char **argv)
 			cli_error("send", "%s; pid %d %s", err[0] ? err : strerror(-r), o.pid,
 				  strcmp(where, "resumed") == 0 ? "was resumed here untouched" : "runs on here untouched");
 		precopy_stats_free(&st.precopy);
+		postcopy_stats_free(&st.postcopy);
 		return 1;
 	}
 	FILE *sf = cli_open_stats("send", stats_path);
@@ -342,5 +347,6 @@ int cmd_send(int argc, char **argv)
 		cli_close_stats(sf);
 	}
 	precopy_stats_free(&st.precopy);
+	postcopy_stats_free(&st.postcopy);
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../migrate/postcopy_progress.h"
 #include "../net/channel.h"
 #include "../state/model.h"
 #include "cli.h"
@@ -49,29 +50,58 @@ static double progress_t0; /* first call of this operation */
 static double progress_last; /* last line drawn */
 
 #define PROGRESS_REDRAW_MS 100 /* at most ten lines a second */
+#define PROGRESS_WIDTH 30
+
+/* Whether to draw now (a terminal, and a redraw's time has come or end);
+ * fills bar with done/total of it. */
+static bool progress_bar(uint64_t done, uint64_t total, bool end, double *now, char bar[PROGRESS_WIDTH + 1])
+{
+	if (!isatty(STDERR_FILENO) || total == 0)
+		return false;
+	*now = now_ms();
+	if (!progress_shown)
+		progress_t0 = *now;
+	if (progress_shown && !end && *now - progress_last < PROGRESS_REDRAW_MS)
+		return false;
+	progress_last = *now;
+	int fill = (int)((double)MIN(done, total) / (double)total * PROGRESS_WIDTH);
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(PROGRESS_WIDTH - fill));
+	bar[PROGRESS_WIDTH] = '\0';
+	progress_shown = true;
+	return true;
+}
 
 void cli_progress(uint64_t done, uint64_t total, void *label)
 {
-	if (!isatty(STDERR_FILENO) || total == 0)
+	char bar[PROGRESS_WIDTH + 1];
+	double now;
+	if (!progress_bar(done, total, done >= total, &now, bar))
 		return;
-	double now = now_ms();
-	if (!progress_shown)
-		progress_t0 = now;
-	if (progress_shown && done < total && now - progress_last < PROGRESS_REDRAW_MS)
-		return;
-	progress_last = now;
-	enum { WIDTH = 30 };
-	int fill = (int)((double)done / (double)total * WIDTH);
-	char bar[WIDTH + 1];
-	memset(bar, '#', (size_t)fill);
-	memset(bar + fill, '.', (size_t)(WIDTH - fill));
-	bar[WIDTH] = '\0';
 	double secs = (now - progress_t0) / 1e3;
 	double rate = secs > 0 ? (double)done / secs : 0; /* bytes/s */
 	double eta = rate > 0 ? (double)(total - done) / rate : 0;
 	fprintf(stderr, "\r%s [%s] %5.1f%% of %llu MiB, %.0f MiB/s, %.1f s left  ", (const char *)label, bar,
 		100.0 * (double)done / (double)total, (unsigned long long)(total >> 20), rate / (1 << 20), eta);
-	progress_shown = true;
+}
+
+void cli_postcopy_progress(const struct postcopy_series *s, bool final, void *label)
+{
+	if (s->n == 1)
+		cli_progress_end(); /* the line of the frozen part (or the rounds) */
+	const struct postcopy_sample *p = &s->v[s->n - 1];
+	uint64_t done = postcopy_sample_pages(p);
+	char bar[PROGRESS_WIDTH + 1];
+	double now;
+	if (!progress_bar(done, s->pages_total, final, &now, bar))
+		return;
+	double pages_ps, faults_ps, bytes_ps;
+	postcopy_series_rates(s, &pages_ps, &faults_ps, &bytes_ps);
+	fprintf(stderr, "\r%s [%s] %llu/%llu pages (%.1f%%), %.0f faults/s, %.1f MiB/s  ", (const char *)label, bar,
+		(unsigned long long)done, (unsigned long long)s->pages_total,
+		100.0 * (double)done / (double)s->pages_total, faults_ps, bytes_ps / (1 << 20));
+	if (final)
+		cli_progress_end();
 }
 
 void cli_progress_end(void)

@@ -29,13 +29,15 @@
 #include "../restore/restore.h"
 #include "../state/layout.h"
 #include "link.h"
+#include "postcopy_progress.h"
 
 struct postcopy_stats {
 	uint64_t pages_total;     /* pages left at A when the process started on B */
 	uint64_t pages_requested; /* A: sent because B asked; B: placed after a request */
+	uint64_t pages_urgent;    /* of those, the page a fault asked for (the rest: read-ahead) */
 	uint64_t pages_pushed;    /* sent / placed from the background stream */
 	uint64_t pages_skipped;   /* B: unmapped or dropped by the process before they came */
-	uint64_t faults;          /* B: faults read on lazy memory */
+	uint64_t faults;          /* B: faults read on lazy memory; A: requests served */
 	uint64_t zero_faults;     /* B: of those, placed as zeros without asking */
 	uint64_t requests;        /* PAGE_REQ records */
 	double lat_p50_ms, lat_p99_ms, lat_max_ms; /* B: fault read → page in place */
@@ -43,6 +45,7 @@ struct postcopy_stats {
 	uint64_t bytes;           /* page bytes sent / received */
 	double urgent_ms;         /* time until the urgent connection was up (0: none) */
 	uint32_t reconnects;      /* connections made again after one broke (--retry-for) */
+	struct postcopy_series series; /* the counters over time (postcopy_progress.h) */
 };
 
 struct postcopy_serve_opts {
@@ -63,7 +66,11 @@ struct postcopy_fill_opts {
  * lz is freed. */
 int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const struct postcopy_fill_opts *o,
 		  struct postcopy_stats *st, char *err, size_t errlen);
-/* The stats as JSON members, without braces. */
+/* The stats as JSON members, without braces (postcopy_progress.c). */
 void postcopy_stats_json(FILE *f, const struct postcopy_stats *st);
+/* st's counters into st->series: forced at the start and the end (final),
+ * else once a step has passed (postcopy_progress.c). */
+void postcopy_tick(struct postcopy_stats *st, bool force, bool final);
+void postcopy_stats_free(struct postcopy_stats *st);
 
 #endif

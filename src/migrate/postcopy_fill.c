@@ -263,8 +263,10 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 				f->placed++;
 				if (was == ASKED) {
 					f->st->pages_requested++;
-					if (f->asked_ms[k] > 0)
+					if (f->asked_ms[k] > 0) {
 						f->lat[f->nlat++] = now_ms() - f->asked_ms[k];
+						f->st->pages_urgent++;
+					}
 				} else {
 					f->st->pages_pushed++;
 				}
@@ -276,6 +278,7 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 	}
 	pthread_mutex_lock(&f->lock);
 	f->st->bytes += (uint64_t)h.npages * (uint64_t)page;
+	postcopy_tick(f->st, false, false); /* from either connection's thread */
 	pthread_mutex_unlock(&f->lock);
 	return 0;
 }
@@ -503,6 +506,7 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 			r = -ENOMEM;
 	}
 	st->pages_total = f.ix.total;
+	postcopy_tick(st, true, false);
 	if (r < 0)
 		snprintf(err, errlen, "cannot start post-copy: %s", strerror(-r));
 	pthread_t faults, urgent;
@@ -578,6 +582,7 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 		restore_lazy_free(lz);
 	st->t_complete_ms = now_ms() - t0;
 	latencies(&f);
+	postcopy_tick(st, true, true);
 	if (r == 0) {
 		struct buf b = {0};
 		encode_u64_record(&b, f.placed);
@@ -593,17 +598,4 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 	free(f.lat);
 	lazy_index_free(&f.ix);
 	return r;
-}
-
-void postcopy_stats_json(FILE *fp, const struct postcopy_stats *st)
-{
-	fprintf(fp,
-		"\"postcopy\":{\"pages_total\":%llu,\"pages_requested\":%llu,\"pages_pushed\":%llu,\"pages_skipped\":%llu,"
-		"\"faults\":%llu,\"zero_faults\":%llu,\"requests\":%llu,\"fault_latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
-		"\"max\":%.3f},\"complete_ms\":%.3f,\"bytes\":%llu,\"urgent_ms\":%.3f,\"reconnects\":%u}",
-		(unsigned long long)st->pages_total, (unsigned long long)st->pages_requested,
-		(unsigned long long)st->pages_pushed, (unsigned long long)st->pages_skipped,
-		(unsigned long long)st->faults, (unsigned long long)st->zero_faults, (unsigned long long)st->requests,
-		st->lat_p50_ms, st->lat_p99_ms, st->lat_max_ms, st->t_complete_ms, (unsigned long long)st->bytes,
-		st->urgent_ms, st->reconnects);
 }

@@ -67,6 +67,7 @@ struct serve {
 	uint64_t requests, answered;
 	double urgent_ms; /* time to bring the urgent connection up (0: not up) */
 	uint8_t token[FR_SESSION_TOKEN_LEN];
+	struct postcopy_stats *st; /* its counters kept live, under lock, for the series */
 };
 
 static void serve_fail(struct serve *sv, const char *fmt, const char *what) /* sv->lock held */
@@ -208,10 +209,13 @@ static int send_range(struct serve *sv, struct link *l, uint8_t *buf, uint64_t a
 	return 0;
 }
 
-static void count_sent(struct serve *sv, uint64_t n)
+static void count_sent(struct serve *sv, uint64_t n, bool answered)
 {
 	pthread_mutex_lock(&sv->lock);
 	sv->sent += n;
+	*(answered ? &sv->st->pages_requested : &sv->st->pages_pushed) += n;
+	sv->st->bytes += n * (uint64_t)sv->page;
+	postcopy_tick(sv->st, false, false);
 	pthread_cond_broadcast(&sv->cond);
 	pthread_mutex_unlock(&sv->lock);
 }
@@ -239,6 +243,8 @@ static void *answer(void *arg)
 	struct fr_discard d;
 	while (buf && next_request(sv, &d)) {
 		bool urgent = __atomic_load_n(&sv->urgent_up, __ATOMIC_ACQUIRE);
+		int64_t asked = lazy_index_of(&sv->ix, d.addr); /* the fault's page: urgent if not claimed yet */
+		bool fresh = asked >= 0 && !__atomic_load_n(&sv->ix.state[asked], __ATOMIC_ACQUIRE);
 		uint64_t sent = 0;
 		int r = send_range(sv, urgent ? &sv->urgent : sv->l, buf, d.addr, d.npages, ANSWER_PAGES, &sent);
 		pthread_mutex_lock(&sv->lock);
@@ -246,10 +252,12 @@ static void *answer(void *arg)
 		if (k >= 0)
 			sv->hint = (uint64_t)k; /* the push goes on near the fault */
 		sv->answered += sent;
+		sv->st->pages_urgent += fresh && sent;
+		sv->st->faults++;
 		if (r < 0)
 			serve_io_fail(sv, urgent ? &sv->urgent : sv->l, r, "cannot answer a page request");
 		pthread_mutex_unlock(&sv->lock);
-		count_sent(sv, sent);
+		count_sent(sv, sent, true);
 	}
 	if (!buf) {
 		pthread_mutex_lock(&sv->lock);
@@ -328,7 +336,7 @@ static int push(struct serve *sv)
 		}
 		uint64_t sent = 0;
 		r = send_range(sv, sv->l, buf, lazy_index_addr(&sv->ix, k), PUSH_PAGES, PUSH_PAGES, &sent);
-		count_sent(sv, sent);
+		count_sent(sv, sent, false);
 		cursor++, scanned = 0;
 	}
 	free(buf);
@@ -502,8 +510,9 @@ int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, con
 	}
 	*sv = (struct serve){.l = l, .flags = o->flags, .pid = pid, .ix = sv->ix, .page = sv->ix.page,
 			     .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .hint = UINT64_MAX,
-			     .last_request_ms = now_ms()};
+			     .last_request_ms = now_ms(), .st = st};
 	st->pages_total = sv->ix.total;
+	postcopy_tick(st, true, false);
 	int r = link_peer_of(l, &sv->peer);
 	bool want_urgent = false;
 	if (r == 0 && (!(o->flags & FR_PC_NO_URGENT) || o->retry_for_ms)) {
@@ -541,6 +550,9 @@ int postcopy_serve(struct link *l, pid_t pid, const struct range_list *lazy, con
 		link_close(fresh, r == 0);
 		free(fresh);
 	}
+	/* the series counts what was sent, again after a reconnect too; the
+	 * totals below what B got */
+	postcopy_tick(st, true, true);
 	st->pages_requested = sv->answered;
 	st->pages_pushed = sv->sent >= sv->answered ? sv->sent - sv->answered : 0;
 	st->bytes = sv->sent * (uint64_t)sv->page;

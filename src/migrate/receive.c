@@ -267,7 +267,7 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 	encode_u64_record(&b, (uint64_t)pid);
 	if (link_put(&l, REC_RUNNING, &b) < 0)
 		pr_warn("pid %d runs here, but %s did not hear RUNNING: it keeps its copy stopped", pid, l.peer);
-	struct postcopy_stats pst = {0};
+	struct postcopy_stats pst = {.series = {.on_sample = o->postcopy_progress, .on_sample_arg = o->postcopy_progress_arg}};
 	struct join_point jp = {.fd = -1};
 	/* a join point for the urgent connection and for the main one made again */
 	bool joins = ropts.lazy && (!(offer.postcopy_flags & FR_PC_NO_URGENT) || offer.retry_for_s);
@@ -283,6 +283,7 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 		snprintf(err, errlen, "pid %d from %s: %s; it runs here without all of its memory and waits for the "
 			 "missing pages (the source keeps its copy stopped: kill this one and resume that one)",
 			 offer.pid, l.peer, rerr);
+		postcopy_stats_free(&pst);
 		goto out;
 	}
 	double total = now_ms() - t0;
@@ -290,6 +291,7 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 	       (double)rst.page_bytes / (1 << 20));
 	fflush(stdout);
 	write_stats(o, l.peer, pid, &rst, ropts.lazy ? &pst : NULL, rounds, total);
+	postcopy_stats_free(&pst);
 out:
 	fr_offer_free(&offer);
 	buf_free(&b);

@@ -13,6 +13,7 @@
 
 #include "../net/channel.h"
 #include "../restore/restore.h"
+#include "postcopy_progress.h"
 
 struct receive_opts {
 	const char *listen;            /* ADDR:PORT */
@@ -21,6 +22,8 @@ struct receive_opts {
 	int timeout_ms;
 	const char *stats_path;        /* JSON line per migration, or NULL */
 	struct restore_opts restore;   /* --inherit-fd, --map-addr: for every process received */
+	postcopy_sample_fn postcopy_progress; /* post-copy: each sample of the series, or NULL */
+	void *postcopy_progress_arg;
 };
 
 /* Serves until interrupted (SIGINT/SIGTERM), or one migration with once.

@@ -244,6 +244,8 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 	st->t_downtime_ms = now_ms() - t_freeze - st->dump.t_precheck_ms; /* the precheck runs unfrozen */
 	st->dest_pid = (pid_t)dest_pid;
+	st->postcopy.series.on_sample = o->postcopy_progress;
+	st->postcopy.series.on_sample_arg = o->postcopy_progress_arg;
 	if ((o->mode == FR_MODE_POSTCOPY || o->mode == FR_MODE_HYBRID) && (r = postcopy_serve(&l, o->pid, &lazy, &(struct postcopy_serve_opts){.flags = o->postcopy_flags, .retry_for_ms = o->retry_for_s * 1000}, &st->postcopy, err, errlen)) < 0) {
 		/* B runs it, waiting for pages only this copy has: keep it */
 		*where = "held";

@@ -33,6 +33,8 @@ struct send_opts {
 	uint32_t retry_for_s;      /* --retry-for: post-copy connects again after a break for this long */
 	page_progress_fn progress;
 	void *progress_arg;
+	postcopy_sample_fn postcopy_progress; /* post-copy: each sample of the series, or NULL */
+	void *postcopy_progress_arg;
 };
 
 struct send_stats {

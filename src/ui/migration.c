@@ -40,6 +40,7 @@ struct migration {
 	const char *rule;
 	uint64_t bytes_before_phase, bytes_in_phase;
 	double last_bytes_ms;
+	json_t *postcopy; /* the last "postcopy" event's numbers, or NULL */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -134,6 +135,30 @@ static void on_bytes(uint64_t done, uint64_t total, void *arg)
 	pthread_mutex_unlock(&lock);
 }
 
+/* send's post-copy hook: each sample of its series (every
+ * POSTCOPY_SAMPLE_MS, and the last) becomes a "postcopy" event: totals so
+ * far (pages sent by kind, faults served: each page request is a fault at
+ * the peer) and the rates of the last interval. */
+static void on_postcopy(const struct postcopy_series *s, bool final, void *arg)
+{
+	struct migration *m = arg;
+	if (!s->pages_total)
+		return; /* hybrid whose pause fit: no post-copy phase */
+	const struct postcopy_sample *p = &s->v[s->n - 1];
+	double pages_ps, faults_ps, bytes_ps;
+	postcopy_series_rates(s, &pages_ps, &faults_ps, &bytes_ps);
+	json_t *ev = json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:b}", "postcopy_ms", p->t_ms,
+			       "pages", (json_int_t)postcopy_sample_pages(p), "pages_total", (json_int_t)s->pages_total,
+			       "urgent", (json_int_t)p->urgent, "readahead", (json_int_t)p->readahead, "bulk",
+			       (json_int_t)p->bulk, "faults", (json_int_t)p->faults, "bytes", (json_int_t)p->bytes,
+			       "pages_ps", pages_ps, "faults_ps", faults_ps, "bytes_ps", bytes_ps, "final", final);
+	pthread_mutex_lock(&lock);
+	json_decref(m->postcopy);
+	m->postcopy = ev ? json_deep_copy(ev) : NULL;
+	push_event(m, "postcopy", ev);
+	pthread_mutex_unlock(&lock);
+}
+
 struct stats_args {
 	const struct send_opts *o;
 	const struct send_stats *st;
@@ -152,6 +177,7 @@ static void *run(void *arg)
 	struct send_opts o = {
 		.pid = m->req.pid, .to = p->address, .key = p->insecure ? NULL : &p->key, .mode = m->req.mode,
 		.timeout_ms = m->req.timeout_ms, .progress = on_bytes, .progress_arg = m,
+		.postcopy_progress = on_postcopy, .postcopy_progress_arg = m,
 		.precopy = {.downtime_limit_ms = m->req.downtime_limit_ms, .max_iterations = m->req.max_iterations,
 			    .goal_pct = -1, .round_begin = on_round, .progress = on_bytes, .progress_arg = m}};
 	struct send_stats st;
@@ -182,6 +208,7 @@ static void *run(void *arg)
 	pthread_cond_broadcast(&changed);
 	pthread_mutex_unlock(&lock);
 	precopy_stats_free(&st.precopy);
+	postcopy_stats_free(&st.postcopy);
 	return NULL;
 }
 
@@ -262,11 +289,14 @@ static json_t *num_or_null(double v) { return v >= 0 ? json_real(v) : json_null(
 /* The fields known so far, named as --stats-json names them. */
 static json_t *live_stats(const struct migration *m)
 {
-	return json_pack("{s:s, s:s, s:i, s:s, s:O, s:o, s:o, s:I}", "command", "send", "mode",
-			 migration_mode_name(m->req.mode), "pid", (int)m->req.pid, "peer", m->req.peer->address, "rounds",
-			 m->rounds, "expected_downtime_ms", num_or_null(m->expected_downtime_ms), "rule",
-			 m->rule ? json_string(m->rule) : json_null(), "page_bytes",
-			 (json_int_t)(m->bytes_before_phase + m->bytes_in_phase));
+	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:O, s:o, s:o, s:I}", "command", "send", "mode",
+			      migration_mode_name(m->req.mode), "pid", (int)m->req.pid, "peer", m->req.peer->address,
+			      "rounds", m->rounds, "expected_downtime_ms", num_or_null(m->expected_downtime_ms), "rule",
+			      m->rule ? json_string(m->rule) : json_null(), "page_bytes",
+			      (json_int_t)(m->bytes_before_phase + m->bytes_in_phase));
+	if (j && m->postcopy) /* so far: the last "postcopy" event's numbers */
+		json_object_set(j, "postcopy", m->postcopy);
+	return j;
 }
 
 /* With the lock held. */
@@ -404,6 +434,7 @@ void migrations_free(void)
 		json_decref(all[i]->events);
 		json_decref(all[i]->rounds);
 		json_decref(all[i]->stats);
+		json_decref(all[i]->postcopy);
 		free(all[i]);
 	}
 	count = 0;

@@ -5,9 +5,11 @@
  * dirty rate, the predicted pause) and ends ("round": the --stats-json round
  * fields), "bytes" (pages sent over time, at most every
  * MIGRATION_BYTES_EVERY_MS), "frozen" (the switch: rule and predicted
- * pause), then "done" (the full --stats-json object, the measured pause
- * among it) or "failed" (send's error line and where the process is). The
- * events are kept for the history and replayed to every reader (SSE). */
+ * pause), in post-copy "postcopy" (every POSTCOPY_SAMPLE_MS from the start
+ * at the peer: pages sent so far, by kind, faults served, the rates of the
+ * last interval; "final" on the last), then "done" (the full --stats-json
+ * object, the measured pause among it) or "failed" (send's error line and
+ * where the process is). The events are kept for the history and replayed to every reader (SSE). */
 #ifndef FERRY_UI_MIGRATION_H
 #define FERRY_UI_MIGRATION_H
 

@@ -143,7 +143,21 @@ if mode == "postcopy":  # the frozen part leaves the lazy pages for after the st
     assert st["pages_lazy"] > 0 and st["postcopy"]["pages_total"] == st["pages_lazy"], st
     pc = st["postcopy"]
     assert pc["pages_requested"] + pc["pages_pushed"] + pc["pages_skipped"] >= pc["pages_total"] > 0, pc
-else:  # the bytes of pages read and sent (zero pages among them), against the bytes of pages sent
+    # live post-copy: one event per step of the series, the last one marked
+    # final and equal to the stats' totals (pages sent by kind, faults served)
+    pe = [e for e in evs if e["type"] == "postcopy"]
+    assert len(pe) == len(pc["series"]["samples"]) >= 2, (len(pe), pc["series"])
+    assert [e["final"] for e in pe] == [False] * (len(pe) - 1) + [True], [e["final"] for e in pe]
+    assert types.index("postcopy") > types.index("frozen") and types[-2] == "postcopy", types
+    last = pe[-1]
+    assert last["pages"] == last["pages_total"] == pc["pages_total"], (last, pc)
+    assert (last["urgent"], last["readahead"], last["bulk"]) == (pc["pages_urgent"], pc["pages_readahead"], pc["pages_bulk"]), (last, pc)
+    assert last["faults"] == pc["faults"] and last["bytes"] == pc["bytes"], (last, pc)  # faults: as the program ran
+    assert [e["pages"] for e in pe] == sorted(e["pages"] for e in pe), "pages sent over time not growing"
+    assert all(abs(e["postcopy_ms"] - p["t_ms"]) <= 0.051 for e, p in zip(pe, pc["series"]["samples"])), "event times differ from the series'"
+else:  # no post-copy, no post-copy events
+    assert "postcopy" not in types, types
+if mode != "postcopy":  # the bytes of pages read and sent (zero pages among them), against the bytes of pages sent
     assert b and abs(b[-1] - st["page_bytes"]) <= 0.1 * st["page_bytes"], (b[-1], st["page_bytes"])
 t = [e["t_ms"] for e in evs]
 assert t == sorted(t), "event times go back"

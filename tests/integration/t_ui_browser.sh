@@ -4,7 +4,8 @@
 # the search box finds a running dirtier in the tree, its details say ferry
 # can move it, it is migrated from the page (pre-copy, then one dirtier
 # each with stop-and-copy and post-copy), the live view ends "done" and the DOM (measured pause,
-# rounds, bytes chart, history row, downtime chart bars) matches the API;
+# rounds, bytes chart, post-copy's live numbers and charts, history row,
+# downtime chart bars) matches the API;
 # each dirtier runs on in B, and the pause it measured itself is not
 # shorter than the page's (within 10 % + 10 ms; Chromium shares the 2 cores,
 # so it may see more: t_ui_api checks both bounds). Starting from the page (the click's request answered

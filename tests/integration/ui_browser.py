@@ -5,8 +5,8 @@ HTTP API, standard library only) through ferry ui's page, for t_ui_browser.sh.
   ui_browser.py migrate DRIVER UI PID NAME MODE PNG_DIR
       load the page, find PID in the tree with the search box, open it,
       migrate it to the first peer with MODE, wait for the end, check the
-      DOM (live state, rounds, bytes chart, history row, downtime chart bar)
-      against the API, save a screenshot of the downtime chart and the page
+      DOM (live state, rounds, bytes chart, post-copy's live view, history
+      row, downtime chart bar) against the API, save a screenshot of the downtime chart and the page
   ui_browser.py crowd DRIVER UI PID MIN_COUNT
       with MIN_COUNT or more processes: time the page's load, a search and
       the details of PID; checks they stay within a responsive budget
@@ -112,6 +112,7 @@ def migrate(b, ui, pid, name, mode, png_dir):
     points = b.js("const p = document.querySelector('#bytes-chart polyline'); return p ? p.getAttribute('points').split(' ').length : 0")
     if points < 2:
         fail(f"the bytes-over-time chart has {points} points")
+    check_postcopy(b, mode, st, png_dir)
     b.wait(f"return !!document.querySelector(\"#history tr[data-id='{mid}'] td.downtime\")", 10, "the history row")
     hist = b.js(f"const r = document.querySelector(\"#history tr[data-id='{mid}']\"); "
                 "return [r.querySelector('td.mode').textContent, r.querySelector('td.state').textContent, r.querySelector('td.downtime').textContent]")
@@ -134,6 +135,35 @@ def migrate(b, ui, pid, name, mode, png_dir):
                       "click_to_done_ms": (time.time() - t0) * 1e3, "total_ms": st["total_ms"],
                       "post_ms": float(b.js("return document.body.dataset.postMs")), "ui_start_ms": m["ui_start_ms"],
                       "bars": bars}))
+
+def check_postcopy(b, mode, st, png_dir):
+    """Post-copy's live view: its last numbers are the stats' totals (pages
+    sent by kind, faults served), its charts have a point per sample of the
+    stats' series; other modes do not show it."""
+    shown = not b.js("return document.querySelector('#postcopy').hidden")
+    if mode != "postcopy":
+        if shown:
+            fail(f"{mode}: the post-copy view is shown")
+        return
+    if not shown:
+        fail("the post-copy view is hidden")
+    pc = st["postcopy"]
+    d = b.js("return Object.assign({}, document.querySelector('#pc-summary').dataset)")
+    want = {"pages": pc["pages_total"], "pagesTotal": pc["pages_total"], "urgent": pc["pages_urgent"],
+            "readahead": pc["pages_readahead"], "bulk": pc["pages_bulk"], "faults": pc["faults"],
+            "points": len(pc["series"]["samples"])}
+    got = {k: int(d.get(k, -1)) for k in want}
+    if got != want or d.get("final") != "true":
+        fail(f"the post-copy view says {d}, the stats {want}")
+    n = len(pc["series"]["samples"])
+    for chart in ("#pc-pages-chart", "#pc-faults-chart"):
+        pts = b.wait(f"const p = document.querySelector('{chart} polyline.series'); "
+                     f"const n = p ? p.getAttribute('points').split(' ').length : 0; return n === {n} ? n : 0",
+                     10, f"{n} points in {chart}")
+        if pts != n:
+            fail(f"{chart}: {pts} points for {n} samples")
+    png = base64.b64decode(b.cmd("GET", f"/element/{b.find('#postcopy')}/screenshot"))
+    open(f"{png_dir}/postcopy-live.png", "wb").write(png)
 
 def crowd(b, ui, pid, min_count):
     load_ms = b.load(ui + "/")

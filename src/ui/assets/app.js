@@ -154,7 +154,7 @@ async function migrate(pid, peer, mode, limit, iters) {
 /* ---------------------------------------------------------------- live */
 function follow(id) {
   if (state.live && state.live.source) state.live.source.close();
-  const lv = state.live = { id, seen: -1, points: [], marks: [], rows: {}, source: null, drawn: false };
+  const lv = state.live = { id, seen: -1, points: [], marks: [], rows: {}, source: null, drawn: false, pc: [] };
   $("#live").hidden = false;
   $("#live-id").textContent = id;
   $("#live-state").textContent = "running";
@@ -163,8 +163,12 @@ function follow(id) {
   $("#live-downtime").textContent = "";
   $("#rounds tbody").replaceChildren();
   $("#bytes-chart").replaceChildren();
+  $("#postcopy").hidden = true;
+  $("#pc-summary").textContent = "";
+  $("#pc-pages-chart").replaceChildren();
+  $("#pc-faults-chart").replaceChildren();
   const src = lv.source = new EventSource(`/api/migrations/${id}/events`);
-  for (const type of ["start", "round_start", "round", "bytes", "frozen", "done", "failed"])
+  for (const type of ["start", "round_start", "round", "bytes", "frozen", "postcopy", "done", "failed"])
     src.addEventListener(type, ev => {
       const e = JSON.parse(ev.data);
       if (state.live !== lv || e.seq <= lv.seen) return; /* a reconnect replays from the first */
@@ -186,6 +190,31 @@ function drawBytes(lv) {
     lv.drawn = false;
     Charts.line($("#bytes-chart"), lv.points, { xLabel: "ms since start", yLabel: "bytes of pages sent", fmt: bytes, marks: lv.marks });
   });
+}
+/* post-copy, from its start at the peer: the pages sent (the peer places
+ * them as they come) and the faults it asked for them, over time */
+function drawPostcopy(lv) {
+  if (lv.pcDrawn) return;
+  lv.pcDrawn = true;
+  requestAnimationFrame(() => {
+    lv.pcDrawn = false;
+    const last = lv.pc[lv.pc.length - 1];
+    Charts.line($("#pc-pages-chart"), lv.pc.map(e => ({ t: e.postcopy_ms, v: e.pages })),
+      { xLabel: "ms since the start at the peer", yLabel: `pages sent (of ${last.pages_total})`, fmt: v => v.toFixed(0) });
+    Charts.line($("#pc-faults-chart"), lv.pc.map(e => ({ t: e.postcopy_ms, v: e.faults_ps })),
+      { xLabel: "ms since the start at the peer", yLabel: "faults served per second", fmt: v => v.toFixed(0) });
+  });
+}
+function onPostcopy(lv, e) {
+  lv.pc.push(e);
+  const box = $("#postcopy"), sum = $("#pc-summary");
+  box.hidden = false;
+  Object.assign(sum.dataset, { pages: e.pages, pagesTotal: e.pages_total, urgent: e.urgent, readahead: e.readahead,
+    bulk: e.bulk, faults: e.faults, points: lv.pc.length, final: e.final });
+  sum.textContent = `post-copy${e.final ? " (all sent)" : ""}: ${e.pages} of ${e.pages_total} pages sent ` +
+    `(${e.urgent} asked for by a fault, ${e.readahead} read ahead, ${e.bulk} pushed), ${e.faults} faults served; ` +
+    `${(e.bytes_ps / (1 << 20)).toFixed(1)} MiB/s, ${e.faults_ps.toFixed(0)} faults/s`;
+  drawPostcopy(lv);
 }
 function onEvent(lv, e) {
   const sum = $("#live-summary"), down = $("#live-downtime");
@@ -218,6 +247,9 @@ function onEvent(lv, e) {
       : lv.mode === "postcopy" ? "frozen (post-copy: the state and the pages that are not lazy; the rest follows once it runs on the peer)"
       : "frozen (stop-and-copy: the pause is the whole transfer)";
     drawBytes(lv);
+    break;
+  case "postcopy":
+    onPostcopy(lv, e);
     break;
   case "done": {
     const s = e.stats;
