@@ -75,8 +75,6 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 	} else if (name[0] == '/') {
 		if (strncmp(name, "/SYSV", 5) == 0)
 			return refuse(err, errlen, m, "System V shared memory");
-		if (ends_with(name, " (deleted)"))
-			return refuse(err, errlen, m, "a mapping of a deleted file");
 		char link[96];
 		snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)m->start,
 			 (unsigned long long)m->end);
@@ -98,6 +96,8 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 		v->path = strdup(target);
 		if (!v->path)
 			return -ENOMEM;
+		if (ends_with(target, " (deleted)")) /* a memfd or deleted file: its record comes later */
+			v->object = FR_VMA_OBJECT_UNRESOLVED;
 	} else if (strcmp(name, "[vsyscall]") == 0) {
 		return 1; /* fixed kernel page, the same everywhere: skip */
 	} else {

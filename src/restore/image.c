@@ -190,11 +190,13 @@ static int add_file(struct fr_stream *s, const struct image_limits *lim, struct 
 	}
 	if (img->nfiles > 1 && f->fd <= img->files[img->nfiles - 2].fd)
 		return corrupt(err, errlen, s, "file records are not sorted by fd");
+	if (img->nfiles > 1 && img->files[img->nfiles - 2].mapping_only && !f->mapping_only)
+		return corrupt(err, errlen, s, "an fd's record follows one of an object only mappings hold");
 	if (f->share_of >= 0) {
 		const struct fr_file *owner = find_file(img, img->nfiles - 1, f->share_of);
 		if (!owner)
 			return corrupt(err, errlen, s, "a file record shares the description of an unknown fd");
-		if (owner->kind != f->kind)
+		if (owner->kind != f->kind || owner->mapping_only)
 			return corrupt(err, errlen, s, "a file record shares the description of an fd of another kind");
 	}
 	return 0;
@@ -230,7 +232,7 @@ static int add_lock(struct fr_stream *s, struct fr_image *img, const uint8_t *p,
 		return refuse_record(r, s, "file lock", err, errlen);
 	img->nlocks++;
 	const struct fr_file *f = find_file(img, img->nfiles, l->fd);
-	if (!f || f->share_of >= 0)
+	if (!f || f->share_of >= 0 || f->mapping_only)
 		return corrupt(err, errlen, s, "a file lock names no fd of the image that owns its description");
 	return 0;
 }
@@ -252,6 +254,9 @@ static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct f
 		for (uint32_t i = 0; i + 1 < img->nvmas; i++)
 			if (img->vmas[i].kind == v->kind)
 				return corrupt(err, errlen, s, "a special mapping ([vdso]/[vvar]) appears twice");
+	const struct fr_file *f = v->object ? find_file(img, img->nfiles, fr_vma_object_fd(v)) : NULL;
+	if (v->object && (!f || (f->kind != FILE_MEMFD && f->kind != FILE_GHOST) || f->share_of >= 0))
+		return corrupt(err, errlen, s, "a mapping's object is no memfd or deleted file of the image");
 	return 0;
 }
 

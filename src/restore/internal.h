@@ -21,6 +21,11 @@ struct stub {
 	struct fr_sigaction sigact[FR_NSIG]; /* the actions it inherited from ferry (index sig-1) */
 	int keep_fd; /* an fd of the stub's that identity_apply leaves open (post-copy's uffd), or -1 */
 	bool parent_stays; /* ferry waits for the process (restore_opts.parent_stays) */
+	/* While the memory is built: ferry's fds of the image's files
+	 * (identity_open_files), for the mappings of memfds and deleted files;
+	 * NULL in pre-copy rounds, whose layouts have none. */
+	const struct fr_image *files_img;
+	const int *files;
 };
 /* Waits for pid to be free (a zombie of it may wait ~2 s to be reaped),
  * then forks the stub with that pid. It knows nothing of the image: all
@@ -44,6 +49,10 @@ void identity_close_files(int *fds, uint32_t n);
  * process group, fds (passed from fds, then everything else closed), umask,
  * personality, cwd, rlimits, prctl flags, signal actions. Signals stay
  * blocked; credentials and masks are threads_restore's. */
+struct rsys;
+/* Passes ferry's fd to the stub, reopened with flags (O_RDONLY / O_RDWR),
+ * outside identity_apply: *at is its number there, for the caller to close. */
+int identity_lend_file(struct stub *s, struct rsys *r, int fd, int flags, long *at);
 int identity_apply(struct stub *s, const struct fr_image *img, const struct restore_opts *opts, int *fds, char *err,
 		   size_t errlen);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);

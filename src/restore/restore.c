@@ -52,14 +52,17 @@ static int wait_tids_free(const struct fr_image *img, char *err, size_t errlen)
 	return 0;
 }
 
-/* The stub, seized, with its address space replaced by the saved one. */
-static int build_stub(struct restore_prepared *rp, const struct restore_opts *opts, struct restore_stats *st,
-		      char *err, size_t errlen)
+/* The stub, seized, with its address space replaced by the saved one;
+ * fds: ferry's of the image's files, for the mappings of memfds and
+ * deleted files. */
+static int build_stub(struct restore_prepared *rp, const struct restore_opts *opts, const int *fds,
+		      struct restore_stats *st, char *err, size_t errlen)
 {
 	double t = now_ms();
 	int r = stub_spawn(rp->img.proc.pid, opts, &rp->stub, err, errlen);
 	if (r < 0)
 		return r;
+	rp->stub.files_img = &rp->img, rp->stub.files = fds;
 	if ((r = seize_stub(&rp->stub)) < 0) {
 		snprintf(err, errlen, "cannot attach to the restore stub: %s", strerror(-r));
 		return r;
@@ -166,10 +169,11 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 	pr_info("image: pid %d, %u thread(s), %u mapping(s), %u fd(s)", img->proc.pid, img->nthreads, img->nvmas,
 		img->nfiles);
 	if ((r = identity_open_files(img, opts, &fds, err, errlen)) == 0 &&
-	    (r = build_stub(rp, opts, st, err, errlen)) == 0 &&
+	    (r = build_stub(rp, opts, fds, st, err, errlen)) == 0 &&
 	    (r = fill_pages(rp, s, opts, type, p, len, st, err, errlen)) == 0)
 		r = finish_stub(rp, opts, fds, st, err, errlen);
 out:
+	rp->stub.files = NULL;
 	identity_close_files(fds, img->nfiles);
 	st->t_total_ms = now_ms() - t0;
 	if (r < 0) {
@@ -332,6 +336,7 @@ int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct
 	}
 	if (r == 0 && (r = identity_open_files(&rp->img, &rp->opts, &fds, err, errlen)) == 0) {
 		double t = now_ms();
+		rp->stub.files_img = &rp->img, rp->stub.files = fds;
 		r = mm_update(&rp->stub, &rp->layout, &rp->img, err, errlen);
 		st->t_mm_ms += now_ms() - t;
 	}
@@ -339,6 +344,7 @@ int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct
 		r = fill_pages(rp, s, &rp->opts, type, p, len, st, err, errlen);
 	if (r == 0)
 		r = finish_stub(rp, &rp->opts, fds, st, err, errlen);
+	rp->stub.files = NULL;
 	identity_close_files(fds, rp->img.nfiles);
 	st->t_total_ms = now_ms() - t0;
 	return r;

@@ -116,7 +116,18 @@ struct fr_vma {
 	uint64_t pgoff; /* byte offset into the file */
 	char *path;     /* file-backed kinds only */
 	uint32_t attrs; /* FR_VMA_*: set again once the pages are in (0 in pre-copy rounds) */
+	uint32_t object; /* VMA_FILE_*: 0, or 1 + the fd of the image's FILE_MEMFD / FILE_GHOST record
+			    whose object it maps (path is then that object's, for messages) */
 };
+/* The object of a mapping of a memfd or deleted file, on the source until
+ * capture_vma_objects() names its record; never in a stream. */
+#define FR_VMA_OBJECT_UNRESOLVED UINT32_MAX
+
+/* The fd of the record whose memfd or deleted file v maps, or -1. */
+static inline int fr_vma_object_fd(const struct fr_vma *v)
+{
+	return v->object && v->object != FR_VMA_OBJECT_UNRESOLVED ? (int)(v->object - 1) : -1;
+}
 
 enum fr_file_kind {
 	FILE_REG = 1, /* regular file */
@@ -230,6 +241,8 @@ struct fr_file {
 	uint32_t nextents;
 	struct fr_extent *extents; /* FILE_MEMFD, FILE_GHOST: the data, by ascending offset */
 	struct fr_fdobj *obj;      /* FILE_PIPE, FILE_FIFO, FILE_UNIX, FILE_INET; else NULL */
+	bool mapping_only; /* FILE_MEMFD, FILE_GHOST: an object only mappings hold (its fd was closed):
+			      made again for them, never installed; fd is a number above the others */
 };
 
 /* Do records of this kind carry a struct fr_fdobj? */

@@ -24,7 +24,8 @@
 #include <sys/uio.h>
 
 #define FR_STREAM_MAGIC "FERRYSTM"
-#define FR_STREAM_VERSION 2 /* 2: VMA attrs, process pdeathsig and deleted cwd */
+#define FR_STREAM_VERSION 3 /* 2: VMA attrs, process pdeathsig and deleted cwd; 3: mapped memfds and
+                                    deleted files (VMA object, file mapping_only) */
 #define FR_RECORD_MAX (64u << 20) /* a record payload larger than this is corruption */
 /* A reader on a pipe or socket gives up when the peer sends nothing for this
  * long: a stalled or hostile peer must not hold a restore (and its stub)

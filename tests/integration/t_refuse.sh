@@ -2,7 +2,7 @@
 # refuse: a process holding something ferry cannot checkpoint yet (each kind
 # README lists: a pipe whose other end is another process's, an established
 # TCP connection, a userfaultfd watched by an epoll set (both named), a shared
-# mapping of a memfd, a memfd holding more than 48 MiB, a deleted directory,
+# mapping of a memfd holding more than 48 MiB whose fd is closed, such a memfd, a deleted directory,
 # System V shared memory, shared anonymous memory also mapped by a child)
 # must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
@@ -18,7 +18,7 @@ require_ferry
 kind() {
 	case $1 in
 	uffd) echo "an anonymous-inode object watched by epoll fd $(cat "$WL_CTL/epoll")" ;;
-	memfd) echo 'a mapping of a deleted file' ;;
+	memfd) echo 'a memfd with more than 48 MiB of data' ;;
 	bigmemfd) echo 'a memfd with more than 48 MiB of data' ;;
 	deleted) echo 'a deleted directory' ;;
 	sysvshm) echo 'System V shared memory' ;;

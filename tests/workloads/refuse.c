@@ -8,7 +8,8 @@
  *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
- *   memfd     a 1 MiB memfd mapped MAP_SHARED, its fd closed
+ *   memfd     a memfd holding 64 MiB of data, 1 MiB of it mapped MAP_SHARED,
+ *             its fd closed (its object is more than ferry carries)
  *   bigmemfd  a memfd holding 64 MiB of data (more than ferry carries)
  *   deleted   a directory (CTL/deleted) removed while open
  *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
@@ -125,7 +126,12 @@ int main(int argc, char **argv)
 		close(fd);
 	} else if (strcmp(mode, "memfd") == 0) {
 		int m = memfd_create("refuse", MFD_CLOEXEC);
-		if (m < 0 || ftruncate(m, SH_LEN) < 0 ||
+		char chunk[65536];
+		memset(chunk, 0x5a, sizeof chunk);
+		for (int i = 0; m >= 0 && i < (64 << 20) / (int)sizeof chunk; i++)
+			if (write(m, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+				wl_fail("write memfd: %s", strerror(errno));
+		if (m < 0 ||
 		    (sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0)) == MAP_FAILED)
 			wl_fail("memfd mapping: %s", strerror(errno));
 		close(m);
