@@ -8,8 +8,9 @@
  *                          share index, reserved flags, too many records,
  *                          pages outside any mapping, truncation), one
  *                          with an epoll set, timerfd, signalfd, inotify
- *                          instance, memfd, deleted file, POSIX timers and
- *                          file locks; another with a pipe, a socket pair
+ *                          instance, memfd, deleted file, POSIX timers,
+ *                          file locks and mappings of memfds (one held by
+ *                          mappings only); another with a pipe, a socket pair
  *                          with queued datagrams, a TCP listener and an
  *                          external fd; and two pre-copy rounds */
 #include <errno.h>
@@ -118,6 +119,16 @@ static const struct fr_file kobj_files[] = {
 	 .kind_flags = 7, .nextents = 2, .extents = kobj_extents},
 	{.fd = 10, .kind = FILE_GHOST, .flags = O_RDWR | O_APPEND, .share_of = -1, .pos = 5, .path = "/tmp/seed-ghost",
 	 .value = 4100, .kind_flags = 0640, .nextents = 1, .extents = kobj_extents + 1},
+	{.fd = 11, .kind = FILE_MEMFD, .flags = O_RDWR, .cloexec = true, .share_of = -1, .path = "/memfd:mapped (deleted)",
+	 .value = 16384, .kind_flags = 1, .nextents = 1, .extents = kobj_extents, .mapping_only = true},
+};
+/* SEED_KOBJ's mappings past the common two: fd 9's memfd mapped shared, and
+ * the memfd only mappings hold (fd 11) mapped private. */
+static const struct fr_vma kobj_vmas[] = {
+	{.start = SEED_VMA_BASE + 0x20000, .end = SEED_VMA_BASE + 0x22000, .prot = PROT_READ | PROT_WRITE,
+	 .flags = MAP_SHARED, .kind = VMA_FILE_SHARED, .pgoff = 4096, .path = "/memfd:seed (deleted)", .object = 10},
+	{.start = SEED_VMA_BASE + 0x30000, .end = SEED_VMA_BASE + 0x34000, .prot = PROT_READ | PROT_WRITE,
+	 .flags = MAP_PRIVATE, .kind = VMA_FILE_PRIVATE, .path = "/memfd:mapped (deleted)", .object = 12},
 };
 
 static const struct fr_posix_timer kobj_timers[] = {
@@ -228,6 +239,10 @@ static int synth_one(const char *dir, enum seed_case c)
 		if (i == 1)
 			v.kind = VMA_FILE_PRIVATE, v.prot = PROT_READ, v.path = "/bin/true";
 		encode_vma(&b, &v);
+		r = r ?: put(&s, REC_VMA, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_vmas) / sizeof(kobj_vmas[0]); i++) {
+		encode_vma(&b, &kobj_vmas[i]);
 		r = r ?: put(&s, REC_VMA, &b);
 	}
 	struct fr_pages_hdr h = {.addr = SEED_VMA_BASE + page, .npages = 1};
