@@ -55,6 +55,8 @@ static int check_resources(pid_t pid, const struct capture_opts *opts, struct fr
 		r = capture_vmas(pid, true, &scratch, err, errlen);
 	if (r == 0)
 		r = capture_vma_objects(pid, &checks, &scratch, err, errlen);
+	if (r == 0)
+		r = capture_sysv_shm(pid, &scratch, err, errlen);
 	if (r == 0 && live)
 		*live = scratch;
 	else

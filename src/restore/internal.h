@@ -55,6 +55,20 @@ struct rsys;
 int identity_lend_file(struct stub *s, struct rsys *r, int fd, int flags, long *at);
 int identity_apply(struct stub *s, const struct fr_image *img, const struct restore_opts *opts, int *fds, char *err,
 		   size_t errlen);
+/* The System V segments a restore made (sysv_shm.c), removed if it fails. */
+struct sysv_made {
+	int32_t *ids;
+	uint32_t n;
+};
+/* Makes img's segments with their ids, keys, sizes, modes and owners. */
+int sysv_shm_make(const struct fr_image *img, struct sysv_made *made, char *err, size_t errlen);
+/* Once every mapping is attached: removes again the segments the process
+ * had removed (they go with their last detach). */
+int sysv_shm_attached(const struct fr_image *img, char *err, size_t errlen);
+/* A failed restore: removes every segment made. */
+void sysv_shm_unmake(struct sysv_made *made);
+/* A restore that succeeded: the segments are the process's now. */
+void sysv_shm_forget(struct sysv_made *made);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* Follows a layout change (pre-copy): what `was` mapped and `now` does not
  * map the same way is unmapped, what `now` maps anew is mapped (layout.h);

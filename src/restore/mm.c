@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/ioctl.h>
@@ -119,7 +120,22 @@ static int open_remote(struct stub *s, struct rsys *r, const char *path, int fla
  * read-only shared mapping (mm_protect sets the saved one at the end). */
 static uint32_t build_prot(const struct fr_vma *v)
 {
-	return v->kind == VMA_SHARED_ANON ? v->prot | PROT_WRITE : v->prot;
+	return fr_vma_is_shmem(v) ? v->prot | PROT_WRITE : v->prot;
+}
+
+/* Attaches the System V segment of v at its address (shmflg: SHM_RDONLY,
+ * SHM_REMAP); the segment was made before (sysv_shm.c). */
+static int attach_sysv(struct rsys *r, const struct fr_vma *v, uint64_t shmflg, char *err, size_t errlen)
+{
+	if (v->prot & PROT_EXEC)
+		shmflg |= SHM_EXEC;
+	long a = rsys(r, SYS_shmat, (uint64_t)fr_vma_object_fd(v), v->start, shmflg, 0, 0, 0);
+	if (a == (long)v->start)
+		return 0;
+	int e = a < 0 ? (int)a : -EFAULT;
+	snprintf(err, errlen, "cannot attach System V shared memory segment %d at %#llx: %s", fr_vma_object_fd(v),
+		 (unsigned long long)v->start, strerror(-e));
+	return e;
 }
 
 /* The file a mapping needs, kept open while consecutive pieces map it. */
@@ -176,6 +192,15 @@ static int map_piece(struct stub *s, struct rsys *r, struct map_file *mf, const 
 {
 	uint64_t flags = MAP_FIXED | (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN));
 	long mfd = -1;
+	if (v->kind == VMA_SYSV_SHM) { /* attached whole: pre-copy rounds never map part of one */
+		if (lo != v->start || hi != v->end) {
+			snprintf(err, errlen, "cannot attach part %llx-%llx of System V shared memory at %llx-%llx",
+				 (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)v->start,
+				 (unsigned long long)v->end);
+			return -EINVAL;
+		}
+		return attach_sysv(r, v, 0, err, errlen);
+	}
 	if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON) {
 		flags |= MAP_ANONYMOUS;
 	} else {
@@ -341,6 +366,10 @@ int mm_protect(struct stub *s, const struct fr_image *img, char *err, size_t err
 		if (!begun && (ret = rsys_begin(&r, s->pid, s->sys_ip)) < 0)
 			break;
 		begun = true;
+		if (v->kind == VMA_SYSV_SHM) { /* read-only as shmat(SHM_RDONLY) makes it: attached again */
+			ret = attach_sysv(&r, v, SHM_RDONLY | SHM_REMAP, err, errlen);
+			continue;
+		}
 		long e = rsys(&r, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (e < 0) {
 			snprintf(err, errlen, "cannot make %llx-%llx read-only: %s", (unsigned long long)v->start,

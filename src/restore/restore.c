@@ -38,6 +38,7 @@ struct restore_prepared {
 	struct fr_image layout; /* what the stub's address space holds now (vmas only) */
 	struct image_limits lim;
 	struct restore_lazy lazy; /* post-copy */
+	struct sysv_made shm;     /* System V segments made for the process */
 };
 
 /* The pid was waited for by stub_spawn; the other threads' ids must be free
@@ -125,6 +126,8 @@ static int finish_stub(struct restore_prepared *rp, const struct restore_opts *o
 	int r = mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
 	if (r == 0)
 		r = mm_protect(&rp->stub, &rp->img, err, errlen);
+	if (r == 0)
+		r = sysv_shm_attached(&rp->img, err, errlen);
 	st->t_mm_ms += now_ms() - t;
 	if (r < 0)
 		return r;
@@ -169,6 +172,7 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 	pr_info("image: pid %d, %u thread(s), %u mapping(s), %u fd(s)", img->proc.pid, img->nthreads, img->nvmas,
 		img->nfiles);
 	if ((r = identity_open_files(img, opts, &fds, err, errlen)) == 0 &&
+	    (r = sysv_shm_make(img, &rp->shm, err, errlen)) == 0 &&
 	    (r = build_stub(rp, opts, fds, st, err, errlen)) == 0 &&
 	    (r = fill_pages(rp, s, opts, type, p, len, st, err, errlen)) == 0)
 		r = finish_stub(rp, opts, fds, st, err, errlen);
@@ -214,6 +218,7 @@ int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t er
 	}
 	*pid = rp->stub.pid;
 	rp->stub.pid = -1; /* it is the restored process now */
+	sysv_shm_forget(&rp->shm);
 	fr_image_free(&rp->img);
 	free(rp);
 	return 0;
@@ -263,6 +268,7 @@ void restore_abort(struct restore_prepared *rp)
 		return;
 	restore_lazy_free(&rp->lazy);
 	stub_kill(&rp->stub);
+	sysv_shm_unmake(&rp->shm);
 	fd_unix_abort_names();
 	fr_image_free(&rp->img);
 	fr_image_free(&rp->layout);
@@ -334,7 +340,8 @@ int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct
 			 rp->img.proc.pid, rp->stub.pid);
 		r = -EBADMSG;
 	}
-	if (r == 0 && (r = identity_open_files(&rp->img, &rp->opts, &fds, err, errlen)) == 0) {
+	if (r == 0 && (r = identity_open_files(&rp->img, &rp->opts, &fds, err, errlen)) == 0 &&
+	    (r = sysv_shm_make(&rp->img, &rp->shm, err, errlen)) == 0) {
 		double t = now_ms();
 		rp->stub.files_img = &rp->img, rp->stub.files = fds;
 		r = mm_update(&rp->stub, &rp->layout, &rp->img, err, errlen);

@@ -259,7 +259,7 @@ static int check_vma(const struct fr_vma *v)
 {
 	const uint64_t page_mask = VMA_ALIGN - 1;
 	bool file_backed = v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED;
-	bool shared = v->kind == VMA_FILE_SHARED || v->kind == VMA_SHARED_ANON;
+	bool shared = v->kind == VMA_FILE_SHARED || fr_vma_is_shmem(v);
 	uint64_t file_end;
 	if (v->start >= v->end)
 		return refuse("start/end (empty or inverted)");
@@ -274,7 +274,7 @@ static int check_vma(const struct fr_vma *v)
 	if (v->flags & ~(uint32_t)VMA_MAP_FLAGS)
 		return refuse("flags (reserved bits set)");
 	if ((v->flags & (MAP_SHARED | MAP_PRIVATE)) != (shared ? MAP_SHARED : MAP_PRIVATE) &&
-	    v->kind <= VMA_SHARED_ANON)
+	    v->kind <= VMA_SYSV_SHM)
 		return refuse("flags (sharing does not match the kind)");
 	if ((v->pgoff & page_mask) || __builtin_add_overflow(v->pgoff, v->end - v->start, &file_end) ||
 	    file_end > (uint64_t)INT64_MAX)
@@ -286,8 +286,11 @@ static int check_vma(const struct fr_vma *v)
 	    (v->attrs & (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE)) == (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE) ||
 	    (v->attrs & (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM)) == (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM))
 		return refuse("attrs (unknown or contradictory, or on a special mapping)");
-	if (v->object && (!file_backed || v->object > (uint32_t)INT32_MAX))
-		return refuse("object (not a file mapping, or not an fd)");
+	if (v->object ? (!file_backed && v->kind != VMA_SYSV_SHM) || v->object > (uint32_t)INT32_MAX
+		      : v->kind == VMA_SYSV_SHM)
+		return refuse("object (not a file mapping or System V segment, or not an fd or id)");
+	if (v->kind == VMA_SYSV_SHM && v->pgoff)
+		return refuse("pgoff (a System V segment is attached whole)");
 	return 0;
 }
 

@@ -25,7 +25,8 @@
 
 #define FR_STREAM_MAGIC "FERRYSTM"
 #define FR_STREAM_VERSION 3 /* 2: VMA attrs, process pdeathsig and deleted cwd; 3: mapped memfds and
-                                    deleted files (VMA object, file mapping_only) */
+                                    deleted files (VMA object, file mapping_only), System V
+                                    shared memory (SHM record, VMA kind) */
 #define FR_RECORD_MAX (64u << 20) /* a record payload larger than this is corruption */
 /* A reader on a pipe or socket gives up when the peer sends nothing for this
  * long: a stalled or hostile peer must not hold a restore (and its stub)
@@ -54,6 +55,7 @@ enum fr_record_type {
 	REC_LAZY,      /* post-copy: pages with data at the source, sent on demand */
 	REC_PAGE_REQ,  /* post-copy, B → A: pages a thread faulted on */
 	REC_COMPLETE,  /* post-copy, B → A: every page is in place */
+	REC_SHM,       /* a System V shared memory segment (codec_shm.c) */
 	REC__MAX,
 };
 

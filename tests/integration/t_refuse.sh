@@ -3,7 +3,7 @@
 # README lists: a pipe whose other end is another process's, an established
 # TCP connection, a userfaultfd watched by an epoll set (both named), a shared
 # mapping of a memfd holding more than 48 MiB whose fd is closed, such a memfd, a deleted directory,
-# System V shared memory, shared anonymous memory also mapped by a child)
+# System V shared memory and shared anonymous memory also mapped by a child)
 # must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
 # address range and the kind; the refusal must come before the process is
@@ -21,7 +21,7 @@ kind() {
 	memfd) echo 'a memfd with more than 48 MiB of data' ;;
 	bigmemfd) echo 'a memfd with more than 48 MiB of data' ;;
 	deleted) echo 'a deleted directory' ;;
-	sysvshm) echo 'System V shared memory' ;;
+	sysvshm) echo 'System V shared memory also attached by another process' ;;
 	sharedmem) echo 'shared anonymous memory also mapped by another process' ;;
 	esac
 }

@@ -9,8 +9,8 @@
  *                          pages outside any mapping, truncation), one
  *                          with an epoll set, timerfd, signalfd, inotify
  *                          instance, memfd, deleted file, POSIX timers,
- *                          file locks and mappings of memfds (one held by
- *                          mappings only); another with a pipe, a socket pair
+ *                          file locks, mappings of memfds (one held by
+ *                          mappings only) and a System V segment; another with a pipe, a socket pair
  *                          with queued datagrams, a TCP listener and an
  *                          external fd; and two pre-copy rounds */
 #include <errno.h>
@@ -129,7 +129,11 @@ static const struct fr_vma kobj_vmas[] = {
 	 .flags = MAP_SHARED, .kind = VMA_FILE_SHARED, .pgoff = 4096, .path = "/memfd:seed (deleted)", .object = 10},
 	{.start = SEED_VMA_BASE + 0x30000, .end = SEED_VMA_BASE + 0x34000, .prot = PROT_READ | PROT_WRITE,
 	 .flags = MAP_PRIVATE, .kind = VMA_FILE_PRIVATE, .path = "/memfd:mapped (deleted)", .object = 12},
+	{.start = SEED_VMA_BASE + 0x40000, .end = SEED_VMA_BASE + 0x42000, .prot = PROT_READ, .flags = MAP_SHARED,
+	 .kind = VMA_SYSV_SHM, .path = "/SYSV46520001 (deleted)", .object = 8},
 };
+/* ...and the System V segment the last one attaches (removed, read-only). */
+static const struct fr_shm kobj_shm = {.id = 7, .key = 0x46520001, .size = 8000, .mode = 0640 | 01000};
 
 static const struct fr_posix_timer kobj_timers[] = {
 	{.id = 1, .clockid = 1, .notify = SIGEV_SIGNAL, .signo = 35, .sigval = 0xa, .value_ns = 4000000,
@@ -228,6 +232,10 @@ static int synth_one(const char *dir, enum seed_case c)
 	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_locks) / sizeof(kobj_locks[0]); i++) {
 		encode_file_lock(&b, &kobj_locks[i]);
 		r = r ?: put(&s, REC_FILE_LOCK, &b);
+	}
+	if (c == SEED_KOBJ) {
+		encode_shm(&b, &kobj_shm);
+		r = r ?: put(&s, REC_SHM, &b);
 	}
 	if (c == SEED_FDOBJ)
 		r = r ?: put_fd_objects(&s, &b);

@@ -218,6 +218,55 @@ static void test_mapped_object_fields(void **state)
 	buf_free(&b);
 }
 
+/* A System V segment: id, key, size, mode (SHM_DEST too) and owner travel;
+ * its mappings name it and attach it whole. */
+static void test_shm_round_trip(void **state)
+{
+	(void)state;
+	struct fr_shm m = {.id = 32769, .key = 0x46520001, .size = 3 * 4096 + 100, .mode = 0640 | 01000, .uid = 1000,
+			   .gid = 100};
+	struct buf b = {0};
+	encode_shm(&b, &m);
+	struct fr_shm n;
+	assert_int_equal(decode_shm(b.data, (uint32_t)b.len, &n), 0);
+	assert_int_equal(n.id, 32769);
+	assert_int_equal(n.key, 0x46520001);
+	assert_int_equal(n.size, 3 * 4096 + 100);
+	assert_int_equal(n.mode, 0640 | 01000);
+	assert_int_equal(n.uid, 1000);
+	assert_int_equal(n.gid, 100);
+	struct fr_shm bad[] = {m, m, m};
+	bad[0].id = -1;        /* no id */
+	bad[1].size = 0;       /* empty */
+	bad[2].mode |= 02000;  /* SHM_LOCKED: not carried */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		encode_shm(&b, &bad[i]);
+		assert_int_equal(decode_shm(b.data, (uint32_t)b.len, &n), -EBADMSG);
+	}
+	b.len = 0;
+	encode_shm(&b, &m);
+	assert_int_equal(decode_shm(b.data, (uint32_t)b.len - 1, &n), -EBADMSG); /* short */
+	struct fr_vma v = {.start = 0x400000, .end = 0x404000, .prot = PROT_READ, .flags = MAP_SHARED,
+			   .kind = VMA_SYSV_SHM, .object = 32770};
+	b.len = 0;
+	encode_vma(&b, &v);
+	struct fr_vma w;
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
+	assert_int_equal(fr_vma_object_fd(&w), 32769);
+	free(w.path);
+	struct fr_vma badv[] = {v, v, v};
+	badv[0].object = 0;            /* names no segment */
+	badv[1].pgoff = 4096;          /* attached in part */
+	badv[2].flags = MAP_PRIVATE;   /* not shared */
+	for (size_t i = 0; i < sizeof(badv) / sizeof(badv[0]); i++) {
+		b.len = 0;
+		encode_vma(&b, &badv[i]);
+		assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+	}
+	buf_free(&b);
+}
+
 static void test_file_round_trip_and_sharing_rule(void **state)
 {
 	(void)state;
@@ -501,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_thread_round_trip),
 		cmocka_unit_test(test_vma_validation),
 		cmocka_unit_test(test_mapped_object_fields),
+		cmocka_unit_test(test_shm_round_trip),
 		cmocka_unit_test(test_file_round_trip_and_sharing_rule),
 		cmocka_unit_test(test_fd_objects_round_trip),
 		cmocka_unit_test(test_fd_objects_refused),

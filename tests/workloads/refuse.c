@@ -12,7 +12,8 @@
  *             its fd closed (its object is more than ferry carries)
  *   bigmemfd  a memfd holding 64 MiB of data (more than ferry carries)
  *   deleted   a directory (CTL/deleted) removed while open
- *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
+ *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd),
+ *             also by a forked child as in sharedmem
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
  *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
  * Before CTL/ready it writes CTL/info: "fds A B" (the fd numbers it holds)
@@ -40,6 +41,32 @@
 
 #define BUF_WORDS (4u * 1024 * 1024 / 8)
 #define SH_LEN (1024 * 1024)
+
+/* A forked child that keeps the shared region sh mapped (it inherits the
+ * mapping: a System V segment stays attached) and dies with the parent. */
+static pid_t share_with_child(volatile uint64_t *sh)
+{
+	pid_t parent = getpid(), child = fork();
+	if (child < 0)
+		wl_fail("fork: %s", strerror(errno));
+	if (child == 0) {
+		/* keep the region mapped; die with the parent; never print */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(0);
+		sh[0] = 0xC41DC41Dull; /* proves the mapping is shared */
+		for (;;)
+			pause();
+	}
+	uint64_t t0 = wl_now_ms();
+	while (sh[0] != 0xC41DC41Dull) {
+		if (wl_now_ms() - t0 > 10000)
+			wl_fail("child did not write into the shared region");
+		wl_sleep_us(1000);
+	}
+	sh[0] = wl_mix(0x5A5A0000ull);
+	return child;
+}
 
 static void write_info(const char *text)
 {
@@ -112,6 +139,7 @@ int main(int argc, char **argv)
 		shmctl(id, IPC_RMID, NULL); /* gone with its last detach: nothing leaks */
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			sh[i] = wl_mix(0x5A5A0000ull + i);
+		child = share_with_child(sh);
 	} else if (strcmp(mode, "uffd") == 0) {
 		fds[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -143,26 +171,7 @@ int main(int argc, char **argv)
 			wl_fail("mmap shared: %s", strerror(errno));
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			sh[i] = wl_mix(0x5A5A0000ull + i);
-		pid_t parent = getpid();
-		child = fork();
-		if (child < 0)
-			wl_fail("fork: %s", strerror(errno));
-		if (child == 0) {
-			/* keep the region mapped; die with the parent; never print */
-			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-			if (getppid() != parent)
-				_exit(0);
-			sh[0] = 0xC41DC41Dull; /* proves the mapping is shared */
-			for (;;)
-				pause();
-		}
-		uint64_t t0 = wl_now_ms();
-		while (sh[0] != 0xC41DC41Dull) {
-			if (wl_now_ms() - t0 > 10000)
-				wl_fail("child did not write into the shared region");
-			wl_sleep_us(1000);
-		}
-		sh[0] = wl_mix(0x5A5A0000ull);
+		child = share_with_child(sh);
 	} else {
 		wl_fail("unknown mode '%s'", mode);
 	}
