@@ -5,6 +5,8 @@
  *             holds (it writes "x", then sleeps until the parent dies)
  *   socket    an established TCP connection to itself over 127.0.0.1 (both
  *             ends; the listener is closed)
+ *   scmrights a unix socket pair with an fd in flight (SCM_RIGHTS) to the
+ *             second socket; "fds" names that one
  *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
@@ -41,6 +43,42 @@
 
 #define BUF_WORDS (4u * 1024 * 1024 / 8)
 #define SH_LEN (1024 * 1024)
+
+/* Sends one byte and fd over unix socket sk (SCM_RIGHTS). */
+static void send_fd(int sk, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = {.iov_base = "f", .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sk, &m, 0) != 1)
+		wl_fail("sendmsg SCM_RIGHTS: %s", strerror(errno));
+}
+
+/* Receives the byte and fd send_fd sent. */
+static int recv_fd(int sk)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	int fd = -1;
+	struct cmsghdr *c = recvmsg(sk, &m, MSG_DONTWAIT) == 1 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (byte != 'f' || fd < 0)
+		wl_fail("the fd in flight was lost: %s", strerror(errno));
+	return fd;
+}
 
 /* A forked child that keeps the shared region sh mapped (it inherits the
  * mapping: a System V segment stays attached) and dies with the parent. */
@@ -88,7 +126,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|socket|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
+		wl_fail("usage: refuse CTL pipe|socket|scmrights|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
@@ -108,6 +146,10 @@ int main(int argc, char **argv)
 		}
 		close(fds[1]);
 		fds[1] = -1;
+	} else if (strcmp(mode, "scmrights") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+			wl_fail("socketpair: %s", strerror(errno));
+		send_fd(fds[0], 0); /* stdin (/dev/null), in flight to fds[1] */
 	} else if (strcmp(mode, "socket") == 0) {
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		socklen_t len = sizeof(sa);
@@ -229,6 +271,11 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "socket") == 0 &&
 		    (write(fds[0], "y", 1) != 1 || read(fds[1], &c, 1) != 1 || c != 'y'))
 			wl_fail("socket reverse direction broken: %s", strerror(errno));
+	} else if (strcmp(mode, "scmrights") == 0) {
+		struct stat a, b;
+		int got = recv_fd(fds[1]);
+		if (fstat(got, &a) < 0 || fstat(0, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+			wl_fail("the fd in flight is not stdin's file: %s", strerror(errno));
 	} else if (strcmp(mode, "uffd") == 0) {
 		struct epoll_event ev = {0};
 		int n = epoll_wait(epfd, &ev, 1, 0); /* a userfaultfd before UFFDIO_API polls as an error */
