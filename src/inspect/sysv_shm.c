@@ -122,7 +122,7 @@ int capture_sysv_shm(pid_t pid, struct fr_image *img, char *err, size_t errlen)
 			break;
 		}
 		struct shm_seg s;
-		int32_t id = fr_vma_object_fd(v);
+		int32_t id = fr_vma_object(v);
 		if (find_segment(f, id, &s) < 0) {
 			r = refuse(err, errlen, v, "System V shared memory not in its IPC namespace's table");
 			break;

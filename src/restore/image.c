@@ -280,12 +280,12 @@ static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct f
 			if (img->vmas[i].kind == v->kind)
 				return corrupt(err, errlen, s, "a special mapping ([vdso]/[vvar]) appears twice");
 	if (v->kind == VMA_SYSV_SHM) {
-		const struct fr_shm *m = find_shm(img, fr_vma_object_fd(v));
+		const struct fr_shm *m = find_shm(img, fr_vma_object(v));
 		if (!m || v->end - v->start != ((m->size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1)))
 			return corrupt(err, errlen, s, "a System V mapping names no segment of the image, or not all of it");
 		return 0;
 	}
-	const struct fr_file *f = v->object ? find_file(img, img->nfiles, fr_vma_object_fd(v)) : NULL;
+	const struct fr_file *f = v->object ? find_file(img, img->nfiles, fr_vma_object(v)) : NULL;
 	if (v->object && (!f || (f->kind != FILE_MEMFD && f->kind != FILE_GHOST) || f->share_of >= 0))
 		return corrupt(err, errlen, s, "a mapping's object is no memfd or deleted file of the image");
 	return 0;

@@ -129,11 +129,11 @@ static int attach_sysv(struct rsys *r, const struct fr_vma *v, uint64_t shmflg, 
 {
 	if (v->prot & PROT_EXEC)
 		shmflg |= SHM_EXEC;
-	long a = rsys(r, SYS_shmat, (uint64_t)fr_vma_object_fd(v), v->start, shmflg, 0, 0, 0);
+	long a = rsys(r, SYS_shmat, (uint64_t)fr_vma_object(v), v->start, shmflg, 0, 0, 0);
 	if (a == (long)v->start)
 		return 0;
 	int e = a < 0 ? (int)a : -EFAULT;
-	snprintf(err, errlen, "cannot attach System V shared memory segment %d at %#llx: %s", fr_vma_object_fd(v),
+	snprintf(err, errlen, "cannot attach System V shared memory segment %d at %#llx: %s", fr_vma_object(v),
 		 (unsigned long long)v->start, strerror(-e));
 	return e;
 }
@@ -156,7 +156,7 @@ static void map_file_close(struct rsys *r, struct map_file *mf)
 /* ferry's fd of the memfd or deleted file v maps, lent to the stub. */
 static int lend_object(struct stub *s, struct rsys *r, const struct fr_vma *v, int flags, long *at)
 {
-	int fd = fr_vma_object_fd(v);
+	int fd = fr_vma_object(v);
 	for (uint32_t i = 0; s->files && i < s->files_img->nfiles; i++)
 		if (s->files_img->files[i].fd == fd)
 			return identity_lend_file(s, r, s->files[i], flags, at);

@@ -115,7 +115,7 @@ struct fr_vma {
 	uint32_t flags; /* MAP_PRIVATE / MAP_SHARED | MAP_GROWSDOWN */
 	uint32_t kind;  /* enum fr_vma_kind */
 	uint64_t pgoff; /* byte offset into the file */
-	char *path;     /* file-backed kinds only */
+	char *path;     /* file-backed kinds; VMA_SYSV_SHM: its name in maps, for messages */
 	uint32_t attrs; /* FR_VMA_*: set again once the pages are in (0 in pre-copy rounds) */
 	uint32_t object; /* VMA_FILE_*: 0, or 1 + the fd of the image's FILE_MEMFD / FILE_GHOST record
 			    whose object it maps (path is then that object's, for messages);
@@ -127,7 +127,7 @@ struct fr_vma {
 
 /* The fd of the record whose memfd or deleted file v maps (VMA_FILE_*),
  * or the id of its segment (VMA_SYSV_SHM); -1 if none. */
-static inline int fr_vma_object_fd(const struct fr_vma *v)
+static inline int fr_vma_object(const struct fr_vma *v)
 {
 	return v->object && v->object != FR_VMA_OBJECT_UNRESOLVED ? (int)(v->object - 1) : -1;
 }

@@ -184,7 +184,7 @@ static void test_mapped_object_fields(void **state)
 	struct fr_vma w;
 	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
 	assert_int_equal(w.object, 4);
-	assert_int_equal(fr_vma_object_fd(&w), 3);
+	assert_int_equal(fr_vma_object(&w), 3);
 	free(w.path);
 	struct fr_vma bad[] = {v, v};
 	bad[0].kind = VMA_ANON, bad[0].flags = MAP_PRIVATE, bad[0].path = NULL; /* not a file mapping */
@@ -253,7 +253,7 @@ static void test_shm_round_trip(void **state)
 	encode_vma(&b, &v);
 	struct fr_vma w;
 	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
-	assert_int_equal(fr_vma_object_fd(&w), 32769);
+	assert_int_equal(fr_vma_object(&w), 32769);
 	free(w.path);
 	struct fr_vma badv[] = {v, v, v};
 	badv[0].object = 0;            /* names no segment */

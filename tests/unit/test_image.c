@@ -209,7 +209,7 @@ static void test_mapped_objects_name_their_records(void **state)
 			  .memfd_at = 3, .mapping_only = true, .vma_object = 3};
 	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), 0);
 	assert_true(img.files[2].mapping_only);
-	assert_int_equal(fr_vma_object_fd(&img.vmas[1]), 2);
+	assert_int_equal(fr_vma_object(&img.vmas[1]), 2);
 	fr_image_free(&img);
 	sp.vma_object = 1; /* fd 0: /dev/null, no memfd */
 	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -EBADMSG);
