@@ -15,7 +15,8 @@
  * the private pages keep their own data while the pages not written
  * privately show the object's; then new writes through each fd and each
  * mapping are seen through the others (one object, not copies); the
- * mappings still name their objects in /proc/self/maps with the fds' inodes.
+ * mappings still name their objects in /proc/self/maps with the fds' inodes,
+ * and no fd holds C or efile.
  * Output: OK mapobjs rounds=N */
 #include "common.h"
 #include <sys/mman.h>
@@ -157,6 +158,14 @@ int main(int argc, char **argv)
 	expect("dfile mapping's inode", maps_inode(dm), dst.st_ino);
 	if (maps_inode(ca) == 0 || maps_inode(ca) != maps_inode(cp))
 		wl_fail("CA and CP map inodes %lu and %lu, not one object", maps_inode(ca), maps_inode(cp));
+	/* no fd holds C or efile: a restore made them for the mappings only */
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[64], got[4400];
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, got, sizeof got - 1);
+		if (n > 0 && (got[n] = '\0', strstr(got, "ferry-closed") || strstr(got, "/efile")))
+			wl_fail("fd %d holds %s, which only mappings held", fd, got);
+	}
 	struct stat now;
 	if (fstat(m, &now) < 0 || now.st_size != M_SIZE || fstat(d, &now) < 0 || now.st_size != 3 * PAGE ||
 	    now.st_nlink != 0)
