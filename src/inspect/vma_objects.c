@@ -107,9 +107,9 @@ int capture_vma_objects(pid_t pid, const struct capture_opts *opts, struct fr_im
 		struct stat st;
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
 			 (unsigned long long)v->end);
-		if (stat(path, &st) < 0 && errno == ENOENT && opts->checks_only)
-			continue; /* the running process unmapped it meanwhile */
 		if (stat(path, &st) < 0) {
+			if (errno == ENOENT && opts->checks_only)
+				continue; /* the running process unmapped it meanwhile */
 			r = neg_errno();
 			snprintf(err, errlen, "cannot open the object of mapping %llx-%llx (%s): %s",
 				 (unsigned long long)v->start, (unsigned long long)v->end, v->path, strerror(-r));

@@ -281,7 +281,7 @@ static int check_vma(const struct fr_vma *v)
 		return refuse("pgoff");
 	if (file_backed && !v->path)
 		return refuse("path (absent for a file mapping)");
-	if ((v->attrs & ~FR_VMA_ATTRS_ALL) || (v->attrs && v->kind > VMA_SHARED_ANON) ||
+	if ((v->attrs & ~FR_VMA_ATTRS_ALL) || (v->attrs && v->kind >= VMA_VDSO) ||
 	    ((v->attrs & FR_VMA_LOCKONFAULT) && !(v->attrs & FR_VMA_LOCKED)) ||
 	    (v->attrs & (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE)) == (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE) ||
 	    (v->attrs & (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM)) == (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM))

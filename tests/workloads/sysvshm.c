@@ -37,6 +37,28 @@ static struct shmid_ds stat_of(int id, const char *what)
 	return ds;
 }
 
+/* Does smaps show flag (two letters) in the VmFlags of the mapping at p? */
+static int has_vmflag(const void *p, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	unsigned long lo;
+	int in = 0, found = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+		if (dash && sp && dash < sp && sscanf(line, "%lx-", &lo) == 1) /* a mapping's first line */
+			in = lo == (unsigned long)p;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			char want[8];
+			snprintf(want, sizeof want, " %s", flag);
+			found = strstr(line, want) != NULL;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static void *attach(int id, int flags, const char *what)
 {
 	void *p = shmat(id, NULL, flags);
@@ -60,6 +82,8 @@ int main(int argc, char **argv)
 		*word(fill, i) = wl_mix(0x50000000ull + i);
 	shmdt(fill);
 	char *pr = attach(p, SHM_RDONLY, "P read-only");
+	if (mlock(kb, K_SIZE) < 0)
+		wl_fail("mlock KB: %s", strerror(errno));
 	if (shmctl(p, IPC_RMID, NULL) < 0)
 		wl_fail("IPC_RMID: %s", strerror(errno));
 	wl_ready();
@@ -85,6 +109,8 @@ int main(int argc, char **argv)
 		expect("P's pattern", *word(pr, i), wl_mix(0x50000000ull + i));
 	*word(kb, 17) = 4242;
 	expect("a write through KB, through KA", *word(ka, 17), 4242);
+	expect("KB mlock'd (smaps lo)", has_vmflag(kb, "lo"), 1);
+	expect("KA not mlock'd", has_vmflag(ka, "lo"), 0);
 	if (mprotect(pr, P_SIZE, PROT_READ | PROT_WRITE) == 0)
 		wl_fail("P's read-only attach became writable");
 	shmctl(k, IPC_RMID, NULL); /* gone with this process: nothing leaks */
