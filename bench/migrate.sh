@@ -10,6 +10,9 @@
 # BENCH_LINKS (default "unshaped 1gbit"), BENCH_RATES (pages/s, default
 # "0 2000 5000 20000 100000"), BENCH_MODES (default "stop-and-copy precopy postcopy hybrid"),
 # BENCH_PATTERN (random, seq or hot; default random), BENCH_REPS (default 1);
+# a mode postcopy-nourgent, postcopy-noreadahead or postcopy-nopush (hybrid-...
+# too) runs post-copy without that part (--no-urgent-channel, --no-read-ahead,
+# --no-push), and a second table compares the post-copy rows;
 # BENCH_FROM=bench/results/migrate-STAMP.jsonl redraws a saved run's table.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -38,8 +41,18 @@ else
 	: >"$json"
 	wl_path dirtier >/dev/null || fail "build the dirtier workload (make)"
 	migrate_setup
-	receiver_start --key-file "$KEY" --timeout 120
+	RECV_STATS=$T/recv.jsonl
+	receiver_start --key-file "$KEY" --timeout 120 --stats-json "$RECV_STATS"
 fi
+
+# postcopy-nourgent -> --no-urgent-channel, and so on
+part_flags() {
+	case "$1" in
+	*-nourgent) echo --no-urgent-channel ;;
+	*-noreadahead) echo --no-read-ahead ;;
+	*-nopush) echo --no-push ;;
+	esac
+}
 
 link_bps() { case "$1" in unshaped) echo 0 ;; *gbit) echo $((${1%gbit} * 1000000000)) ;; *mbit) echo $((${1%mbit} * 1000000)) ;; esac; }
 
@@ -57,7 +70,8 @@ for link in $LINKS; do
 					wl_start_in_a dirtier "$size" "$rate" "$PATTERN"
 					nspid=$WL_NSPID ctl=$WL_CTL
 					sleep 1
-					ferry_send "$nspid" --key-file "$KEY" --timeout 120 --mode "$mode" --quiet
+					recv_before=$(cat "$RECV_STATS" 2>/dev/null | wc -l)
+					ferry_send "$nspid" --key-file "$KEY" --timeout 120 --mode "${mode%%-no*}" $(part_flags "$mode") --quiet
 					[ "$SEND_RC" = 0 ] || fail "send failed: $(cat "$SEND_ERR")"
 					touch "$ctl/stop"
 					wait_until 120 ns_gone B "$nspid" || fail "dirtier did not finish in B"
@@ -65,7 +79,9 @@ for link in $LINKS; do
 					case "$ok" in OK*) ;; *) fail "dirtier in B: $ok" ;; esac
 					gap=${ok#*max_gap_ms=}
 					gap=${gap%% *}
-					echo "{\"mode\":\"$mode\",\"size_mib\":$size,\"link\":\"$link\",\"link_bps\":$(link_bps "$link"),\"rate\":$rate,\"rep\":$rep,\"app_max_gap_ms\":$gap,\"send\":$(cat "$SEND_STATS")}" >>"$json"
+					_recv_wrote() { [ "$(wc -l <"$RECV_STATS")" -gt "$recv_before" ]; }
+					wait_until 10 _recv_wrote || fail "the receiver wrote no stats"
+					echo "{\"mode\":\"$mode\",\"size_mib\":$size,\"link\":\"$link\",\"link_bps\":$(link_bps "$link"),\"rate\":$rate,\"rep\":$rep,\"app_max_gap_ms\":$gap,\"send\":$(cat "$SEND_STATS"),\"recv\":$(tail -n 1 "$RECV_STATS")}" >>"$json"
 					log "$link $size MiB $rate pages/s $mode: downtime $(json_num "$SEND_STATS" downtime_ms) ms, app gap $gap ms, rule $(json_str "$SEND_STATS" rule)"
 				done
 			done
@@ -83,6 +99,7 @@ summarize() {
 		return found ? v : 0 }
 	function str(k) { if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5); return "-" }
 	{
+		sub(/,"recv":.*$/, "") # what the source measured
 		key = str("link") SUBSEP num("size_mib") SUBSEP num("rate") SUBSEP str("mode")
 		if (!(key in n)) order[++keys] = key
 		i = ++n[key]
@@ -102,6 +119,32 @@ summarize() {
 	}' "$json"
 }
 
+# The post-copy part of the post-copy and hybrid rows (medians over the reps).
+postcopy_rows() {
+	grep '"recv":{.*"postcopy":{' "$json" | awk '
+	function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+	function num(k,   rest, v, found) { rest = $0; found = 0
+		while (match(rest, "\"" k "\":[0-9.]+")) { v = substr(rest, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; found = 1; rest = substr(rest, RSTART + RLENGTH) }
+		return found ? v : 0 }
+	function str(k) { if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5); return "-" }
+	{
+		key = str("link") SUBSEP num("size_mib") SUBSEP num("rate") SUBSEP str("mode")
+		if (!(key in n)) order[++keys] = key
+		i = ++n[key]
+		$0 = substr($0, index($0, "\"recv\":")) # the destination saw the faults
+		$0 = substr($0, index($0, "\"postcopy\":{"))
+		c[key, i] = num("complete_ms"); tp[key, i] = num("complete_ms") > 0 ? num("bytes") / 1e6 / (num("complete_ms") / 1e3) : 0
+		fl[key, i] = num("faults"); u[key, i] = num("urgent_ms"); p5[key, i] = num("p50"); p9[key, i] = num("p99")
+	}
+	END {
+		for (k = 1; k <= keys; k++) {
+			key = order[k]; split(key, f, SUBSEP); m = n[key]
+			for (i = 1; i <= m; i++) { cc[i] = c[key, i]; tt[i] = tp[key, i]; ff[i] = fl[key, i]; uu[i] = u[key, i]; q5[i] = p5[key, i]; q9[i] = p9[key, i] }
+			printf "%-9s %5sM %7s %-22s %10.1f %9.1f %8d %8.2f %8.2f %9.1f\n", f[1], f[2], f[3], f[4], med(cc, m), med(tt, m), med(ff, m), med(q5, m), med(q9, m), med(uu, m)
+		}
+	}'
+}
+
 {
 	echo "ferry migration bench $stamp — $(uname -r), $(nproc) cores, hosts A and B on one VM (veth), TLS,"
 	echo "dirtier workload ($PATTERN pattern), $REPS run(s) per row (median)"
@@ -115,6 +158,13 @@ summarize() {
 	echo "bytes/mem = bytes on the wire / memory size; t/(B/link) = total time / (bytes on the wire / link rate)."
 	echo "Targets (issue 6): stop-and-copy 256 MiB unshaped <= 130 ms; pre-copy of 1 GiB at 1 Gbit/s with"
 	echo "5k dirty pages/s: app pause <= 50 ms and total <= 1.1 x bytes sent / link rate."
+	echo
+	echo "Post-copy rows: what each part buys (the pages that follow the start)"
+	printf '%-9s %6s %7s %-22s %10s %9s %8s %8s %8s %9s\n' link size pages/s mode complete_ms MB/s faults p50_ms p99_ms urgent_ms
+	postcopy_rows
+	echo "MB/s = post-copy page bytes / time until every page was in place (complete_ms); faults, p50/p99:"
+	echo "the destination's faults on missing pages and the time until their page was in place;"
+	echo "urgent_ms: time to bring up the second connection for requests (0: not used)."
 	echo
 	echo "What dirty tracking costs the program (worst case: every page rewritten between two collects):"
 	for round in 100 1000; do

@@ -15,7 +15,8 @@
 static const char help[] =
 	"Usage: ferry send --pid PID --to HOST:PORT (--key-file FILE | --insecure)\n"
 	"                  [--mode precopy|stop-and-copy|postcopy|hybrid] [--downtime-limit MS]\n"
-	"                  [--max-iterations N] [--postcopy-after N]\n"
+	"                  [--max-iterations N] [--postcopy-after N] [--no-urgent-channel]\n"
+	"                  [--no-read-ahead] [--no-push] [--retry-for SECONDS]\n"
 	"                  [--goal PCT] [--timeout SECONDS] [--bandwidth RATE] [--compress CODEC]\n"
 	"                  [--shell-job] [--ghost-limit SIZE] [--external fd:N]... [--quiet]\n"
 	"                  [--stats-json FILE]\n"
@@ -81,6 +82,21 @@ static const char help[] =
 	"                         (default 10, as LXD); then switch even if the pause\n"
 	"                         will be longer (the progress line and stats say so)\n"
 	"      --postcopy-after N hybrid: switch to post-copy after N rounds at the latest\n"
+	"      --no-urgent-channel  post-copy: no second connection for page requests\n"
+	"                         (by default the pages a fault asks for cross on their\n"
+	"                         own connection, never behind pushed pages)\n"
+	"      --no-read-ahead    post-copy: a fault asks for its own page only (by\n"
+	"                         default neighbours come with it: 1 to 256 pages, more\n"
+	"                         after sequential faults, fewer after random ones)\n"
+	"      --no-push          post-copy: send only the pages asked for while the\n"
+	"                         process faults; the rest is pushed once it asked for\n"
+	"                         nothing for 1 s (by default pushed from the start,\n"
+	"                         next to the last fault first)\n"
+	"      --retry-for SECONDS  post-copy: if the connection breaks after the\n"
+	"                         process started there, connect again for up to\n"
+	"                         SECONDS (its faults wait meanwhile, this copy stays\n"
+	"                         stopped) and go on where it stopped; after that, give\n"
+	"                         up as without it (default 0: give up at once)\n"
 	"      --goal PCT         pre-copy: also switch once PCT % of the pages were not\n"
 	"                         written during the last round (LXD's goal; off by\n"
 	"                         default: it can switch long before the pause is short)\n"
@@ -149,7 +165,7 @@ static void round_begin(const struct precopy_round *rd, const struct precopy_sta
 int cmd_send(int argc, char **argv)
 {
 	enum { OPT_INSECURE = 1000, OPT_TIMEOUT, OPT_BANDWIDTH, OPT_COMPRESS, OPT_DOWNTIME, OPT_ITERATIONS, OPT_GOAL,
-	       OPT_POSTCOPY_AFTER, OPT_GHOST_LIMIT };
+	       OPT_POSTCOPY_AFTER, OPT_GHOST_LIMIT, OPT_NO_URGENT, OPT_NO_READAHEAD, OPT_NO_PUSH, OPT_RETRY_FOR };
 	static const struct option opts[] = {
 		{"pid", required_argument, 0, 't'},	   {"to", required_argument, 0, 'T'},
 		{"key-file", required_argument, 0, 'k'},   {"insecure", no_argument, 0, OPT_INSECURE},
@@ -160,6 +176,8 @@ int cmd_send(int argc, char **argv)
 		{"downtime-limit", required_argument, 0, OPT_DOWNTIME}, {"max-iterations", required_argument, 0, OPT_ITERATIONS},
 		{"goal", required_argument, 0, OPT_GOAL},
 		{"postcopy-after", required_argument, 0, OPT_POSTCOPY_AFTER},
+		{"no-urgent-channel", no_argument, 0, OPT_NO_URGENT}, {"no-read-ahead", no_argument, 0, OPT_NO_READAHEAD},
+		{"no-push", no_argument, 0, OPT_NO_PUSH}, {"retry-for", required_argument, 0, OPT_RETRY_FOR},
 		{"external", required_argument, 0, 'e'},
 		{0}};
 	static int *external; /* static: still reachable when a parse error returns */
@@ -226,6 +244,19 @@ int cmd_send(int argc, char **argv)
 			o.precopy.postcopy_after = (uint32_t)n;
 			break;
 		}
+		case OPT_NO_URGENT: o.postcopy_flags |= FR_PC_NO_URGENT; break;
+		case OPT_NO_READAHEAD: o.postcopy_flags |= FR_PC_NO_READAHEAD; break;
+		case OPT_NO_PUSH: o.postcopy_flags |= FR_PC_NO_PUSH; break;
+		case OPT_RETRY_FOR: {
+			double sec;
+			if (cli_parse_number(optarg, 0, FR_RETRY_FOR_MAX_S, &sec) < 0 || sec != (uint32_t)sec) {
+				cli_error("send", "--retry-for takes whole seconds from 0 to %d, not '%s'", FR_RETRY_FOR_MAX_S,
+					  optarg);
+				return 1;
+			}
+			o.retry_for_s = (uint32_t)sec;
+			break;
+		}
 		case OPT_GOAL: {
 			double pct;
 			if (cli_parse_number(optarg, 0, 100, &pct) < 0 || pct != (int)pct) {
@@ -275,6 +306,11 @@ int cmd_send(int argc, char **argv)
 	send_hybrid = o.mode == FR_MODE_HYBRID;
 	if (o.precopy.postcopy_after && o.mode != FR_MODE_HYBRID) {
 		cli_error("send", "--postcopy-after is for --mode hybrid");
+		return 1;
+	}
+	if ((o.postcopy_flags || o.retry_for_s) && o.mode != FR_MODE_POSTCOPY && o.mode != FR_MODE_HYBRID) {
+		cli_error("send", "--no-urgent-channel, --no-read-ahead, --no-push and --retry-for are for --mode "
+				  "postcopy or hybrid");
 		return 1;
 	}
 	struct channel_key key;

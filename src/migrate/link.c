@@ -6,8 +6,11 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../common/util.h"
+#include "../net/join.h"
 #include "../net/tcp.h"
 #include "../state/control.h"
 
@@ -75,6 +78,45 @@ int link_connect(struct link *l, const char *to, const struct channel_key *key, 
 		return r;
 	}
 	l->sender = true;
+	link_init_streams(l);
+	return 0;
+}
+
+int link_peer_of(const struct link *l, struct link_peer *p)
+{
+	*p = (struct link_peer){.addr = {.len = sizeof(p->addr.ss)}, .key = l->ch.key, .timeout_ms = l->ch.timeout_ms};
+	if (getpeername(l->ch.fd, (struct sockaddr *)&p->addr.ss, &p->addr.len) < 0)
+		return -errno;
+	snprintf(p->addr.text, sizeof(p->addr.text), "%s", l->peer);
+	return 0;
+}
+
+bool link_lost(int e)
+{
+	return e == -ETIMEDOUT || e == -ENODATA || e == -ECONNRESET || e == -EPIPE || e == -ECONNABORTED || e == -EIO ||
+	       e == -ENOTCONN || e == -EHOSTUNREACH || e == -ENETUNREACH;
+}
+
+int link_join(struct link *l, const struct link_peer *p, const uint8_t *token, enum join_kind kind, char *err,
+	      size_t errlen)
+{
+	*l = (struct link){0};
+	int fd = net_connect(&p->addr, p->timeout_ms, err, errlen);
+	if (fd < 0)
+		return fd;
+	net_tune(fd, p->timeout_ms);
+	net_peer_name(fd, l->peer, sizeof(l->peer));
+	int r = join_send_prefix(fd, token, kind);
+	char why[256];
+	if (r < 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: cannot send the session token: %s", l->peer, strerror(-r));
+		return r;
+	}
+	if ((r = channel_open(&l->ch, fd, false, p->key, p->timeout_ms, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "%s: %s", l->peer, why);
+		return r;
+	}
 	link_init_streams(l);
 	return 0;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "../net/channel.h"
+#include "../net/join.h"
+#include "../net/tcp.h"
 #include "../state/buf.h"
 #include "../state/stream.h"
 
@@ -27,6 +29,19 @@ struct link {
 /* A: connects to HOST:PORT and runs the handshake. */
 int link_connect(struct link *l, const char *to, const struct channel_key *key, int timeout_ms, char *err,
 		 size_t errlen);
+/* Where a link goes, to connect there again: address, key and timeout. */
+struct link_peer {
+	struct net_addr addr;
+	const struct channel_key *key;
+	int timeout_ms;
+};
+int link_peer_of(const struct link *l, struct link_peer *p);
+/* A: another connection to the migration B runs under token (net/join.h). */
+int link_join(struct link *l, const struct link_peer *p, const uint8_t *token, enum join_kind kind, char *err,
+	      size_t errlen);
+/* Is e a connection that broke or went silent (not a refusal, not a bad
+ * record)? */
+bool link_lost(int e);
 /* B: takes an accepted socket and runs the handshake. */
 int link_accept(struct link *l, int fd, const struct channel_key *key, int timeout_ms, char *err, size_t errlen);
 /* Sends one record with b's payload (b is emptied). */

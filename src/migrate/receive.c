@@ -15,6 +15,7 @@
 #include "../common/interrupt.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../net/join.h"
 #include "../net/tcp.h"
 #include "../restore/restore.h"
 #include "../state/codec.h"
@@ -150,12 +151,59 @@ static int receive_rounds(struct link *l, pid_t pid, const struct restore_opts *
 	return r;
 }
 
+/* A connection that joins a migration another child runs (net/join.h):
+ * handed over to it. Returns 1 if fd was one (and is closed), 0 if not. */
+static int route_join(int fd, int timeout_ms, char *err, size_t errlen)
+{
+	uint8_t token[JOIN_TOKEN_LEN];
+	enum join_kind kind;
+	char peer[80];
+	net_peer_name(fd, peer, sizeof(peer));
+	int r = join_peek(fd, token, &kind, timeout_ms);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: %s", peer,
+			 r == -ETIMEDOUT ? "sent nothing after connecting" : r == -ECONNRESET ? "closed the connection at once"
+											 : strerror(-r));
+		return r;
+	}
+	r = join_hand_over(token, kind, fd);
+	close(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "%s joins %s", peer,
+			 r == -ESRCH ? "no migration running here (it ended, or the token is wrong)" : strerror(-r));
+		return r;
+	}
+	pr_info("%s joined a migration running here", peer);
+	return 1;
+}
+
+/* After RUNNING: the token of a join point for post-copy's urgent
+ * connection and for the main one made again (--retry-for), all zeros if
+ * this host cannot open one (A then keeps to one connection). */
+static void offer_session(struct link *l, struct join_point *jp, struct buf *b)
+{
+	int r = join_open(jp);
+	if (r < 0) {
+		pr_warn("no second connection for post-copy: %s", strerror(-r));
+		memset(jp->token, 0, sizeof(jp->token));
+	}
+	encode_session(b, jp->token);
+	if (link_put(l, REC_SESSION, b) < 0)
+		pr_warn("%s did not hear the session token", l->peer);
+}
+
 /* One migration on an accepted socket; runs in its own child process. */
 static int receive_one(int fd, const struct receive_opts *o, char *err, size_t errlen)
 {
 	double t0 = now_ms();
+	int r = route_join(fd, o->timeout_ms, err, errlen);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	struct link l;
-	int r = link_accept(&l, fd, o->key, o->timeout_ms, err, errlen);
+	r = link_accept(&l, fd, o->key, o->timeout_ms, err, errlen);
 	if (r < 0)
 		return r;
 	struct fr_offer offer = {0};
@@ -220,7 +268,17 @@ static int receive_one(int fd, const struct receive_opts *o, char *err, size_t e
 	if (link_put(&l, REC_RUNNING, &b) < 0)
 		pr_warn("pid %d runs here, but %s did not hear RUNNING: it keeps its copy stopped", pid, l.peer);
 	struct postcopy_stats pst = {0};
-	if (ropts.lazy && (r = postcopy_fill(&l, pid, &lazy, &pst, rerr, sizeof(rerr))) < 0) {
+	struct join_point jp = {.fd = -1};
+	/* a join point for the urgent connection and for the main one made again */
+	bool joins = ropts.lazy && (!(offer.postcopy_flags & FR_PC_NO_URGENT) || offer.retry_for_s);
+	if (joins)
+		offer_session(&l, &jp, &b);
+	struct postcopy_fill_opts fo = {.flags = offer.postcopy_flags, .retry_for_ms = offer.retry_for_s * 1000,
+					.join = joins && jp.fd >= 0 ? &jp : NULL};
+	if (ropts.lazy)
+		r = postcopy_fill(&l, pid, &lazy, &fo, &pst, rerr, sizeof(rerr));
+	join_close(&jp);
+	if (r < 0) {
 		/* its faults wait (it holds its userfaultfd): never zeros where data belongs */
 		snprintf(err, errlen, "pid %d from %s: %s; it runs here without all of its memory and waits for the "
 			 "missing pages (the source keeps its copy stopped: kill this one and resume that one)",

@@ -63,7 +63,8 @@ static int add_file(struct fr_offer *o, const char *path, bool exact, char *err,
 static int build_offer(const struct send_opts *so, const struct fr_image *live, struct fr_offer *o, char *err,
 		       size_t errlen)
 {
-	*o = (struct fr_offer){.pid = so->pid, .mode = so->mode, .compress = so->compress};
+	*o = (struct fr_offer){.pid = so->pid, .mode = so->mode, .compress = so->compress,
+			       .postcopy_flags = so->postcopy_flags, .retry_for_s = so->retry_for_s};
 	int r = 0;
 	for (uint32_t i = 0; r == 0 && i < live->nvmas; i++) {
 		const struct fr_vma *v = &live->vmas[i];
@@ -243,7 +244,7 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 	st->t_downtime_ms = now_ms() - t_freeze - st->dump.t_precheck_ms; /* the precheck runs unfrozen */
 	st->dest_pid = (pid_t)dest_pid;
-	if ((o->mode == FR_MODE_POSTCOPY || o->mode == FR_MODE_HYBRID) && (r = postcopy_serve(&l, o->pid, &lazy, &st->postcopy, err, errlen)) < 0) {
+	if ((o->mode == FR_MODE_POSTCOPY || o->mode == FR_MODE_HYBRID) && (r = postcopy_serve(&l, o->pid, &lazy, &(struct postcopy_serve_opts){.flags = o->postcopy_flags, .retry_for_ms = o->retry_for_s * 1000}, &st->postcopy, err, errlen)) < 0) {
 		/* B runs it, waiting for pages only this copy has: keep it */
 		*where = "held";
 		size_t n = strlen(err);

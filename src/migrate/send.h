@@ -29,6 +29,8 @@ struct send_opts {
 	int timeout_ms; /* longest wait for the peer at any step */
 	uint64_t max_bps; /* --bandwidth in bytes/s, 0 = as fast as the link goes */
 	enum fr_compress compress; /* --compress */
+	uint32_t postcopy_flags;   /* FR_PC_*: --no-urgent-channel, --no-read-ahead, --no-push */
+	uint32_t retry_for_s;      /* --retry-for: post-copy connects again after a break for this long */
 	page_progress_fn progress;
 	void *progress_arg;
 };

@@ -197,9 +197,10 @@ static int tls_errno(ssize_t g)
 	case GNUTLS_E_AGAIN:
 		return -ETIMEDOUT;
 	case GNUTLS_E_PREMATURE_TERMINATION:
-	case GNUTLS_E_PULL_ERROR:
-	case GNUTLS_E_PUSH_ERROR:
 		return -ECONNRESET;
+	case GNUTLS_E_PULL_ERROR:
+	case GNUTLS_E_PUSH_ERROR: /* the socket's own error: a dead peer (TCP_USER_TIMEOUT) or a reset */
+		return errno == ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
 	default:
 		return -EBADMSG; /* a record that fails its MAC: corruption or tampering */
 	}

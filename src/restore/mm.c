@@ -414,6 +414,29 @@ int mm_drop(struct stub *s, const struct range_list *l, char *err, size_t errlen
 	return ret;
 }
 
+int mm_prime_lazy(struct stub *s, const struct fr_image *img, const struct range_list *lazy, char *err,
+		  size_t errlen)
+{
+	static const uint8_t zero;
+	uint32_t v = 0;
+	const struct fr_vma *primed = NULL;
+	for (size_t i = 0; i < lazy->n; i++) {
+		uint64_t a = lazy->v[i].start;
+		while (v < img->nvmas && img->vmas[v].end <= a)
+			v++;
+		if (v == img->nvmas || img->vmas[v].start > a || &img->vmas[v] == primed)
+			continue;
+		primed = &img->vmas[v];
+		int r = remote_write(s->pid, a, &zero, sizeof(zero));
+		if (r < 0) {
+			snprintf(err, errlen, "cannot prepare lazy memory at %#llx: %s", (unsigned long long)a,
+				 strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 int mm_discard(struct stub *s, uint64_t addr, uint64_t len)
 {
 	struct rsys r;

@@ -109,18 +109,27 @@ static bool has_data(struct join_io *io, uint64_t lo, uint64_t hi)
 static bool joinable(const struct fr_vma *v) { return v->kind == VMA_ANON && !(v->flags & MAP_GROWSDOWN); }
 
 /* Which mappings of the run v[0..n) (adjacent, joinable) to rebuild:
- * with `runs`, all of them if one is in pieces or is a read-only one with
- * data next to the others; without, each one in pieces on its own. */
+ * with `runs`, all of them if one is in pieces, or is a read-only one with
+ * data next to the others, or is not writable between pieces with data
+ * (the source's pieces of one mapping mprotect'ed in part share its
+ * anon_vma: the stub's, filled one by one, do not, and would never merge
+ * when the program mprotects them back); without, each one in pieces on
+ * its own. */
 static int join_what(struct stub *s, struct join_io *io, struct rsys *rs, bool *begun, const struct fr_vma *v,
 		     uint32_t n, bool runs, const struct proc_map *maps, size_t nmaps, size_t *k, uint32_t *joined,
 		     char *err, size_t errlen)
 {
-	bool any = false, whole = false;
+	bool any = false, whole = false, fixed = false;
 	for (uint32_t i = 0; i < n; i++) {
 		bool split = split_here(&v[i], maps, nmaps, k);
 		any |= split;
+		fixed |= !(v[i].prot & PROT_WRITE);
 		whole |= runs && n > 1 && (split || (!(v[i].prot & PROT_WRITE) && has_data(io, v[i].start, v[i].end)));
 	}
+	uint32_t with_data = 0;
+	for (uint32_t i = 0; runs && n > 2 && fixed && !whole && i < n; i++)
+		with_data += has_data(io, v[i].start, v[i].end);
+	whole |= with_data > 1;
 	if (!any && !whole)
 		return 0;
 	if (!*begun) {

@@ -81,11 +81,14 @@ static int fill_pages(struct restore_prepared *rp, struct fr_stream *s, const st
 	double t = now_ms();
 	int uffd = -1;
 	if (opts->lazy) {
-		/* post-copy: the pages left at the source are named first; where
-		 * pre-copy rounds left an older copy here, it goes now, before the
+		/* post-copy: the pages left at the source are named first; each
+		 * lazy mapping gets its anon_vma (mm_prime_lazy), and where
+		 * pre-copy rounds left an older copy here, it goes: both before the
 		 * memory is registered (MADV_DONTNEED would be an event then) */
 		int r = restore_read_lazy(s, &rp->img, &type, &p, &len, &rp->lazy.pages, err, errlen);
-		if (r == 0 && rp->layout.nvmas && rp->lazy.pages.n)
+		if (r == 0 && rp->lazy.pages.n)
+			r = mm_prime_lazy(&rp->stub, &rp->img, &rp->lazy.pages, err, errlen);
+		if (r == 0 && rp->lazy.pages.n)
 			r = mm_drop(&rp->stub, &rp->lazy.pages, err, errlen);
 		if (r < 0)
 			return r;

@@ -39,11 +39,21 @@ struct fr_offer_file {
 	int64_t mtime_ns;
 };
 
+/* Parts of post-copy a migration goes without (`ferry send --no-...`), for
+ * the bench to show what each buys. */
+#define FR_PC_NO_URGENT 1u    /* no second connection for page requests and their answers */
+#define FR_PC_NO_READAHEAD 2u /* a fault asks for its own page only */
+#define FR_PC_NO_PUSH 4u      /* A sends what is asked for, and pushes only when B is idle */
+#define FR_PC_ALL (FR_PC_NO_URGENT | FR_PC_NO_READAHEAD | FR_PC_NO_PUSH)
+#define FR_RETRY_FOR_MAX_S 86400
+
 struct fr_offer {
 	int32_t pid;
 	uint32_t mode;   /* enum fr_mode */
 	uint64_t memory; /* bytes of memory to move, for B's progress and checks */
 	uint32_t compress; /* enum fr_compress of the PAGES records to come */
+	uint32_t postcopy_flags; /* FR_PC_* */
+	uint32_t retry_for_s;    /* post-copy: how long both sides try to reconnect after the link broke */
 	uint32_t nfiles;
 	struct fr_offer_file *files;
 };
@@ -59,5 +69,17 @@ int decode_refuse(const uint8_t *p, uint32_t len, char **reason);
 /* READY / RUNNING carry one number: B's build time in µs / the pid running. */
 void encode_u64_record(struct buf *b, uint64_t v);
 int decode_u64_record(const uint8_t *p, uint32_t len, uint64_t *v);
+
+/* SESSION: the token of B's join point (net/join.h), after RUNNING. */
+#define FR_SESSION_TOKEN_LEN 16
+void encode_session(struct buf *b, const uint8_t token[FR_SESSION_TOKEN_LEN]);
+int decode_session(const uint8_t *p, uint32_t len, uint8_t token[FR_SESSION_TOKEN_LEN]);
+
+/* RESUME (B → A, first on a connection made again during post-copy): which
+ * of the `total` pages left at A are in place at B, one bit each (bit k of
+ * byte k / 8: page k of the sorted lazy ranges). */
+void encode_resume(struct buf *b, uint64_t total, const uint8_t *bits);
+/* bits must hold (total + 7) / 8 bytes; a count other than total is refused. */
+int decode_resume(const uint8_t *p, uint32_t len, uint64_t total, uint8_t *bits);
 
 #endif

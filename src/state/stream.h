@@ -55,6 +55,8 @@ enum fr_record_type {
 	REC_LAZY,      /* post-copy: pages with data at the source, sent on demand */
 	REC_PAGE_REQ,  /* post-copy, B → A: pages a thread faulted on */
 	REC_COMPLETE,  /* post-copy, B → A: every page is in place */
+	REC_SESSION,   /* post-copy, B → A: the token a second connection joins with */
+	REC_RESUME,    /* post-copy, B → A: the pages in place, on a connection made again */
 	REC_SHM,       /* a System V shared memory segment (codec_shm.c) */
 	REC__MAX,
 };

@@ -81,3 +81,22 @@ finish_in() {
 	wait_until "${5:-60}" ns_gone "$1" "$3" || fail "$2 (pid $3) did not finish in host $1"
 	check_ok "$2" "$4/log"
 }
+
+# held_then_back_in_a WHAT NSPID CTL NAME: after a post-copy that failed once
+# the process ran on B: A's copy is stopped, B's waits for its pages (in
+# handle_userfault, never reading zeros); B's is killed, A's continued
+# (with the nsenter that stopped with it), and it finishes in A with its
+# state verified.
+held_then_back_in_a() {
+	local what=$1 pid=$2 ctl=$3 name=$4 waits
+	[ "$(host_exec A awk '/^State:/ {print $2}' "/proc/$pid/status")" = T ] || fail "$what: pid $pid is not stopped in A"
+	waits=$(host_exec B cat "/proc/$pid/wchan" 2>/dev/null)
+	[ "$waits" = handle_userfault ] || fail "$what: pid $pid in B waits in '$waits', not for its pages"
+	host_exec B kill -KILL "$pid"
+	wait_until 10 ns_gone B "$pid" || fail "$what: cannot kill pid $pid in B"
+	host_exec A kill -CONT "$pid"
+	kill -CONT "$(ps -o ppid= -p "$WL_GPID" | tr -d ' ')" 2>/dev/null
+	wait_until 5 in_a_running "$pid" || fail "$what: pid $pid does not run again in A"
+	host_exec A tc qdisc del dev "${HOST_IF[A]}" root 2>/dev/null
+	finish_in A "$name" "$pid" "$ctl"
+}

@@ -4,7 +4,8 @@
 # process runs on in host A untouched (not stopped, not traced, same signal
 # mask) and verifies its memory at the end; the receiver keeps serving.
 #   - a wrong key, and a plain-TCP sender against a TLS receiver: refused in
-#     the handshake, before any record is read (the receiver says so);
+#     the handshake, before any record is read (the receiver says so); a
+#     second connection with a session token of no migration: refused;
 #   - a file the process holds open is missing in B: refused before A is touched;
 #   - its pid is taken in B: refused with the process that holds it;
 #   - the receiver is killed while pages stream over a shaped link;
@@ -52,6 +53,10 @@ wait_until 5 grep -q "could not prove the key" "$RECV_ERR" || fail "receiver did
 ferry_send "$pid" --insecure --timeout 3
 expect_err "plain sender" "; pid $pid (runs on here untouched|was resumed here untouched)$"
 untouched "$pid" "$blk" "plain sender"
+# a second connection (post-copy's urgent one) whose session token names no
+# migration running there: the receiver says so and goes on serving
+host_exec A bash -c "exec 3<>/dev/tcp/10.77.0.2/$PORT && printf 'FERRYJNU%016d' 0 >&3 && sleep 0.3"
+wait_until 5 grep -q "joins no migration running here" "$RECV_ERR" || fail "stale token: $(cat "$RECV_ERR")"
 
 # 2. a file the process holds open exists only in A
 host_exec A mkdir -p "$T/aonly"

@@ -4,7 +4,8 @@
  * mprotect in the middle of a mapping only reprotects that part (private or
  * a shmem object's piece); a new shmem object at the same place and a file mapped
  * at another offset is changed; range lists intersect, unite, subtract and normalize;
- * layout_find finds the VMA of an address. */
+ * layout_find finds the VMA of an address; fr_vma_lazy_at picks post-copy's
+ * memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,33 @@ static void test_find(void **state)
 	assert_null(layout_find(a, 0, 0));
 }
 
+/* Which private anonymous mappings post-copy leaves behind: writable ones,
+ * unless a run of adjacent ones has a read-only stretch, or a non-writable
+ * one between writable ones (the restore may rebuild such a run whole); a
+ * malloc arena (rw + PROT_NONE reserve) and a thread stack (guard + rw) stay
+ * lazy; mlock'd memory does not (except MLOCK_ONFAULT). */
+static void test_lazy_at(void **state)
+{
+	(void)state;
+	struct fr_vma arena[] = {anon(10, 20, 3), anon(20, 60, 0)};
+	assert_true(fr_vma_lazy_at(arena, 2, 0));
+	assert_false(fr_vma_lazy_at(arena, 2, 1));
+	struct fr_vma stack[] = {anon(10, 11, 0), anon(11, 30, 3)};
+	assert_true(fr_vma_lazy_at(stack, 2, 1));
+	struct fr_vma ro[] = {anon(10, 17, 3), anon(17, 18, 1), anon(18, 46, 3), anon(50, 60, 3)};
+	assert_false(fr_vma_lazy_at(ro, 4, 0));
+	assert_false(fr_vma_lazy_at(ro, 4, 2));
+	assert_true(fr_vma_lazy_at(ro, 4, 3)); /* not adjacent: another run */
+	struct fr_vma none[] = {anon(10, 17, 3), anon(17, 18, 0), anon(18, 46, 3)};
+	assert_false(fr_vma_lazy_at(none, 3, 0));
+	assert_false(fr_vma_lazy_at(none, 3, 2));
+	struct fr_vma locked[] = {anon(10, 20, 3), anon(30, 40, 3)};
+	locked[0].attrs = FR_VMA_LOCKED;
+	locked[1].attrs = FR_VMA_LOCKED | FR_VMA_LOCKONFAULT;
+	assert_false(fr_vma_lazy_at(locked, 2, 0));
+	assert_true(fr_vma_lazy_at(locked, 2, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_mprotect_and_file_offset),
 		cmocka_unit_test(test_list_operations),
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_lazy_at),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 #define REGION_PAGES_MAX 256
 #define BRK_STEPS_MAX 12 /* brk regions stay: leave room for the others */
 
-#define HISTORY 6
+#define HISTORY 16
 
 struct region {
 	char history[HISTORY][80]; /* the last steps on it, printed if it fails */

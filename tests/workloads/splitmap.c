@@ -6,8 +6,11 @@
  * the read-only stretches are made writable again, after which each region
  * must be one mapping: the private one grows with one mremap (EFAULT if it
  * stayed in pieces) and moves, the shared one is rewritten through its
- * formerly read-only page, and every page is checked again.
- * Output: OK splitmap private=1 shared=1 (mappings per region at the end)
+ * formerly read-only page, and every page is checked again. A third,
+ * private region of HOLE_PAGES has page HOLE made PROT_NONE with no data
+ * (dropped) between pieces with data: after it is made writable again the
+ * region must be one mapping too (it grows with mremap), the hole zeros.
+ * Output: OK splitmap private=1 shared=1 hole=1 (mappings per region at the end)
  * usage: splitmap CTL */
 #include "common.h"
 #include <sys/mman.h>
@@ -18,6 +21,8 @@
 #define RO_FIRST 3
 #define RO_PAGES 2
 #define SHM_RO 6
+#define HOLE_PAGES 12
+#define HOLE 5
 
 static uint64_t pattern(unsigned region, size_t page, unsigned gen, size_t word)
 {
@@ -31,12 +36,13 @@ static void fill(uint8_t *base, unsigned region, size_t page, unsigned gen)
 		w[i] = pattern(region, page, gen, i);
 }
 
+/* Each page holds its pattern; generation 0: zeros; ~0u: not readable. */
 static void check(const uint8_t *base, unsigned region, size_t npages, const unsigned *gen, const char *when)
 {
 	for (size_t p = 0; p < npages; p++) {
 		const uint64_t *w = (const uint64_t *)(base + p * PAGE);
-		for (size_t i = 0; i < PAGE / 8; i++)
-			if (w[i] != pattern(region, p, gen[p], i))
+		for (size_t i = 0; i < PAGE / 8 && gen[p] != ~0u; i++)
+			if (w[i] != (gen[p] ? pattern(region, p, gen[p], i) : 0))
 				wl_fail("%s: region %u page %zu word %zu: %#llx, want %#llx", when, region, p, i,
 					(unsigned long long)w[i], (unsigned long long)pattern(region, p, gen[p], i));
 	}
@@ -62,11 +68,21 @@ static int mappings_in(const void *lo, size_t len)
 int main(int argc, char **argv)
 {
 	wl_init("splitmap", argc, argv);
-	unsigned pgen[PRIV_PAGES * 2] = {0}, sgen[SHM_PAGES] = {0};
+	unsigned pgen[PRIV_PAGES * 2] = {0}, sgen[SHM_PAGES] = {0}, hgen[HOLE_PAGES * 2] = {0};
 	uint8_t *priv = mmap(NULL, PRIV_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *shm = mmap(NULL, SHM_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (priv == MAP_FAILED || shm == MAP_FAILED)
+	/* with unmapped pages around it: no neighbour lends the restore's pieces its anon_vma */
+	uint8_t *hole = mmap(NULL, (HOLE_PAGES + 2) * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (priv == MAP_FAILED || shm == MAP_FAILED || hole == MAP_FAILED)
 		wl_fail("mmap: %s", strerror(errno));
+	if (munmap(hole, PAGE) < 0 || munmap(hole + (HOLE_PAGES + 1) * PAGE, PAGE) < 0)
+		wl_fail("munmap: %s", strerror(errno));
+	hole += PAGE;
+	for (size_t p = 0; p < HOLE_PAGES; p++)
+		fill(hole, 3, p, hgen[p] = 1);
+	hgen[HOLE] = ~0u;
+	if (madvise(hole + HOLE * PAGE, PAGE, MADV_DONTNEED) < 0 || mprotect(hole + HOLE * PAGE, PAGE, PROT_NONE) < 0)
+		wl_fail("the hole: %s", strerror(errno));
 	for (size_t p = 0; p < PRIV_PAGES; p++)
 		fill(priv, 1, p, pgen[p] = 1);
 	for (size_t p = 0; p < SHM_PAGES; p++)
@@ -82,10 +98,22 @@ int main(int argc, char **argv)
 		for (size_t p = 0; p < SHM_PAGES; p++)
 			if (p != SHM_RO)
 				fill(shm, 2, p, ++sgen[p]);
+		for (size_t p = 0; p < HOLE_PAGES; p++)
+			if (p != HOLE)
+				fill(hole, 3, p, ++hgen[p]);
 		wl_sleep_us(20000);
 	}
 	check(priv, 1, PRIV_PAGES, pgen, "after stop");
 	check(shm, 2, SHM_PAGES, sgen, "after stop");
+	check(hole, 3, HOLE_PAGES, hgen, "after stop");
+	if (mprotect(hole + HOLE * PAGE, PAGE, PROT_READ | PROT_WRITE) < 0)
+		wl_fail("mprotect the hole back: %s", strerror(errno));
+	hgen[HOLE] = 0;
+	int nhole = mappings_in(hole, HOLE_PAGES * PAGE);
+	uint8_t *hmoved = mremap(hole, HOLE_PAGES * PAGE, 2 * HOLE_PAGES * PAGE, MREMAP_MAYMOVE);
+	if (hmoved == MAP_FAILED)
+		wl_fail("mremap of the region with a hole (%d mappings): %s", nhole, strerror(errno));
+	check(hmoved, 3, HOLE_PAGES * 2, hgen, "after the hole's mremap");
 	if (mprotect(priv + RO_FIRST * PAGE, RO_PAGES * PAGE, PROT_READ | PROT_WRITE) < 0 ||
 	    mprotect(shm + SHM_RO * PAGE, PAGE, PROT_READ | PROT_WRITE) < 0)
 		wl_fail("mprotect back: %s", strerror(errno));
@@ -98,6 +126,6 @@ int main(int argc, char **argv)
 	fill(shm, 2, SHM_RO, ++sgen[SHM_RO]);
 	check(moved, 1, PRIV_PAGES * 2, pgen, "after mremap");
 	check(shm, 2, SHM_PAGES, sgen, "after rewrite");
-	wl_ok("private=%d shared=%d", npriv, nshm);
+	wl_ok("private=%d shared=%d hole=%d", npriv, nshm, nhole);
 	return 0;
 }
