@@ -61,6 +61,7 @@ struct fill {
 	struct postcopy_stats *st;
 	volatile bool stop;         /* post-copy is over */
 	volatile bool session_over; /* this connection's threads stop */
+	bool finishing;             /* every page is in: the memory is being released */
 	int error;                  /* this session's failure */
 	bool lost;                  /* ... a connection that broke */
 	char err[256];
@@ -97,6 +98,11 @@ static uint64_t there(const struct fill *f, uint64_t a)
 static void fail_with(struct fill *f, int e, const char *what)
 {
 	pthread_mutex_lock(&f->lock);
+	if (f->finishing) { /* every page is in place: nothing is lost, COMPLETE still goes */
+		pthread_mutex_unlock(&f->lock);
+		pr_warn("post-copy, once every page was in place: %s: %s", what, strerror(-e));
+		return;
+	}
 	if (!f->error) {
 		f->error = e;
 		f->lost = link_lost(e);
@@ -129,13 +135,14 @@ static void on_fault(struct fill *f, uint64_t addr)
 		pthread_mutex_unlock(&f->lock);
 		struct uffdio_zeropage z = {.range = {.start = addr, .len = (uint64_t)page}};
 		int e = ioctl(f->uffd, UFFDIO_ZEROPAGE, &z) < 0 ? errno : 0;
-		/* EEXIST: it landed between the fault and now; EAGAIN: a layout
-		 * change is in flight, whose event this thread must read first:
-		 * the woken thread faults again after it */
-		if (e == EEXIST || e == EAGAIN) {
+		/* EEXIST: it landed between the fault and now; EAGAIN, ENOENT: a
+		 * layout change is in flight or made (by another thread), whose
+		 * event this thread must read first: the woken thread faults again
+		 * after it, or finds the mapping gone */
+		if (e == EEXIST || e == EAGAIN || e == ENOENT) {
 			struct uffdio_range w = {.start = addr, .len = (uint64_t)page};
 			ioctl(f->uffd, UFFDIO_WAKE, &w);
-		} else if (e && e != ENOENT) {
+		} else if (e) {
 			fail_with(f, -e, "cannot place a zero page");
 		}
 		return;
@@ -229,11 +236,17 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 		int64_t k = lazy_index_of(&f->ix, a);
 		if (k < 0)
 			return -EBADMSG;
-		/* EAGAIN: the process is changing its layout (an event the fault
-		 * thread has not read yet): again, at the address it reads then */
+		/* EAGAIN: the process is changing its layout; ENOENT: it has
+		 * changed it (moved or unmapped the mapping: the kernel looks for
+		 * the mapping before it looks at a change in flight) and the fault
+		 * thread has not read the event yet. Both: again, at the address
+		 * the remap table gives once it has (an unmap's event marks the
+		 * page placed). Taking ENOENT for "unmapped" lost the page of a
+		 * mapping moved meanwhile: its new place stayed missing, and read
+		 * zeros once the memory was unregistered. */
 		int e = EAGAIN;
 		uint8_t was = PLACED;
-		for (int tries = 0; e == EAGAIN && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
+		for (int tries = 0; (e == EAGAIN || e == ENOENT) && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
 			if (tries)
 				usleep(100);
 			pthread_mutex_lock(&f->lock);
@@ -245,8 +258,7 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 			struct uffdio_copy c = {.dst = here(f, a), .src = (uint64_t)(uintptr_t)(data + (size_t)i * (size_t)page),
 						.len = (uint64_t)page};
 			e = ioctl(f->uffd, UFFDIO_COPY, &c) < 0 ? errno : 0;
-			/* EEXIST: already there; ENOENT: unmapped since (its event follows) */
-			if (e != EAGAIN) {
+			if (e == 0 || e == EEXIST) { /* EEXIST: already there */
 				__atomic_store_n(&f->ix.state[k], PLACED, __ATOMIC_RELEASE);
 				f->placed++;
 				if (was == ASKED) {
@@ -259,8 +271,8 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 			}
 			pthread_mutex_unlock(&f->lock);
 		}
-		if (was != PLACED && e && e != EEXIST && e != ENOENT)
-			return -e;
+		if (was != PLACED && e && e != EEXIST)
+			return -e; /* ENOENT for 5 s: a layout change without an event */
 	}
 	pthread_mutex_lock(&f->lock);
 	f->st->bytes += (uint64_t)h.npages * (uint64_t)page;
@@ -506,8 +518,12 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 			r = -EAGAIN;
 			break;
 		}
-		if ((r = read_main(&f, err, errlen)) == 0)
+		if ((r = read_main(&f, err, errlen)) == 0) {
+			pthread_mutex_lock(&f.lock);
+			f.finishing = true;
+			pthread_mutex_unlock(&f.lock);
 			break; /* the fault thread reads on while the memory is released */
+		}
 		pthread_mutex_lock(&f.lock);
 		f.session_over = true;
 		if (f.urgent_up)

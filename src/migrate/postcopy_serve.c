@@ -148,7 +148,13 @@ static void *run_urgent(void *arg)
 	double t0 = now_ms();
 	char why[256];
 	if (link_join(&sv->urgent, &sv->peer, sv->token, JOIN_URGENT, why, sizeof(why)) < 0) {
-		pr_warn("post-copy goes on with one connection: %s", why);
+		pthread_mutex_lock(&sv->lock);
+		bool late = sv->ending || sv->complete || sv->over; /* every page went already: B closed its end */
+		pthread_mutex_unlock(&sv->lock);
+		if (late)
+			pr_debug("post-copy: the urgent connection came too late to be used: %s", why);
+		else
+			pr_warn("post-copy goes on with one connection: %s", why);
 		return NULL;
 	}
 	int lowat = NOTSENT_LOWAT;

@@ -78,8 +78,11 @@ int mm_update(struct stub *stub, const struct fr_image *was, const struct fr_ima
  * stub has in pieces; with `runs` (all pages in place), also each run of
  * adjacent private anonymous mappings with a read-only one holding data,
  * so that they merge when the process makes them alike (mm_join.c says
- * why). *joined counts the rebuilds. */
-int mm_join(struct stub *stub, const struct fr_image *now, bool runs, uint32_t *joined, char *err, size_t errlen);
+ * why). *joined counts the rebuilds. uffd (post-copy; -1: none): lazy
+ * memory of a run rebuilt is unregistered for the rebuild (its mremap
+ * would wait for an event no one reads yet) and registered again. */
+int mm_join(struct stub *stub, const struct fr_image *now, bool runs, int uffd, uint32_t *joined, char *err,
+	    size_t errlen);
 /* Gives the mappings built with another protection (mm.c: build_prot)
  * their saved one, once the pages are in. */
 int mm_protect(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);

@@ -349,7 +349,7 @@ int mm_update(struct stub *s, const struct fr_image *was, const struct fr_image 
 	map_file_close(&r, &mf);
 	uint32_t joined = 0;
 	if (ret == 0 && (d.fresh.n || d.removed.n || d.reprot.n))
-		ret = mm_join(s, now, false, &joined, err, errlen);
+		ret = mm_join(s, now, false, -1, &joined, err, errlen);
 	layout_diff_free(&d);
 	return ret;
 }

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,7 +34,27 @@ struct join_io {
 	int pagemap_fd, mem_fd;
 	uint8_t *buf;
 	long page;
+	int uffd;                  /* post-copy's, or -1 */
+	const struct fr_image *now; /* which mappings are lazy (registered) */
 };
+
+/* Post-copy: unregisters (register = false) or registers again the lazy
+ * mappings among v[0..n). */
+static int lazy_register(struct join_io *io, const struct fr_vma *v, uint32_t n, bool reg)
+{
+	if (io->uffd < 0)
+		return 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = (uint32_t)(&v[k] - io->now->vmas);
+		if (!fr_vma_lazy_at(io->now->vmas, io->now->nvmas, i))
+			continue;
+		struct uffdio_register rg = {.range = {.start = v[k].start, .len = v[k].end - v[k].start},
+					     .mode = UFFDIO_REGISTER_MODE_MISSING};
+		if (ioctl(io->uffd, reg ? UFFDIO_REGISTER : UFFDIO_UNREGISTER, reg ? (void *)&rg : (void *)&rg.range) < 0)
+			return neg_errno();
+	}
+	return 0;
+}
 
 /* Copies the pages with data of [from, from + len) to the same offsets at to. */
 static int copy_pages(struct join_io *io, uint64_t from, uint64_t to, uint64_t len)
@@ -59,6 +81,12 @@ static int join_run(struct rsys *r, struct join_io *io, const struct fr_vma *v, 
 		    size_t errlen)
 {
 	uint64_t start = v[0].start, len = v[n - 1].end - start;
+	int e = lazy_register(io, v, n, false);
+	if (e < 0) {
+		snprintf(err, errlen, "cannot unregister %llx-%llx to rebuild it: %s", (unsigned long long)start,
+			 (unsigned long long)(start + len), strerror(-e));
+		return e;
+	}
 	long tmp = rsys(r, SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
 	if (tmp < 0) {
 		snprintf(err, errlen, "cannot map %llu bytes to join the pieces of %llx-%llx: %s",
@@ -66,7 +94,7 @@ static int join_run(struct rsys *r, struct join_io *io, const struct fr_vma *v, 
 			 strerror((int)-tmp));
 		return (int)tmp;
 	}
-	int e = copy_pages(io, start, (uint64_t)tmp, len);
+	e = copy_pages(io, start, (uint64_t)tmp, len);
 	long rc = 0;
 	if (e == 0 && (rc = rsys(r, SYS_mremap, (uint64_t)tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, start, 0)) !=
 			      (long)start)
@@ -77,6 +105,8 @@ static int join_run(struct rsys *r, struct join_io *io, const struct fr_vma *v, 
 		if (v[k].prot != (PROT_READ | PROT_WRITE) &&
 		    (rc = rsys(r, SYS_mprotect, v[k].start, v[k].end - v[k].start, v[k].prot, 0, 0, 0)) < 0)
 			e = (int)rc;
+	if (e == 0)
+		e = lazy_register(io, v, n, true);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot join the pieces of %llx-%llx into one mapping: %s",
 			 (unsigned long long)start, (unsigned long long)(start + len), strerror(-e));
@@ -110,11 +140,12 @@ static bool joinable(const struct fr_vma *v) { return v->kind == VMA_ANON && !(v
 
 /* Which mappings of the run v[0..n) (adjacent, joinable) to rebuild:
  * with `runs`, all of them if one is in pieces, or is a read-only one with
- * data next to the others, or is not writable between pieces with data
- * (the source's pieces of one mapping mprotect'ed in part share its
- * anon_vma: the stub's, filled one by one, do not, and would never merge
- * when the program mprotects them back); without, each one in pieces on
- * its own. */
+ * data next to the others, or a read-only one (with data or not) between
+ * pieces with data (the source's pieces of one mapping mprotect'ed in part
+ * share its anon_vma: the stub's, filled one by one, do not, and would
+ * never merge when the program mprotects them back); without, each one in
+ * pieces on its own. PROT_NONE pieces do not count: thread stacks' guards
+ * lie between stacks that are separate mappings at the source too. */
 static int join_what(struct stub *s, struct join_io *io, struct rsys *rs, bool *begun, const struct fr_vma *v,
 		     uint32_t n, bool runs, const struct proc_map *maps, size_t nmaps, size_t *k, uint32_t *joined,
 		     char *err, size_t errlen)
@@ -123,7 +154,7 @@ static int join_what(struct stub *s, struct join_io *io, struct rsys *rs, bool *
 	for (uint32_t i = 0; i < n; i++) {
 		bool split = split_here(&v[i], maps, nmaps, k);
 		any |= split;
-		fixed |= !(v[i].prot & PROT_WRITE);
+		fixed |= (v[i].prot & PROT_READ) && !(v[i].prot & PROT_WRITE);
 		whole |= runs && n > 1 && (split || (!(v[i].prot & PROT_WRITE) && has_data(io, v[i].start, v[i].end)));
 	}
 	uint32_t with_data = 0;
@@ -156,7 +187,8 @@ static int join_what(struct stub *s, struct join_io *io, struct rsys *rs, bool *
 	return 0;
 }
 
-int mm_join(struct stub *s, const struct fr_image *now, bool runs, uint32_t *joined, char *err, size_t errlen)
+int mm_join(struct stub *s, const struct fr_image *now, bool runs, int uffd, uint32_t *joined, char *err,
+	    size_t errlen)
 {
 	*joined = 0;
 	struct proc_map *maps;
@@ -167,7 +199,7 @@ int mm_join(struct stub *s, const struct fr_image *now, bool runs, uint32_t *joi
 		return r;
 	}
 	char path[64];
-	struct join_io io = {.page = sysconf(_SC_PAGESIZE)};
+	struct join_io io = {.page = sysconf(_SC_PAGESIZE), .uffd = uffd, .now = now};
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", s->pid);
 	io.pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/mem", s->pid);

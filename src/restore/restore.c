@@ -124,9 +124,10 @@ static int finish_stub(struct restore_prepared *rp, const struct restore_opts *o
 		       struct restore_stats *st, char *err, size_t errlen)
 {
 	double t = now_ms();
-	/* post-copy: the runs it rebuilds hold no lazy memory (fr_vma_lazy_at),
-	 * and a mapping in pieces was joined before the memory was registered */
-	int r = mm_join(&rp->stub, &rp->img, true, &st->mappings_rebuilt, err, errlen);
+	/* post-copy: a run it rebuilds holds lazy memory only if one of its
+	 * mappings is in pieces (pre-copy rounds of hybrid built it so): that
+	 * memory is unregistered while the run is rebuilt */
+	int r = mm_join(&rp->stub, &rp->img, true, rp->lazy.uffd, &st->mappings_rebuilt, err, errlen);
 	if (r == 0)
 		r = mm_protect(&rp->stub, &rp->img, err, errlen);
 	if (r == 0)

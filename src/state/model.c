@@ -103,14 +103,8 @@ bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i)
 		lo--;
 	while (hi + 1 < n && vmas[hi + 1].kind == VMA_ANON && vmas[hi + 1].start == vmas[hi].end)
 		hi++;
-	uint32_t writable = 0, fixed = 0;
-	for (uint32_t k = lo; k <= hi; k++) {
+	for (uint32_t k = lo; k <= hi; k++)
 		if ((vmas[k].prot & PROT_READ) && !(vmas[k].prot & PROT_WRITE))
 			return false;
-		if (vmas[k].prot & PROT_WRITE)
-			writable++;
-		else
-			fixed++;
-	}
-	return !(fixed && writable > 1);
+	return true;
 }

@@ -312,10 +312,11 @@ struct fr_image {
 /* Post-copy moves vmas[i] after the switch, on demand (the destination
  * registers it with userfaultfd): private writable anonymous memory, except
  * in a run of adjacent private anonymous mappings with a readable one that
- * is not writable, or with any non-writable one between writable ones (an
- * mprotect'ed stretch): the restore may rebuild such a run whole
- * (mm_join.c), which registered memory cannot be; and except mlock'd memory
- * (locking it again faults every page in at once). */
+ * is not writable (an mprotect'ed stretch): the restore may rebuild such a
+ * run whole (mm_join.c), which registered memory cannot be; and except
+ * mlock'd memory (locking it again faults every page in at once). PROT_NONE
+ * pieces do not count: every thread stack has one (its guard), next to
+ * other mappings. */
 bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i);
 
 static inline bool fr_vma_has_pages(const struct fr_vma *v)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # ferry send / ferry receive between two test hosts over TLS with a
 # pre-shared key: real programs move from A to B with the same pid and go on
-# there, in both modes (pre-copy and stop-and-copy) (each workload verifies its own memory, threads, signals and file
+# there, in every mode (pre-copy, stop-and-copy, post-copy, hybrid) (each workload verifies its own memory, threads, signals and file
 # offsets after the move; evloop its epoll loop, timers, signalfd and inotify;
 # ptimers its POSIX timers; ghosts its memfds and deleted file;
 # memattrs its mlock'd and madvise'd ranges); the receiver serves one migration after another;
@@ -43,7 +43,7 @@ migrate_one() { # MODE NAME [ARGS..]
 	moved=$((moved + 1))
 }
 
-for mode in precopy stop-and-copy; do
+for mode in precopy stop-and-copy postcopy hybrid; do
 	migrate_one "$mode" mem256 64
 	migrate_one "$mode" threads8
 	migrate_one "$mode" signals
@@ -62,7 +62,7 @@ ld=$T/lockdir
 mkdir -p "$ld"
 for h in A B; do host_exec "$h" mount -t tmpfs ferry-locks "$ld" || fail "mount a tmpfs in host $h"; done
 host_exec B sh -c "for f in flock posix ofd; do head -c 200 /dev/zero >$ld/\$f; done" || fail "lock files in B"
-for mode in precopy stop-and-copy; do
+for mode in precopy stop-and-copy postcopy; do
 	wl_start_in_a locks "$ld"
 	lk=$WL_NSPID lk_ctl=$WL_CTL
 	locks_held "$ld" host_exec A

@@ -42,6 +42,7 @@ post_one() { # NAME ARGS.. (PARTS: send flags that turn a part of post-copy off)
 	sleep 1
 	in_b_running "$nspid" || fail "$name: pid $nspid died in B after the move"
 	finish_in B "$name" "$nspid" "$ctl"
+	WL_LOG=$ctl/log
 }
 
 [ -n "${PC_ONLY:-}" ] || post_one mem256 64
@@ -49,7 +50,10 @@ post_one() { # NAME ARGS.. (PARTS: send flags that turn a part of post-copy off)
 [ -n "${PC_ONLY:-}" ] || sent=$(json_num "$SEND_STATS" page_bytes)
 [ -n "${PC_ONLY:-}" ] || [ "$sent" -lt $((8 << 20)) ] || fail "mem256: $sent bytes of pages before the start"
 [ -n "${PC_ONLY:-}" ] || post_one threads8
-post_one dirtier 64 5000 random
+# the writer and 4 threads reading random pages fault on the same missing
+# pages (a reader that ever reads a zero word fails the run)
+post_one dirtier 64 5000 random 4
+grep -q "readers=4 reads=[1-9]" "$WL_LOG" || fail "the readers did not read: $(grep ^OK "$WL_LOG")"
 tail -n 3 "$SH/recv.jsonl" | grep -q '"postcopy":{"pages_total":' || fail "receiver stats: $(tail -n 1 "$SH/recv.jsonl")"
 faults=$(tail -n 1 "$SH/recv.jsonl" | grep -o '"faults":[0-9]*' | cut -d: -f2)
 [ "$faults" -gt 0 ] || fail "the dirtier faulted on no page in B: $(tail -n 1 "$SH/recv.jsonl")"
@@ -59,6 +63,10 @@ urgent_ms() { grep -o '"urgent_ms":[0-9.]*' "$1" | tail -n 1 | cut -d: -f2; }
 awk -v u="$(urgent_ms "$SEND_STATS")" 'BEGIN { exit !(u > 0) }' || fail "no urgent connection: $(cat "$SEND_STATS")"
 tail -n 1 "$SH/recv.jsonl" >"$T/recv.last"
 awk -v u="$(urgent_ms "$T/recv.last")" 'BEGIN { exit !(u > 0) }' || fail "B saw no urgent connection: $(cat "$T/recv.last")"
+
+# A process that touches almost none of its memory: the push alone brings
+# every page, and the migration ends
+post_one dirtier 64 0 random
 
 # Each part of post-copy can be turned off (for the bench); the memory is
 # still whole. Without the urgent connection, answers share the main one;

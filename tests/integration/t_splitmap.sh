@@ -1,6 +1,6 @@
 #!/bin/bash
 # Mappings split by mprotect (a private and a shared anonymous one, with
-# data in their read-only pieces, and a private one with a PROT_NONE page
+# data in their read-only pieces, and a private one with a read-only page
 # without data between pieces with data) survive dump/restore and every
 # migration mode as the kernel had them: after the workload makes the
 # pieces accessible again each region is one mapping again (a private one

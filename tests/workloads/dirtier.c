@@ -2,16 +2,23 @@
  * pattern, measures the longest pause it sees, and verifies its memory: the
  * workload of the pre-copy tests and of the migration benchmark.
  *
- * usage: dirtier CTL [MiB=64] [PAGES_PER_S=2000] [seq|random|hot=random]
+ * usage: dirtier CTL [MiB=64] [PAGES_PER_S=2000] [seq|random|hot=random] [READERS=0]
  * Every page holds a pattern of its number and generation (a generation per
  * page, in a separate array). A loop ticks every ~200 us on CLOCK_REALTIME
  * (a migration does not hide time from it), rewrites the pages due by then
  * (whole pages, so each write dirties one page) in the pattern's order:
  * seq (round robin), random (uniform), hot (90% of writes in a hot 10%).
  * After stop: every page is checked, and the line says
- *   OK dirtier max_gap_ms=X writes=N pages=P
- * where X is the longest gap between two ticks: the pause the program felt. */
+ *   OK dirtier max_gap_ms=X writes=N pages=P rate=R/s
+ * where X is the longest time without a tick or a write: the pause the
+ * program felt (a write waiting for its page in post-copy counts), and R
+ * the writes per second it achieved. READERS threads read random words of
+ * random pages all along (in post-copy: several threads faulting on the
+ * same missing pages as the writer); no word of any page is ever zero, and
+ * a reader that sees one fails the run (a zero page where data belongs). */
 #include "common.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 
 #define PAGE 4096u
@@ -40,14 +47,39 @@ static void fill(uint64_t *w, size_t p, uint32_t g)
 		w[i] = word(p, g, i);
 }
 
+#define READERS_MAX 16
+struct reader {
+	pthread_t t;
+	const volatile uint64_t *mem;
+	size_t npages;
+	uint64_t seed, reads;
+	long zero_page; /* -1: none seen */
+};
+static atomic_int readers_stop;
+
+static void *read_pages(void *arg)
+{
+	struct reader *r = arg;
+	while (!atomic_load(&readers_stop) && r->zero_page < 0) {
+		r->seed ^= r->seed << 13, r->seed ^= r->seed >> 7, r->seed ^= r->seed << 17;
+		size_t p = r->seed % r->npages;
+		if (r->mem[p * WORDS + (r->seed >> 40) % WORDS] == 0)
+			r->zero_page = (long)p;
+		r->reads++;
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	wl_init("dirtier", argc, argv);
 	size_t npages = (size_t)(argc > 2 ? atol(argv[2]) : 64) * 256;
 	double rate = argc > 3 ? atof(argv[3]) : 2000;
 	const char *pattern = argc > 4 ? argv[4] : "random";
-	if (!npages || rate < 0 || (strcmp(pattern, "seq") && strcmp(pattern, "random") && strcmp(pattern, "hot")))
-		wl_fail("usage: dirtier CTL [MiB] [PAGES_PER_S] [seq|random|hot]");
+	int nreaders = argc > 5 ? atoi(argv[5]) : 0;
+	if (!npages || rate < 0 || (strcmp(pattern, "seq") && strcmp(pattern, "random") && strcmp(pattern, "hot")) ||
+	    nreaders < 0 || nreaders > READERS_MAX)
+		wl_fail("usage: dirtier CTL [MiB] [PAGES_PER_S] [seq|random|hot] [READERS 0..%d]", READERS_MAX);
 	uint64_t *mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint32_t *gen = calloc(npages, sizeof(*gen));
 	if (mem == MAP_FAILED || !gen)
@@ -56,14 +88,24 @@ int main(int argc, char **argv)
 		fill(mem + p * WORDS, p, 0);
 	size_t hot = npages / 10 ? npages / 10 : 1, cursor = 0;
 	uint64_t writes = 0;
-	double max_gap = 0, start = now_rt_ms(), last = start, owed = 0;
+	/* progress: the last tick or write; the longest time without one is the
+	 * pause the program felt (a write that faults for long counts, a slow
+	 * batch of quick writes does not) */
+	double max_gap = 0, start = now_rt_ms(), last = start, progress = start, owed = 0;
+	struct reader readers[READERS_MAX];
+	for (int i = 0; i < nreaders; i++) {
+		readers[i] = (struct reader){.mem = mem, .npages = npages, .seed = 0x2545F4914F6CDD1Dull * (uint64_t)(i + 1),
+					     .zero_page = -1};
+		if (pthread_create(&readers[i].t, NULL, read_pages, &readers[i]) != 0)
+			wl_fail("pthread_create: %s", strerror(errno));
+	}
 	wl_ready();
 	while (!wl_stop_requested()) {
 		double t = now_rt_ms();
-		if (t - last > max_gap)
-			max_gap = t - last;
+		if (t - progress > max_gap)
+			max_gap = t - progress;
 		owed += rate * (t - last) / 1e3;
-		last = t;
+		last = progress = t;
 		for (; owed >= 1; owed--, writes++) {
 			size_t p;
 			if (pattern[0] == 's')
@@ -73,16 +115,29 @@ int main(int argc, char **argv)
 			else
 				p = rnd() % npages;
 			fill(mem + p * WORDS, p, ++gen[p]);
+			double w = now_rt_ms();
+			if (w - progress > max_gap)
+				max_gap = w - progress;
+			progress = w;
 		}
 		if (owed > rate) /* behind by a second (a pause): do not burst to catch up */
 			owed = 0;
 		wl_sleep_us(TICK_US);
+	}
+	atomic_store(&readers_stop, 1);
+	uint64_t reads = 0;
+	for (int i = 0; i < nreaders; i++) {
+		pthread_join(readers[i].t, NULL);
+		if (readers[i].zero_page >= 0)
+			wl_fail("reader %d read zeros in page %ld", i, readers[i].zero_page);
+		reads += readers[i].reads;
 	}
 	for (size_t p = 0; p < npages; p++)
 		for (unsigned i = 0; i < WORDS; i++)
 			if (mem[p * WORDS + i] != word(p, gen[p], i))
 				wl_fail("page %zu word %u: %#llx, want %#llx (generation %u)", p, i,
 					(unsigned long long)mem[p * WORDS + i], (unsigned long long)word(p, gen[p], i), gen[p]);
-	wl_ok("max_gap_ms=%.3f writes=%llu pages=%zu rate=%.0f/s pattern=%s", max_gap, (unsigned long long)writes, npages,
-	      writes / ((last - start) / 1e3), pattern);
+	wl_ok("max_gap_ms=%.3f writes=%llu pages=%zu rate=%.0f/s pattern=%s readers=%d reads=%llu", max_gap,
+	      (unsigned long long)writes, npages, writes / ((last - start) / 1e3), pattern, nreaders,
+	      (unsigned long long)reads);
 }
