@@ -18,7 +18,7 @@ static const char help[] =
 	"  -h, --help           this text\n"
 	"\n"
 	"Features: ptrace, clone3_set_tid, process_vm, pidfd_getfd, userfaultfd,\n"
-	"uffd_wp_async, pagemap_scan, soft_dirty, timer_restore_ids.\n"
+	"uffd_wp_async, pagemap_scan, soft_dirty, timer_restore_ids, sysv_shm_ids.\n"
 	"\n"
 	"The full listing ends with the dirty-page tracking that pre-copy uses here:\n"
 	"uffd_wp_async + pagemap_scan (best), soft_dirty, or none (full resends).\n"

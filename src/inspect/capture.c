@@ -345,7 +345,11 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		return r;
 	struct capture_opts frozen = *opts;
 	frozen.read_queues = true; /* frozen: what is queued in pipes and sockets stays put */
-	return capture_files(pid, &frozen, img, err, errlen);
+	if ((r = capture_files(pid, &frozen, img, err, errlen)) < 0)
+		return r;
+	if ((r = capture_vma_objects(pid, &frozen, img, err, errlen)) < 0)
+		return r;
+	return capture_sysv_shm(pid, img, err, errlen);
 rsys_fail:
 	snprintf(err, errlen, "cannot query pid %d with remote syscalls: %s", pid, strerror(-r));
 	return r;

@@ -34,6 +34,27 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
  * while it is read is skipped instead of failing. */
 int capture_vmas(pid_t pid, bool live, struct fr_image *img, char *err, size_t errlen);
 int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *img, char *err, size_t errlen);
+/* Ties each mapping of a memfd or deleted file to the record of its object
+ * (vma_objects.c), adding one for an object no fd holds any more; after
+ * capture_vmas and capture_files. */
+int capture_vma_objects(pid_t pid, const struct capture_opts *opts, struct fr_image *img, char *err, size_t errlen);
+/* Records the System V segments img's mappings attach (sysv_shm.c),
+ * refusing one another process attaches too, or attached in part. */
+int capture_sysv_shm(pid_t pid, struct fr_image *img, char *err, size_t errlen);
+/* The segments of img that leave with the process when a dump or a
+ * migration ends it here (not already removed; in ferry's own IPC
+ * namespace, where their ids mean them): removed then, as the image or the
+ * destination holds them now. */
+struct sysv_moved {
+	int32_t *ids;
+	uint32_t n;
+};
+int sysv_shm_moving(pid_t pid, const struct fr_image *img, struct sysv_moved *out);
+void sysv_shm_moved(const struct sysv_moved *m);
+/* A pre-copy round's layout leaves those mappings and System V ones out:
+ * they are mapped at the switch, once their objects are made (their pages
+ * travel then). */
+void vmas_drop_objects(struct fr_image *img);
 /* The POSIX timers (posix_timers.c), with remote timer_gettime through rs,
  * whose scratch holds a struct itimerspec. */
 struct rsys;

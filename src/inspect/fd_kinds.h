@@ -42,5 +42,9 @@ int fd_memfd_describe(pid_t pid, int fd, const char *link, bool with_data, struc
  * path, mode, size and (with_data) data, refused above limit bytes. */
 int fd_ghost_describe(pid_t pid, int fd, const char *link, uint64_t limit, bool with_data, struct fr_file *f,
 		      char *err, size_t errlen);
+/* The memfd or deleted file mapped by v (its path as maps shows it), read
+ * through /proc/PID/map_files as the two above read an fd's. */
+int mapped_object_describe(pid_t pid, const struct fr_vma *v, uint64_t limit, bool with_data, struct fr_file *f,
+			   char *err, size_t errlen);
 
 #endif

@@ -106,3 +106,12 @@ int fd_objects_read_queues(struct fd_scan *sc, struct fr_file *files, size_t n, 
 	}
 	return r;
 }
+
+int fd_objects_check_heads(struct fd_scan *sc, struct fr_file *files, size_t n, char *err, size_t errlen)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (files[i].kind == FILE_UNIX && carries_queue(files, i))
+			r = fd_unix_check_head(sc, &files[i], err, errlen);
+	return r;
+}

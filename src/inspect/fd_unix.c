@@ -225,6 +225,31 @@ static int peek_all(int sk, struct fr_fdobj *o, bool *has_fds)
 	return r;
 }
 
+static int refuse_fds_in_flight(const struct fr_file *f, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "unix socket fd %d (%s) has file descriptors queued in it (SCM_RIGHTS): not supported yet",
+		 f->fd, f->path);
+	return -EOPNOTSUPP;
+}
+
+int fd_unix_check_head(struct fd_scan *sc, struct fr_file *f, char *err, size_t errlen)
+{
+	if (f->obj->state == FR_SOCK_LISTEN)
+		return 0;
+	int sk = fd_sock_take(sc, f->fd, err, errlen);
+	if (sk < 0)
+		return sk;
+	int off = 0;
+	socklen_t l = sizeof(off);
+	bool has_fds = false;
+	uint8_t byte;
+	/* a peek offset the program set would move: then wait for the freeze */
+	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, &l) == 0 && off < 0)
+		peek_one(sk, &byte, sizeof(byte), &has_fds);
+	close(sk);
+	return has_fds ? refuse_fds_in_flight(f, err, errlen) : 0;
+}
+
 int fd_unix_read_queue(struct fd_scan *sc, struct fr_file *f, char *err, size_t errlen)
 {
 	struct fr_fdobj *o = f->obj;
@@ -246,11 +271,8 @@ int fd_unix_read_queue(struct fd_scan *sc, struct fr_file *f, char *err, size_t 
 	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 && r == 0)
 		r = neg_errno();
 	close(sk);
-	if (r == 0 && has_fds) {
-		snprintf(err, errlen, "unix socket fd %d (%s) has file descriptors queued in it (SCM_RIGHTS): not supported yet",
-			 f->fd, f->path);
-		return -EOPNOTSUPP;
-	}
+	if (r == 0 && has_fds)
+		return refuse_fds_in_flight(f, err, errlen);
 	if (r == -ENOTSUP)
 		snprintf(err, errlen, "unix socket fd %d (%s): %d bytes queued, %u could be read: an empty packet in its "
 			 "queue is not supported yet", f->fd, f->path, inq, o->data_len);

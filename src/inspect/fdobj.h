@@ -44,5 +44,10 @@ int fd_objects_check(const struct fr_file *files, size_t n, char *err, size_t er
 int fd_objects_read_queues(struct fd_scan *sc, struct fr_file *files, size_t n, char *err, size_t errlen);
 int fd_pipe_read_queue(struct fd_scan *sc, struct fr_file *f, char *err, size_t errlen);
 int fd_unix_read_queue(struct fd_scan *sc, struct fr_file *f, char *err, size_t errlen);
+/* The process runs: refuses a unix socket whose first queued message
+ * carries fds (SCM_RIGHTS; sock_diag does not tell), peeked without
+ * moving anything; fds further in the queue are seen once it is frozen. */
+int fd_objects_check_heads(struct fd_scan *sc, struct fr_file *files, size_t n, char *err, size_t errlen);
+int fd_unix_check_head(struct fd_scan *sc, struct fr_file *f, char *err, size_t errlen);
 
 #endif

@@ -192,6 +192,14 @@ static int probe_timer_restore_ids(char *d, size_t n)
 	return 0;
 }
 
+static int probe_shm_next_id(char *d, size_t n)
+{
+	if (access("/proc/sys/kernel/shm_next_id", W_OK) < 0)
+		return fail(d, n, "kernel.shm_next_id", errno);
+	snprintf(d, n, "kernel.shm_next_id is writable");
+	return 0;
+}
+
 static int probe_process_vm(char *d, size_t n)
 {
 	char src[8] = "ferry", dst[8] = {0};
@@ -213,6 +221,8 @@ const struct feature ferry_features[] = {
 	{"soft_dirty", "soft-dirty page tracking", false, probe_soft_dirty},
 	{"timer_restore_ids", "POSIX timers made again with their ids (else: made until the id comes)", false,
 	 probe_timer_restore_ids},
+	{"sysv_shm_ids", "System V shared memory made again with its ids (else: such a restore fails)", false,
+	 probe_shm_next_id},
 };
 const size_t ferry_nfeatures = ARRAY_SIZE(ferry_features);
 

@@ -298,6 +298,8 @@ int capture_files(pid_t pid, const struct capture_opts *opts, struct fr_image *i
 		r = fd_objects_check(files, n, err, errlen);
 	if (r == 0 && opts->read_queues)
 		r = fd_objects_read_queues(&sc, files, n, err, errlen);
+	else if (r == 0 && opts->checks_only)
+		r = fd_objects_check_heads(&sc, files, n, err, errlen);
 	fd_scan_end(&sc);
 	if (r < 0) {
 		free_files(files, n);

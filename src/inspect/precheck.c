@@ -53,6 +53,10 @@ static int check_resources(pid_t pid, const struct capture_opts *opts, struct fr
 	int r = capture_files(pid, &checks, &scratch, err, errlen);
 	if (r == 0)
 		r = capture_vmas(pid, true, &scratch, err, errlen);
+	if (r == 0)
+		r = capture_vma_objects(pid, &checks, &scratch, err, errlen);
+	if (r == 0)
+		r = capture_sysv_shm(pid, &scratch, err, errlen);
 	if (r == 0 && live)
 		*live = scratch;
 	else

@@ -59,7 +59,7 @@ int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen)
 		unsigned long long start, end;
 		if (strncmp(line, "VmFlags:", 8) == 0) {
 			uint32_t attrs = parse_vmflags(line);
-			if (cur && cur->kind <= VMA_SHARED_ANON) /* not [vdso] and friends */
+			if (cur && cur->kind < VMA_VDSO) /* not [vdso] and friends */
 				cur->attrs = attrs;
 		} else if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
 			uint64_t key = start;

@@ -73,10 +73,14 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 		if (strcmp(name, "[stack]") == 0)
 			v->flags |= MAP_GROWSDOWN;
 	} else if (name[0] == '/') {
-		if (strncmp(name, "/SYSV", 5) == 0)
-			return refuse(err, errlen, m, "System V shared memory");
-		if (ends_with(name, " (deleted)"))
-			return refuse(err, errlen, m, "a mapping of a deleted file");
+		if (strncmp(name, "/SYSV", 5) == 0) { /* its inode number is the segment's id */
+			if (!m->shared || m->ino > (uint64_t)INT32_MAX)
+				return refuse(err, errlen, m, "System V shared memory ferry cannot read");
+			v->kind = VMA_SYSV_SHM;
+			v->object = (uint32_t)m->ino + 1;
+			v->path = strdup(name); /* for messages */
+			return v->path ? 0 : -ENOMEM; /* capture_sysv_shm checks and records its segment */
+		}
 		char link[96];
 		snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)m->start,
 			 (unsigned long long)m->end);
@@ -98,6 +102,8 @@ static int classify(pid_t pid, const struct proc_map *m, struct fr_vma *v, char 
 		v->path = strdup(target);
 		if (!v->path)
 			return -ENOMEM;
+		if (ends_with(target, " (deleted)")) /* a memfd or deleted file: its record comes later */
+			v->object = FR_VMA_OBJECT_UNRESOLVED;
 	} else if (strcmp(name, "[vsyscall]") == 0) {
 		return 1; /* fixed kernel page, the same everywhere: skip */
 	} else {

@@ -173,8 +173,9 @@ static int plan_shmem_vma(struct plan *pl, pid_t pid, long page, const struct fr
 		if (data < 0 || data >= size)
 			break;
 		off_t hole = again ? size : lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > size)
+		if (hole <= data || hole > size) /* a System V segment's file answers SEEK_HOLE with 0 */
 			hole = size;
+		hole = MIN(size, (hole + page - 1) / page * page); /* its size need not be whole pages */
 		for (off_t at = data; at < hole; at += (off_t)RUN_PAGES_MAX * page) {
 			uint32_t np = (uint32_t)(MIN((off_t)RUN_PAGES_MAX * page, hole - at) / page);
 			int r = plan_add(pl, (struct run){.addr = v->start + (uint64_t)(at - base), .npages = np, .vma = vi,
@@ -264,6 +265,10 @@ static int read_run(struct worker *w, const struct run *r)
 	ssize_t got = -1;
 	if (r->source == SRC_SHMEM) {
 		got = pread(r->shmem_fd, w->buf, len, (off_t)r->shmem_off);
+		if (got >= 0 && (size_t)got < len) { /* the end of an object that is not whole pages: zeros */
+			memset(w->buf + got, 0, len - (size_t)got);
+			got = (ssize_t)len;
+		}
 	} else {
 		if (r->readable) {
 			struct iovec l = {.iov_base = w->buf, .iov_len = len};
@@ -339,7 +344,7 @@ static int plan_range(struct plan *pl, pid_t pid, int pagemap_fd, const struct f
 	lo = MAX(lo, v->start), hi = MIN(hi, v->end);
 	if (lo >= hi)
 		return 0;
-	return v->kind == VMA_SHARED_ANON ? plan_shmem_vma(pl, pid, pl->page, v, vi, lo, hi, again)
+	return fr_vma_is_shmem(v) ? plan_shmem_vma(pl, pid, pl->page, v, vi, lo, hi, again)
 					  : plan_private_vma(pl, pagemap_fd, pl->page, v, vi, lo, hi, again, pm);
 }
 
@@ -674,7 +679,7 @@ int page_writer_apply(struct page_writer *pw, const struct fr_pages_hdr *h, cons
 		__atomic_fetch_add(&pw->pages, h->npages, __ATOMIC_RELAXED);
 		return 0;
 	}
-	bool direct = (v->prot & PROT_WRITE) && v->kind != VMA_SHARED_ANON;
+	bool direct = (v->prot & PROT_WRITE) && !fr_vma_is_shmem(v);
 	if (direct && write_vm(pw, h->addr, data, len) == 0) {
 		__atomic_fetch_add(&pw->pages_process_vm_writev, h->npages, __ATOMIC_RELAXED);
 	} else { /* /proc/PID/mem writes with FOLL_FORCE */

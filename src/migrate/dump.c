@@ -20,6 +20,7 @@
 struct dump_session {
 	struct frozen_proc fp;
 	bool leave_running;
+	struct sysv_moved shm; /* System V segments that go with the process (sysv_shm.c) */
 };
 
 static int put(struct fr_stream *s, uint16_t type, struct buf *b)
@@ -66,6 +67,10 @@ static int write_metadata(struct fr_stream *s, const struct fr_image *img, bool 
 	for (uint32_t i = 0; r == 0 && i < img->nlocks; i++) {
 		encode_file_lock(&b, &img->locks[i]);
 		r = put(s, REC_FILE_LOCK, &b);
+	}
+	for (uint32_t i = 0; r == 0 && i < img->nshms; i++) {
+		encode_shm(&b, &img->shms[i]);
+		r = put(s, REC_SHM, &b);
 	}
 	buf_free(&b);
 	return r == 0 ? dump_write_layout(s, img) : r;
@@ -126,6 +131,8 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	struct fr_image img = {0};
 	r = capture_process(&ds->fp, &co, &img, err, errlen);
 	st->t_capture_ms = now_ms() - t;
+	if (r == 0)
+		r = sysv_shm_moving(o->pid, &img, &ds->shm);
 	if (r == 0) {
 		st->threads = img.nthreads, st->vmas = img.nvmas, st->files = img.nfiles;
 		r = write_metadata(s, &img, o->header_written);
@@ -167,6 +174,7 @@ void dump_detach_held(struct dump_session *ds)
 	thaw_process(&ds->fp); /* the pending SIGSTOP stops it as soon as it runs */
 	pr_info("pid %d left stopped", ds->fp.pid);
 	frozen_free(&ds->fp);
+	free(ds->shm.ids);
 	free(ds);
 }
 
@@ -176,11 +184,13 @@ void dump_finish(struct dump_session *ds, bool success)
 		return;
 	if (success && !ds->leave_running) {
 		kill_frozen(&ds->fp);
+		sysv_shm_moved(&ds->shm);
 		pr_info("pid %d dumped and killed", ds->fp.pid);
 	} else {
 		thaw_process(&ds->fp);
 		pr_info("pid %d %s", ds->fp.pid, success ? "dumped and left running" : "resumed untouched");
 	}
 	frozen_free(&ds->fp);
+	free(ds->shm.ids);
 	free(ds);
 }

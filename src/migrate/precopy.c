@@ -112,6 +112,16 @@ static int track_layout(struct precopy_session *ps, const struct fr_image *now, 
 	return r;
 }
 
+/* A round's layout: the mappings now but those of memfds and deleted
+ * files, which wait for the switch (vmas_drop_objects). */
+static int round_layout(pid_t pid, bool live, struct fr_image *now, char *err, size_t errlen)
+{
+	int r = capture_vmas(pid, live, now, err, errlen);
+	if (r == 0)
+		vmas_drop_objects(now);
+	return r;
+}
+
 /* The layout now and its change since the last round, with the tracker
  * following it. Registering happens with the process frozen (for the
  * fraction of a millisecond it takes), the layout read again then: the
@@ -126,7 +136,7 @@ static int next_layout(struct precopy_session *ps, const struct range_list *lost
 	struct range_list gone = {0}; /* lost, or replaced since the collect */
 	int r = range_list_union(&gone, lost);
 	if (r == 0)
-		r = capture_vmas(ps->pid, true, now, err, errlen);
+		r = round_layout(ps->pid, true, now, err, errlen);
 	if (r == 0)
 		r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d);
 	if (r == 0)
@@ -146,7 +156,7 @@ static int next_layout(struct precopy_session *ps, const struct range_list *lost
 		return r;
 	}
 	struct range_list replaced = {0};
-	r = capture_vmas(ps->pid, false, now, err, errlen);
+	r = round_layout(ps->pid, false, now, err, errlen);
 	if (r == 0)
 		r = layout_diff(ps->layout.vmas, ps->layout.nvmas, now->vmas, now->nvmas, d);
 	if (r == 0 && (r = dirty_replaced(&ps->t, &replaced)) == 0 && (r = range_list_union(&gone, &replaced)) == 0 &&

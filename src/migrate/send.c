@@ -68,9 +68,9 @@ static int build_offer(const struct send_opts *so, const struct fr_image *live, 
 	int r = 0;
 	for (uint32_t i = 0; r == 0 && i < live->nvmas; i++) {
 		const struct fr_vma *v = &live->vmas[i];
-		if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON || v->kind == VMA_FILE_PRIVATE)
+		if (v->kind == VMA_ANON || fr_vma_is_shmem(v) || v->kind == VMA_FILE_PRIVATE)
 			o->memory += v->end - v->start;
-		if ((v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED) && v->path)
+		if ((v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED) && v->path && !v->object)
 			r = add_file(o, v->path, !(v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)), err, errlen);
 	}
 	for (uint32_t i = 0; r == 0 && i < live->nfiles; i++) {

@@ -321,6 +321,19 @@ static int recv_fds(struct stub *s, struct rsys *r, size_t n, int *got)
 	return 0;
 }
 
+int identity_lend_file(struct stub *s, struct rsys *r, int fd, int flags, long *at)
+{
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	_cleanup_close_ int again = open(self, flags | O_CLOEXEC); /* a description with the access it needs */
+	int got, e = again < 0 ? neg_errno() : send_fds(s->chan_fd, &again, 1);
+	if (e == 0)
+		e = recv_fds(s, r, 1, &got);
+	if (e == 0)
+		*at = got;
+	return e;
+}
+
 /* Passing the fds. The stub installs each fd it receives on its lowest
  * free number, and has nothing open but its socket (moved off the recorded
  * numbers) and what it was passed. So ferry sends the files in ascending
@@ -665,8 +678,12 @@ int identity_apply(struct stub *s, const struct fr_image *img, const struct rest
 		snprintf(err, errlen, "cannot drive the restore stub %d: %s", s->pid, strerror(-e));
 		return e;
 	}
+	/* objects only mappings hold come last (image.c) and are not installed */
+	struct fr_image installed = *img;
+	while (installed.nfiles && installed.files[installed.nfiles - 1].mapping_only)
+		installed.nfiles--;
 	if ((e = apply_session(s, &r, &img->proc, opts->shell_job, err, errlen)) == 0 &&
-	    (e = apply_files(s, &r, img, fds, err, errlen)) == 0 &&
+	    (e = apply_files(s, &r, &installed, fds, err, errlen)) == 0 &&
 	    (e = fd_epoll_add_watches(s, &r, img, err, errlen)) == 0 &&
 	    (e = file_locks_apply(s, &r, img, err, errlen)) == 0 && (e = apply_process(s, &r, &img->proc, err, errlen)) == 0 &&
 	    (e = apply_membarrier(&r, img->proc.membarrier, err, errlen)) == 0 &&

@@ -22,6 +22,7 @@
 #define IMAGE_THREADS_MAX 32768u
 #define IMAGE_VMAS_FALLBACK 65530u /* DEFAULT_MAX_MAP_COUNT in the kernel */
 #define IMAGE_FDS_FALLBACK 4096u   /* systemd's default RLIMIT_NOFILE hard limit is higher; stay modest */
+#define SHM_PAGE 4096ull /* x86_64 base page: a System V segment is attached in whole pages */
 #define IMAGE_PENDING_FALLBACK FR_MAX_PENDING
 
 static uint32_t rlimit_u32(int resource, bool hard, uint32_t fallback)
@@ -190,11 +191,13 @@ static int add_file(struct fr_stream *s, const struct image_limits *lim, struct 
 	}
 	if (img->nfiles > 1 && f->fd <= img->files[img->nfiles - 2].fd)
 		return corrupt(err, errlen, s, "file records are not sorted by fd");
+	if (img->nfiles > 1 && img->files[img->nfiles - 2].mapping_only && !f->mapping_only)
+		return corrupt(err, errlen, s, "an fd's record follows one of an object only mappings hold");
 	if (f->share_of >= 0) {
 		const struct fr_file *owner = find_file(img, img->nfiles - 1, f->share_of);
 		if (!owner)
 			return corrupt(err, errlen, s, "a file record shares the description of an unknown fd");
-		if (owner->kind != f->kind)
+		if (owner->kind != f->kind || owner->mapping_only)
 			return corrupt(err, errlen, s, "a file record shares the description of an fd of another kind");
 	}
 	return 0;
@@ -230,9 +233,33 @@ static int add_lock(struct fr_stream *s, struct fr_image *img, const uint8_t *p,
 		return refuse_record(r, s, "file lock", err, errlen);
 	img->nlocks++;
 	const struct fr_file *f = find_file(img, img->nfiles, l->fd);
-	if (!f || f->share_of >= 0)
+	if (!f || f->share_of >= 0 || f->mapping_only)
 		return corrupt(err, errlen, s, "a file lock names no fd of the image that owns its description");
 	return 0;
+}
+
+static int add_shm(struct fr_stream *s, struct fr_image *img, const uint8_t *p, uint32_t len, char *err,
+		   size_t errlen)
+{
+	int r = grow_capped((void **)&img->shms, img->nshms, FR_MAX_SHMS, sizeof(*img->shms),
+			    "System V shared memory segments", "ferry's limit", err, errlen);
+	if (r < 0)
+		return r;
+	const struct fr_shm *m = &img->shms[img->nshms];
+	if ((r = decode_shm(p, len, &img->shms[img->nshms])) < 0)
+		return refuse_record(r, s, "shm", err, errlen);
+	img->nshms++;
+	if (img->nshms > 1 && m->id <= img->shms[img->nshms - 2].id)
+		return corrupt(err, errlen, s, "shm records are not sorted by id");
+	return 0;
+}
+
+static const struct fr_shm *find_shm(const struct fr_image *img, int32_t id)
+{
+	for (uint32_t i = 0; i < img->nshms; i++)
+		if (img->shms[i].id == id)
+			return &img->shms[i];
+	return NULL;
 }
 
 static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct fr_image *img, const uint8_t *p,
@@ -252,6 +279,15 @@ static int add_vma(struct fr_stream *s, const struct image_limits *lim, struct f
 		for (uint32_t i = 0; i + 1 < img->nvmas; i++)
 			if (img->vmas[i].kind == v->kind)
 				return corrupt(err, errlen, s, "a special mapping ([vdso]/[vvar]) appears twice");
+	if (v->kind == VMA_SYSV_SHM) {
+		const struct fr_shm *m = find_shm(img, fr_vma_object(v));
+		if (!m || v->end - v->start != ((m->size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1)))
+			return corrupt(err, errlen, s, "a System V mapping names no segment of the image, or not all of it");
+		return 0;
+	}
+	const struct fr_file *f = v->object ? find_file(img, img->nfiles, fr_vma_object(v)) : NULL;
+	if (v->object && (!f || (f->kind != FILE_MEMFD && f->kind != FILE_GHOST) || f->share_of >= 0))
+		return corrupt(err, errlen, s, "a mapping's object is no memfd or deleted file of the image");
 	return 0;
 }
 
@@ -296,6 +332,8 @@ int image_read_state(struct fr_stream *s, const struct image_limits *lim, struct
 			r = add_timer(s, lim, img, *p, *len, err, errlen);
 		} else if (*type == REC_FILE_LOCK && have_proc) {
 			r = add_lock(s, img, *p, *len, err, errlen);
+		} else if (*type == REC_SHM && have_proc) {
+			r = add_shm(s, img, *p, *len, err, errlen);
 		} else if (*type == REC_VMA && have_proc) {
 			r = add_vma(s, lim, img, *p, *len, err, errlen);
 		} else if ((*type == REC_PAGES || *type == REC_DISCARD || *type == REC_LAZY || *type == REC_DONE) && have_proc) {

@@ -21,6 +21,11 @@ struct stub {
 	struct fr_sigaction sigact[FR_NSIG]; /* the actions it inherited from ferry (index sig-1) */
 	int keep_fd; /* an fd of the stub's that identity_apply leaves open (post-copy's uffd), or -1 */
 	bool parent_stays; /* ferry waits for the process (restore_opts.parent_stays) */
+	/* While the memory is built: ferry's fds of the image's files
+	 * (identity_open_files), for the mappings of memfds and deleted files;
+	 * NULL in pre-copy rounds, whose layouts have none. */
+	const struct fr_image *files_img;
+	const int *files;
 };
 /* Waits for pid to be free (a zombie of it may wait ~2 s to be reaped),
  * then forks the stub with that pid. It knows nothing of the image: all
@@ -44,8 +49,26 @@ void identity_close_files(int *fds, uint32_t n);
  * process group, fds (passed from fds, then everything else closed), umask,
  * personality, cwd, rlimits, prctl flags, signal actions. Signals stay
  * blocked; credentials and masks are threads_restore's. */
+struct rsys;
+/* Passes ferry's fd to the stub, reopened with flags (O_RDONLY / O_RDWR),
+ * outside identity_apply: *at is its number there, for the caller to close. */
+int identity_lend_file(struct stub *s, struct rsys *r, int fd, int flags, long *at);
 int identity_apply(struct stub *s, const struct fr_image *img, const struct restore_opts *opts, int *fds, char *err,
 		   size_t errlen);
+/* The System V segments a restore made (sysv_shm.c), removed if it fails. */
+struct sysv_made {
+	int32_t *ids;
+	uint32_t n;
+};
+/* Makes img's segments with their ids, keys, sizes, modes and owners. */
+int sysv_shm_make(const struct fr_image *img, struct sysv_made *made, char *err, size_t errlen);
+/* Once every mapping is attached: removes again the segments the process
+ * had removed (they go with their last detach). */
+int sysv_shm_attached(const struct fr_image *img, char *err, size_t errlen);
+/* A failed restore: removes every segment made. */
+void sysv_shm_unmake(struct sysv_made *made);
+/* A restore that succeeded: the segments are the process's now. */
+void sysv_shm_forget(struct sysv_made *made);
 int mm_rebuild(struct stub *stub, const struct fr_image *img, char *err, size_t errlen);
 /* Follows a layout change (pre-copy): what `was` mapped and `now` does not
  * map the same way is unmapped, what `now` maps anew is mapped (layout.h);

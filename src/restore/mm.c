@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/ioctl.h>
@@ -119,15 +120,70 @@ static int open_remote(struct stub *s, struct rsys *r, const char *path, int fla
  * read-only shared mapping (mm_protect sets the saved one at the end). */
 static uint32_t build_prot(const struct fr_vma *v)
 {
-	return v->kind == VMA_SHARED_ANON ? v->prot | PROT_WRITE : v->prot;
+	return fr_vma_is_shmem(v) ? v->prot | PROT_WRITE : v->prot;
+}
+
+/* Attaches the System V segment of v at its address (shmflg: SHM_RDONLY,
+ * SHM_REMAP); the segment was made before (sysv_shm.c). */
+static int attach_sysv(struct rsys *r, const struct fr_vma *v, uint64_t shmflg, char *err, size_t errlen)
+{
+	if (v->prot & PROT_EXEC)
+		shmflg |= SHM_EXEC;
+	long a = rsys(r, SYS_shmat, (uint64_t)fr_vma_object(v), v->start, shmflg, 0, 0, 0);
+	if (a == (long)v->start)
+		return 0;
+	int e = a < 0 ? (int)a : -EFAULT;
+	snprintf(err, errlen, "cannot attach System V shared memory segment %d at %#llx: %s", fr_vma_object(v),
+		 (unsigned long long)v->start, strerror(-e));
+	return e;
 }
 
 /* The file a mapping needs, kept open while consecutive pieces map it. */
 struct map_file {
 	long fd;
-	const char *path;
+	const char *path; /* the file opened by path, or */
+	uint32_t object;  /* the memfd or deleted file lent by ferry (fr_vma.object) */
 	int flags;
 };
+
+static void map_file_close(struct rsys *r, struct map_file *mf)
+{
+	if (mf->fd >= 0)
+		rsys(r, SYS_close, (uint64_t)mf->fd, 0, 0, 0, 0, 0);
+	*mf = (struct map_file){.fd = -1};
+}
+
+/* ferry's fd of the memfd or deleted file v maps, lent to the stub. */
+static int lend_object(struct stub *s, struct rsys *r, const struct fr_vma *v, int flags, long *at)
+{
+	int fd = fr_vma_object(v);
+	for (uint32_t i = 0; s->files && i < s->files_img->nfiles; i++)
+		if (s->files_img->files[i].fd == fd)
+			return identity_lend_file(s, r, s->files[i], flags, at);
+	return -EBADF; /* image.c checked the record exists: not while the memory is built */
+}
+
+/* The stub's fd for the file of mapping v, opened with the access it needs. */
+static int map_file_open(struct stub *s, struct rsys *r, struct map_file *mf, const struct fr_vma *v)
+{
+	bool writable = v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE);
+	/* a shared mapping of a memfd or deleted file keeps the right to become
+	 * writable, as the process's had (its files are read-write) */
+	int want = writable || (v->object && v->kind == VMA_FILE_SHARED) ? O_RDWR : O_RDONLY;
+	if (v->object ? mf->object == v->object && mf->flags == want
+		      : mf->path && strcmp(mf->path, v->path) == 0 && mf->flags == want)
+		return 0;
+	map_file_close(r, mf);
+	int e = v->object ? lend_object(s, r, v, want, &mf->fd) : open_remote(s, r, v->path, want, &mf->fd);
+	if (e < 0)
+		return e;
+	if (v->object)
+		mf->object = v->object;
+	else
+		mf->path = v->path;
+	mf->flags = want;
+	return 0;
+}
 
 /* Maps [lo, hi) of the saved VMA v (all of it, or a piece a pre-copy round
  * found fresh) at its address, from its file at the matching offset. */
@@ -136,21 +192,23 @@ static int map_piece(struct stub *s, struct rsys *r, struct map_file *mf, const 
 {
 	uint64_t flags = MAP_FIXED | (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN));
 	long mfd = -1;
+	if (v->kind == VMA_SYSV_SHM) { /* attached whole: pre-copy rounds never map part of one */
+		if (lo != v->start || hi != v->end) {
+			snprintf(err, errlen, "cannot attach part %llx-%llx of System V shared memory at %llx-%llx",
+				 (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)v->start,
+				 (unsigned long long)v->end);
+			return -EINVAL;
+		}
+		return attach_sysv(r, v, 0, err, errlen);
+	}
 	if (v->kind == VMA_ANON || v->kind == VMA_SHARED_ANON) {
 		flags |= MAP_ANONYMOUS;
 	} else {
-		int want = (v->kind == VMA_FILE_SHARED && (v->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
-		if (!mf->path || strcmp(mf->path, v->path) != 0 || mf->flags != want) {
-			if (mf->fd >= 0)
-				rsys(r, SYS_close, (uint64_t)mf->fd, 0, 0, 0, 0, 0);
-			mf->fd = -1, mf->path = NULL;
-			int e = open_remote(s, r, v->path, want, &mf->fd);
-			if (e < 0) {
-				snprintf(err, errlen, "cannot open %s to map it at %#llx: %s", v->path,
-					 (unsigned long long)lo, strerror(-e));
-				return e;
-			}
-			mf->path = v->path, mf->flags = want;
+		int e = map_file_open(s, r, mf, v);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot open %s to map it at %#llx: %s", v->path, (unsigned long long)lo,
+				 strerror(-e));
+			return e;
 		}
 		mfd = mf->fd;
 	}
@@ -162,13 +220,6 @@ static int map_piece(struct stub *s, struct rsys *r, struct map_file *mf, const 
 		return e;
 	}
 	return 0;
-}
-
-static void map_file_close(struct rsys *r, struct map_file *mf)
-{
-	if (mf->fd >= 0)
-		rsys(r, SYS_close, (uint64_t)mf->fd, 0, 0, 0, 0, 0);
-	mf->fd = -1;
 }
 
 /* The end of the run of mappings from v[k] on that are pieces of one shmem
@@ -315,6 +366,10 @@ int mm_protect(struct stub *s, const struct fr_image *img, char *err, size_t err
 		if (!begun && (ret = rsys_begin(&r, s->pid, s->sys_ip)) < 0)
 			break;
 		begun = true;
+		if (v->kind == VMA_SYSV_SHM) { /* read-only as shmat(SHM_RDONLY) makes it: attached again */
+			ret = attach_sysv(&r, v, SHM_RDONLY | SHM_REMAP, err, errlen);
+			continue;
+		}
 		long e = rsys(&r, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (e < 0) {
 			snprintf(err, errlen, "cannot make %llx-%llx read-only: %s", (unsigned long long)v->start,

@@ -38,6 +38,7 @@ struct restore_prepared {
 	struct fr_image layout; /* what the stub's address space holds now (vmas only) */
 	struct image_limits lim;
 	struct restore_lazy lazy; /* post-copy */
+	struct sysv_made shm;     /* System V segments made for the process */
 };
 
 /* The pid was waited for by stub_spawn; the other threads' ids must be free
@@ -52,14 +53,17 @@ static int wait_tids_free(const struct fr_image *img, char *err, size_t errlen)
 	return 0;
 }
 
-/* The stub, seized, with its address space replaced by the saved one. */
-static int build_stub(struct restore_prepared *rp, const struct restore_opts *opts, struct restore_stats *st,
-		      char *err, size_t errlen)
+/* The stub, seized, with its address space replaced by the saved one;
+ * fds: ferry's of the image's files, for the mappings of memfds and
+ * deleted files. */
+static int build_stub(struct restore_prepared *rp, const struct restore_opts *opts, const int *fds,
+		      struct restore_stats *st, char *err, size_t errlen)
 {
 	double t = now_ms();
 	int r = stub_spawn(rp->img.proc.pid, opts, &rp->stub, err, errlen);
 	if (r < 0)
 		return r;
+	rp->stub.files_img = &rp->img, rp->stub.files = fds;
 	if ((r = seize_stub(&rp->stub)) < 0) {
 		snprintf(err, errlen, "cannot attach to the restore stub: %s", strerror(-r));
 		return r;
@@ -126,6 +130,8 @@ static int finish_stub(struct restore_prepared *rp, const struct restore_opts *o
 	int r = mm_join(&rp->stub, &rp->img, true, rp->lazy.uffd, &st->mappings_rebuilt, err, errlen);
 	if (r == 0)
 		r = mm_protect(&rp->stub, &rp->img, err, errlen);
+	if (r == 0)
+		r = sysv_shm_attached(&rp->img, err, errlen);
 	st->t_mm_ms += now_ms() - t;
 	if (r < 0)
 		return r;
@@ -170,10 +176,12 @@ int restore_prepare(struct fr_stream *s, const struct restore_opts *opts, struct
 	pr_info("image: pid %d, %u thread(s), %u mapping(s), %u fd(s)", img->proc.pid, img->nthreads, img->nvmas,
 		img->nfiles);
 	if ((r = identity_open_files(img, opts, &fds, err, errlen)) == 0 &&
-	    (r = build_stub(rp, opts, st, err, errlen)) == 0 &&
+	    (r = sysv_shm_make(img, &rp->shm, err, errlen)) == 0 &&
+	    (r = build_stub(rp, opts, fds, st, err, errlen)) == 0 &&
 	    (r = fill_pages(rp, s, opts, type, p, len, st, err, errlen)) == 0)
 		r = finish_stub(rp, opts, fds, st, err, errlen);
 out:
+	rp->stub.files = NULL;
 	identity_close_files(fds, img->nfiles);
 	st->t_total_ms = now_ms() - t0;
 	if (r < 0) {
@@ -214,6 +222,7 @@ int restore_commit(struct restore_prepared *rp, pid_t *pid, char *err, size_t er
 	}
 	*pid = rp->stub.pid;
 	rp->stub.pid = -1; /* it is the restored process now */
+	sysv_shm_forget(&rp->shm);
 	fr_image_free(&rp->img);
 	free(rp);
 	return 0;
@@ -263,6 +272,7 @@ void restore_abort(struct restore_prepared *rp)
 		return;
 	restore_lazy_free(&rp->lazy);
 	stub_kill(&rp->stub);
+	sysv_shm_unmake(&rp->shm);
 	fd_unix_abort_names();
 	fr_image_free(&rp->img);
 	fr_image_free(&rp->layout);
@@ -334,8 +344,10 @@ int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct
 			 rp->img.proc.pid, rp->stub.pid);
 		r = -EBADMSG;
 	}
-	if (r == 0 && (r = identity_open_files(&rp->img, &rp->opts, &fds, err, errlen)) == 0) {
+	if (r == 0 && (r = identity_open_files(&rp->img, &rp->opts, &fds, err, errlen)) == 0 &&
+	    (r = sysv_shm_make(&rp->img, &rp->shm, err, errlen)) == 0) {
 		double t = now_ms();
+		rp->stub.files_img = &rp->img, rp->stub.files = fds;
 		r = mm_update(&rp->stub, &rp->layout, &rp->img, err, errlen);
 		st->t_mm_ms += now_ms() - t;
 	}
@@ -343,6 +355,7 @@ int restore_live_finish(struct restore_prepared *rp, struct fr_stream *s, struct
 		r = fill_pages(rp, s, &rp->opts, type, p, len, st, err, errlen);
 	if (r == 0)
 		r = finish_stub(rp, &rp->opts, fds, st, err, errlen);
+	rp->stub.files = NULL;
 	identity_close_files(fds, rp->img.nfiles);
 	st->t_total_ms = now_ms() - t0;
 	return r;

@@ -252,13 +252,14 @@ void encode_vma(struct buf *b, const struct fr_vma *v)
 	buf_put_u64(b, v->pgoff);
 	buf_put_str(b, v->path);
 	buf_put_u32(b, v->attrs);
+	buf_put_u32(b, v->object);
 }
 
 static int check_vma(const struct fr_vma *v)
 {
 	const uint64_t page_mask = VMA_ALIGN - 1;
 	bool file_backed = v->kind == VMA_FILE_PRIVATE || v->kind == VMA_FILE_SHARED;
-	bool shared = v->kind == VMA_FILE_SHARED || v->kind == VMA_SHARED_ANON;
+	bool shared = v->kind == VMA_FILE_SHARED || fr_vma_is_shmem(v);
 	uint64_t file_end;
 	if (v->start >= v->end)
 		return refuse("start/end (empty or inverted)");
@@ -273,18 +274,23 @@ static int check_vma(const struct fr_vma *v)
 	if (v->flags & ~(uint32_t)VMA_MAP_FLAGS)
 		return refuse("flags (reserved bits set)");
 	if ((v->flags & (MAP_SHARED | MAP_PRIVATE)) != (shared ? MAP_SHARED : MAP_PRIVATE) &&
-	    v->kind <= VMA_SHARED_ANON)
+	    v->kind <= VMA_SYSV_SHM)
 		return refuse("flags (sharing does not match the kind)");
 	if ((v->pgoff & page_mask) || __builtin_add_overflow(v->pgoff, v->end - v->start, &file_end) ||
 	    file_end > (uint64_t)INT64_MAX)
 		return refuse("pgoff");
 	if (file_backed && !v->path)
 		return refuse("path (absent for a file mapping)");
-	if ((v->attrs & ~FR_VMA_ATTRS_ALL) || (v->attrs && v->kind > VMA_SHARED_ANON) ||
+	if ((v->attrs & ~FR_VMA_ATTRS_ALL) || (v->attrs && v->kind >= VMA_VDSO) ||
 	    ((v->attrs & FR_VMA_LOCKONFAULT) && !(v->attrs & FR_VMA_LOCKED)) ||
 	    (v->attrs & (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE)) == (FR_VMA_HUGEPAGE | FR_VMA_NOHUGEPAGE) ||
 	    (v->attrs & (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM)) == (FR_VMA_SEQUENTIAL | FR_VMA_RANDOM))
 		return refuse("attrs (unknown or contradictory, or on a special mapping)");
+	if (v->object ? (!file_backed && v->kind != VMA_SYSV_SHM) || v->object > (uint32_t)INT32_MAX
+		      : v->kind == VMA_SYSV_SHM)
+		return refuse("object (not a file mapping or System V segment, or not an fd or id)");
+	if (v->kind == VMA_SYSV_SHM && v->pgoff)
+		return refuse("pgoff (a System V segment is attached whole)");
 	return 0;
 }
 
@@ -300,6 +306,7 @@ int decode_vma(const uint8_t *data, uint32_t len, struct fr_vma *v)
 	v->pgoff = buf_get_u64(&r);
 	v->path = buf_get_str(&r);
 	v->attrs = buf_get_u32(&r);
+	v->object = buf_get_u32(&r);
 	int ret = finish(&r);
 	if (ret == 0)
 		ret = check_vma(v);
@@ -321,6 +328,7 @@ void encode_file(struct buf *b, const struct fr_file *f)
 	buf_put_str(b, f->path);
 	buf_put_u64(b, f->value);
 	buf_put_u32(b, f->kind_flags);
+	buf_put_u32(b, f->mapping_only);
 	if (codec_file_has_tail(f->kind))
 		encode_file_tail(b, f);
 	if (fr_file_has_obj(f->kind))
@@ -341,6 +349,8 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 	f->path = buf_get_str(&r);
 	f->value = buf_get_u64(&r);
 	f->kind_flags = buf_get_u32(&r);
+	uint32_t mapping_only = buf_get_u32(&r);
+	f->mapping_only = mapping_only == 1;
 	if (!r.bad && codec_file_has_tail(f->kind))
 		decode_file_tail(&r, f);
 	const char *obj_why = NULL;
@@ -351,6 +361,9 @@ int decode_file(const uint8_t *data, uint32_t len, struct fr_file *f)
 		ret = finish(&r);
 	if (ret == 0 && cloexec > 1)
 		ret = refuse("cloexec (not 0 or 1)");
+	if (ret == 0 && (mapping_only > 1 || (mapping_only && ((f->kind != FILE_MEMFD && f->kind != FILE_GHOST) ||
+							       f->share_of != SHARE_NONE))))
+		ret = refuse("mapping_only (not 0 or 1, or not an unshared memfd or deleted file)");
 	if (ret == 0 && f->fd < 0)
 		ret = refuse("fd (negative)");
 	if (ret == 0 && (f->kind < FILE_REG || f->kind > FILE_KIND_LAST))

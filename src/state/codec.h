@@ -58,6 +58,8 @@ void encode_vma(struct buf *b, const struct fr_vma *v);
 int decode_vma(const uint8_t *p, uint32_t len, struct fr_vma *out);
 void encode_file(struct buf *b, const struct fr_file *f);
 int decode_file(const uint8_t *p, uint32_t len, struct fr_file *out);
+void encode_shm(struct buf *b, const struct fr_shm *m);
+int decode_shm(const uint8_t *p, uint32_t len, struct fr_shm *out);
 void encode_posix_timer(struct buf *b, const struct fr_posix_timer *t);
 int decode_posix_timer(const uint8_t *p, uint32_t len, struct fr_posix_timer *out);
 void encode_file_lock(struct buf *b, const struct fr_lock *l);

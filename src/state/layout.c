@@ -137,7 +137,7 @@ static bool is_file(uint32_t kind) { return kind == VMA_FILE_PRIVATE || kind == 
  * perhaps with another protection? */
 static bool same_mapping(const struct fr_vma *x, const struct fr_vma *y, uint64_t at)
 {
-	if (x->kind != y->kind || x->flags != y->flags)
+	if (x->kind != y->kind || x->flags != y->flags || x->object != y->object)
 		return false;
 	if ((x->path == NULL) != (y->path == NULL) || (x->path && strcmp(x->path, y->path) != 0))
 		return false;

@@ -18,6 +18,7 @@ void fr_image_free(struct fr_image *img)
 	free(img->vmas);
 	free(img->files);
 	free(img->timers);
+	free(img->shms);
 	free(img->locks);
 	free(img->proc.groups);
 	free(img->proc.cwd);
@@ -59,6 +60,7 @@ const char *fr_vma_kind_name(uint32_t kind)
 	case VMA_FILE_PRIVATE: return "private file";
 	case VMA_FILE_SHARED: return "shared file";
 	case VMA_SHARED_ANON: return "shared anonymous";
+	case VMA_SYSV_SHM: return "System V shared memory";
 	case VMA_VDSO: return "vdso";
 	case VMA_VVAR: return "vvar";
 	case VMA_VVAR_VCLOCK: return "vvar_vclock";

@@ -90,6 +90,7 @@ enum fr_vma_kind {
 	VMA_FILE_PRIVATE,   /* private file mapping: file pages + COW'd pages */
 	VMA_FILE_SHARED,    /* shared file mapping: contents live in the file */
 	VMA_SHARED_ANON,    /* MAP_SHARED|MAP_ANONYMOUS mapped by this process only */
+	VMA_SYSV_SHM,       /* a System V shared memory segment attached by this process only (shmat) */
 	VMA_VDSO,           /* [vdso], [vvar], [vvar_vclock]: moved, not copied */
 	VMA_VVAR,
 	VMA_VVAR_VCLOCK,
@@ -114,9 +115,34 @@ struct fr_vma {
 	uint32_t flags; /* MAP_PRIVATE / MAP_SHARED | MAP_GROWSDOWN */
 	uint32_t kind;  /* enum fr_vma_kind */
 	uint64_t pgoff; /* byte offset into the file */
-	char *path;     /* file-backed kinds only */
+	char *path;     /* file-backed kinds; VMA_SYSV_SHM: its name in maps, for messages */
 	uint32_t attrs; /* FR_VMA_*: set again once the pages are in (0 in pre-copy rounds) */
+	uint32_t object; /* VMA_FILE_*: 0, or 1 + the fd of the image's FILE_MEMFD / FILE_GHOST record
+			    whose object it maps (path is then that object's, for messages);
+			    VMA_SYSV_SHM: 1 + the id of its segment (fr_image.shms) */
 };
+/* The object of a mapping of a memfd or deleted file, on the source until
+ * capture_vma_objects() names its record; never in a stream. */
+#define FR_VMA_OBJECT_UNRESOLVED UINT32_MAX
+
+/* The fd of the record whose memfd or deleted file v maps (VMA_FILE_*),
+ * or the id of its segment (VMA_SYSV_SHM); -1 if none. */
+static inline int fr_vma_object(const struct fr_vma *v)
+{
+	return v->object && v->object != FR_VMA_OBJECT_UNRESOLVED ? (int)(v->object - 1) : -1;
+}
+
+/* A System V shared memory segment the process alone has attached; its
+ * VMA_SYSV_SHM mappings name it by id. */
+struct fr_shm {
+	int32_t id;    /* shmid: made again with it (kernel.shm_next_id) */
+	uint32_t key;  /* IPC_PRIVATE (0) or the key it was made with */
+	uint64_t size; /* shm_segsz */
+	uint32_t mode; /* permission bits, and SHM_DEST once IPC_RMID'd (gone with its last detach) */
+	uint32_t uid, gid; /* its owner */
+};
+#define FR_SHM_MODES (0777u | 01000u) /* what fr_shm.mode may hold: SHM_DEST is 01000 */
+#define FR_MAX_SHMS 4096u /* per image: kernel.shmmni's default */
 
 enum fr_file_kind {
 	FILE_REG = 1, /* regular file */
@@ -230,6 +256,8 @@ struct fr_file {
 	uint32_t nextents;
 	struct fr_extent *extents; /* FILE_MEMFD, FILE_GHOST: the data, by ascending offset */
 	struct fr_fdobj *obj;      /* FILE_PIPE, FILE_FIFO, FILE_UNIX, FILE_INET; else NULL */
+	bool mapping_only; /* FILE_MEMFD, FILE_GHOST: an object only mappings hold (its fd was closed):
+			      made again for them, never installed; fd is a number above the others */
 };
 
 /* Do records of this kind carry a struct fr_fdobj? */
@@ -275,6 +303,8 @@ struct fr_image {
 	struct fr_posix_timer *timers; /* sorted by id */
 	uint32_t nlocks;
 	struct fr_lock *locks; /* by fd */
+	uint32_t nshms;
+	struct fr_shm *shms; /* by ascending id */
 };
 
 /* Does the image carry this mapping's contents as PAGES records? (Shared
@@ -291,7 +321,15 @@ bool fr_vma_lazy_at(const struct fr_vma *vmas, uint32_t n, uint32_t i);
 
 static inline bool fr_vma_has_pages(const struct fr_vma *v)
 {
-	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON;
+	return v->kind == VMA_ANON || v->kind == VMA_FILE_PRIVATE || v->kind == VMA_SHARED_ANON ||
+	       v->kind == VMA_SYSV_SHM;
+}
+
+/* Is v shared memory whose pages live in a shmem object of its own (shared
+ * anonymous memory, a System V segment)? */
+static inline bool fr_vma_is_shmem(const struct fr_vma *v)
+{
+	return v->kind == VMA_SHARED_ANON || v->kind == VMA_SYSV_SHM;
 }
 
 void fr_image_free(struct fr_image *img);

@@ -40,6 +40,7 @@ const char *fr_record_name(uint32_t type)
 		[REC_POSIX_TIMER] = "posix timer", [REC_FILE_LOCK] = "file lock",
 		[REC_LAZY] = "lazy",   [REC_PAGE_REQ] = "page-request", [REC_COMPLETE] = "complete",
 		[REC_SESSION] = "session", [REC_RESUME] = "resume",
+		[REC_SHM] = "System V shared memory",
 	};
 	return type < REC__MAX && names[type] ? names[type] : "unknown";
 }

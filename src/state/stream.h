@@ -24,7 +24,9 @@
 #include <sys/uio.h>
 
 #define FR_STREAM_MAGIC "FERRYSTM"
-#define FR_STREAM_VERSION 2 /* 2: VMA attrs, process pdeathsig and deleted cwd */
+#define FR_STREAM_VERSION 3 /* 2: VMA attrs, process pdeathsig and deleted cwd; 3: mapped memfds and
+                                    deleted files (VMA object, file mapping_only), System V
+                                    shared memory (SHM record, VMA kind) */
 #define FR_RECORD_MAX (64u << 20) /* a record payload larger than this is corruption */
 /* A reader on a pipe or socket gives up when the peer sends nothing for this
  * long: a stalled or hostile peer must not hold a restore (and its stub)
@@ -55,6 +57,7 @@ enum fr_record_type {
 	REC_COMPLETE,  /* post-copy, B → A: every page is in place */
 	REC_SESSION,   /* post-copy, B → A: the token a second connection joins with */
 	REC_RESUME,    /* post-copy, B → A: the pages in place, on a connection made again */
+	REC_SHM,       /* a System V shared memory segment (codec_shm.c) */
 	REC__MAX,
 };
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Test hosts: each host is a pid-1 process (tests/workloads/hostinit.c) in its
-# own pid + mount (own /proc) + uts + net namespaces, made with unshare.
+# own pid + mount (own /proc) + uts + net + ipc namespaces, made with unshare.
 # Source after lib.sh:   . "$(dirname "$0")/hosts.sh"
 #
 #   host_create A            -> HOST_PID[A] = host init's pid in our namespace
@@ -28,7 +28,7 @@ host_create() {
 	init=$(wl_path hostinit) || fail "cannot build hostinit"
 	rdy=$T/host.$name.ready
 	rm -f "$rdy"
-	unshare --pid --mount --uts --net --fork --mount-proc --kill-child \
+	unshare --pid --mount --uts --net --ipc --fork --mount-proc --kill-child \
 		"$init" "$rdy" </dev/null >/dev/null 2>&1 &
 	upid=$!
 	track_pid "$upid"
@@ -48,7 +48,7 @@ host_create() {
 host_exec() {
 	local name=$1
 	shift
-	nsenter -t "${HOST_PID[$name]}" -p -m -u -n -- "$@"
+	nsenter -t "${HOST_PID[$name]}" -p -m -u -n -i -- "$@"
 }
 
 host_link() {

@@ -8,7 +8,7 @@
 require_root
 require_ferry
 
-features="ptrace clone3_set_tid process_vm pidfd_getfd userfaultfd uffd_wp_async pagemap_scan soft_dirty timer_restore_ids"
+features="ptrace clone3_set_tid process_vm pidfd_getfd userfaultfd uffd_wp_async pagemap_scan soft_dirty timer_restore_ids sysv_shm_ids"
 required="ptrace clone3_set_tid process_vm"
 
 # kernel version as a number: 6.18 -> 618
@@ -38,6 +38,7 @@ declare -A want=(
 	[pagemap_scan]=$(yn eval '[ "$kver" -ge 607 ] && [ "$(kconfig PROC_PAGE_MONITOR)" != n ]')
 	[soft_dirty]=$(yn soft_dirty_here)
 	[timer_restore_ids]=$(yn eval '[ "$kver" -ge 615 ] && [ "$(kconfig POSIX_TIMERS)" != n ]')
+	[sysv_shm_ids]=$(yn eval '[ "$(kconfig SYSVIPC)" != n ] && [ "$(kconfig CHECKPOINT_RESTORE)" != n ] && [ -w /proc/sys/kernel/shm_next_id ]')
 )
 log "kernel $(uname -r); expected: $(for f in $features; do printf '%s=%s ' "$f" "${want[$f]}"; done)"
 

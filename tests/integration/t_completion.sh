@@ -46,7 +46,7 @@ done
 expect "hybrid postcopy precopy stop-and-copy" send --mode ""
 expect stop-and-copy send --pid 1 --mode s
 expect "lz4 zstd" send --compress ""
-expect "clone3_set_tid pagemap_scan pidfd_getfd process_vm ptrace soft_dirty timer_restore_ids uffd_wp_async userfaultfd" check --feature ""
+expect "clone3_set_tid pagemap_scan pidfd_getfd process_vm ptrace soft_dirty sysv_shm_ids timer_restore_ids uffd_wp_async userfaultfd" check --feature ""
 expect uffd_wp_async check -f uf
 
 sleep 30 &

@@ -81,7 +81,7 @@ variant() {
 }
 variant empty 'stream is truncated: no complete header' truncate -s 10
 variant magic 'not a ferry stream \(bad magic\)' flip_byte_at 0
-variant version 'unsupported stream format version 3 \(this ferry reads version 2\)' put_u32_at 8 3
+variant version 'unsupported stream format version 4 \(this ferry reads version 3\)' put_u32_at 8 4
 variant meta_crc "stream is corrupted: checksum mismatch in process record at offset $proc_off" flip_byte_at $((proc_off + REC_HDR))
 variant meta_hdr "stream is corrupted: invalid record header at offset $proc_off: record length over the limit \\(type 2, flags 0, length 4294967295\\)" put_u32_at $((proc_off + 4)) 4294967295
 variant page_crc "stream is corrupted: checksum mismatch in pages record at offset $mid_off" flip_byte_at $((mid_off + REC_HDR + mid_len / 2))

@@ -1,9 +1,9 @@
 #!/bin/bash
 # refuse: a process holding something ferry cannot checkpoint yet (each kind
 # README lists: a pipe whose other end is another process's, an established
-# TCP connection, a userfaultfd watched by an epoll set (both named), a shared
-# mapping of a memfd, a memfd holding more than 48 MiB, a deleted directory,
-# System V shared memory, shared anonymous memory also mapped by a child)
+# TCP connection, a unix socket with an fd in flight (SCM_RIGHTS), a userfaultfd watched by an epoll set (both named), a shared
+# mapping of a memfd holding more than 48 MiB whose fd is closed, such a memfd, a deleted directory,
+# System V shared memory and shared anonymous memory also mapped by a child)
 # must make `ferry dump` fail with exit != 0 and
 # exactly one stderr line "ferry: dump: ..." naming the fd number or the
 # address range and the kind; the refusal must come before the process is
@@ -18,10 +18,10 @@ require_ferry
 kind() {
 	case $1 in
 	uffd) echo "an anonymous-inode object watched by epoll fd $(cat "$WL_CTL/epoll")" ;;
-	memfd) echo 'a mapping of a deleted file' ;;
+	memfd) echo 'a memfd with more than 48 MiB of data' ;;
 	bigmemfd) echo 'a memfd with more than 48 MiB of data' ;;
 	deleted) echo 'a deleted directory' ;;
-	sysvshm) echo 'System V shared memory' ;;
+	sysvshm) echo 'System V shared memory also attached by another process' ;;
 	sharedmem) echo 'shared anonymous memory also mapped by another process' ;;
 	esac
 }
@@ -33,6 +33,10 @@ expected_line() {
 	pipe:fds*)
 		fd=${info#fds }
 		echo "ferry: dump: fd $fd ($(readlink "/proc/$pid/fd/$fd")) is a pipe whose writing end is outside the process: declare it with --external fd:$fd (restore hands it a replacement with --inherit-fd $fd:FD)"
+		;;
+	scmrights:fds*)
+		fd=$(echo ${info#fds } | tr ' ' '\n' | sort -n | tail -n1) # the socket the fd is in flight to
+		echo "ferry: dump: unix socket fd $fd ($(readlink "/proc/$pid/fd/$fd")) has file descriptors queued in it (SCM_RIGHTS): not supported yet"
 		;;
 	socket:fds*)
 		fd=$(echo ${info#fds } | tr ' ' '\n' | sort -n | head -n1)
@@ -109,7 +113,7 @@ run_mode() {
 	fi
 }
 
-for m in pipe socket uffd memfd deleted sysvshm sharedmem bigmemfd; do
+for m in pipe socket scmrights uffd memfd deleted sysvshm sharedmem bigmemfd; do
 	run_mode "$m"
 done
 log "pass"

@@ -8,8 +8,9 @@
  *                          share index, reserved flags, too many records,
  *                          pages outside any mapping, truncation), one
  *                          with an epoll set, timerfd, signalfd, inotify
- *                          instance, memfd, deleted file, POSIX timers and
- *                          file locks; another with a pipe, a socket pair
+ *                          instance, memfd, deleted file, POSIX timers,
+ *                          file locks, mappings of memfds (one held by
+ *                          mappings only) and a System V segment; another with a pipe, a socket pair
  *                          with queued datagrams, a TCP listener and an
  *                          external fd; and two pre-copy rounds */
 #include <errno.h>
@@ -118,7 +119,21 @@ static const struct fr_file kobj_files[] = {
 	 .kind_flags = 7, .nextents = 2, .extents = kobj_extents},
 	{.fd = 10, .kind = FILE_GHOST, .flags = O_RDWR | O_APPEND, .share_of = -1, .pos = 5, .path = "/tmp/seed-ghost",
 	 .value = 4100, .kind_flags = 0640, .nextents = 1, .extents = kobj_extents + 1},
+	{.fd = 11, .kind = FILE_MEMFD, .flags = O_RDWR, .cloexec = true, .share_of = -1, .path = "/memfd:mapped (deleted)",
+	 .value = 16384, .kind_flags = 1, .nextents = 1, .extents = kobj_extents, .mapping_only = true},
 };
+/* SEED_KOBJ's mappings past the common two: fd 9's memfd mapped shared, and
+ * the memfd only mappings hold (fd 11) mapped private. */
+static const struct fr_vma kobj_vmas[] = {
+	{.start = SEED_VMA_BASE + 0x20000, .end = SEED_VMA_BASE + 0x22000, .prot = PROT_READ | PROT_WRITE,
+	 .flags = MAP_SHARED, .kind = VMA_FILE_SHARED, .pgoff = 4096, .path = "/memfd:seed (deleted)", .object = 10},
+	{.start = SEED_VMA_BASE + 0x30000, .end = SEED_VMA_BASE + 0x34000, .prot = PROT_READ | PROT_WRITE,
+	 .flags = MAP_PRIVATE, .kind = VMA_FILE_PRIVATE, .path = "/memfd:mapped (deleted)", .object = 12},
+	{.start = SEED_VMA_BASE + 0x40000, .end = SEED_VMA_BASE + 0x42000, .prot = PROT_READ, .flags = MAP_SHARED,
+	 .kind = VMA_SYSV_SHM, .path = "/SYSV46520001 (deleted)", .object = 8},
+};
+/* ...and the System V segment the last one attaches (removed, read-only). */
+static const struct fr_shm kobj_shm = {.id = 7, .key = 0x46520001, .size = 8000, .mode = 0640 | 01000};
 
 static const struct fr_posix_timer kobj_timers[] = {
 	{.id = 1, .clockid = 1, .notify = SIGEV_SIGNAL, .signo = 35, .sigval = 0xa, .value_ns = 4000000,
@@ -218,6 +233,10 @@ static int synth_one(const char *dir, enum seed_case c)
 		encode_file_lock(&b, &kobj_locks[i]);
 		r = r ?: put(&s, REC_FILE_LOCK, &b);
 	}
+	if (c == SEED_KOBJ) {
+		encode_shm(&b, &kobj_shm);
+		r = r ?: put(&s, REC_SHM, &b);
+	}
 	if (c == SEED_FDOBJ)
 		r = r ?: put_fd_objects(&s, &b);
 	int nvmas = c == SEED_MANY_VMAS ? SEED_TOO_MANY_VMAS : 2;
@@ -228,6 +247,10 @@ static int synth_one(const char *dir, enum seed_case c)
 		if (i == 1)
 			v.kind = VMA_FILE_PRIVATE, v.prot = PROT_READ, v.path = "/bin/true";
 		encode_vma(&b, &v);
+		r = r ?: put(&s, REC_VMA, &b);
+	}
+	for (size_t i = 0; c == SEED_KOBJ && i < sizeof(kobj_vmas) / sizeof(kobj_vmas[0]); i++) {
+		encode_vma(&b, &kobj_vmas[i]);
 		r = r ?: put(&s, REC_VMA, &b);
 	}
 	struct fr_pages_hdr h = {.addr = SEED_VMA_BASE + page, .npages = 1};

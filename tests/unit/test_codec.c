@@ -171,6 +171,102 @@ static void test_vma_validation(void **state)
 	buf_free(&b);
 }
 
+/* A mapping of a memfd or deleted file names the record of its object; a
+ * record of an object only mappings hold is a memfd or deleted file that
+ * shares no description. */
+static void test_mapped_object_fields(void **state)
+{
+	(void)state;
+	struct fr_vma v = {.start = 0x400000, .end = 0x402000, .prot = PROT_READ | PROT_WRITE, .flags = MAP_SHARED,
+			   .kind = VMA_FILE_SHARED, .pgoff = 0x4000, .path = "/memfd:m (deleted)", .object = 4};
+	struct buf b = {0};
+	encode_vma(&b, &v);
+	struct fr_vma w;
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
+	assert_int_equal(w.object, 4);
+	assert_int_equal(fr_vma_object(&w), 3);
+	free(w.path);
+	struct fr_vma bad[] = {v, v};
+	bad[0].kind = VMA_ANON, bad[0].flags = MAP_PRIVATE, bad[0].path = NULL; /* not a file mapping */
+	bad[1].object = FR_VMA_OBJECT_UNRESOLVED;                                /* the source's marker */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		encode_vma(&b, &bad[i]);
+		assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+	}
+	static uint8_t data[] = "contents";
+	struct fr_extent ext = {.offset = 0, .len = sizeof(data), .data = data};
+	struct fr_file f = {.fd = 9, .kind = FILE_MEMFD, .flags = O_RDWR, .cloexec = true, .share_of = -1,
+			    .path = "/memfd:m (deleted)", .value = 8192, .kind_flags = F_SEAL_SEAL, .nextents = 1,
+			    .extents = &ext, .mapping_only = true};
+	b.len = 0;
+	encode_file(&b, &f);
+	struct fr_file g;
+	assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), 0);
+	assert_true(g.mapping_only);
+	assert_int_equal(g.nextents, 1);
+	fr_file_free(&g);
+	struct fr_file badf[] = {f, f};
+	badf[0].kind = FILE_REG, badf[0].nextents = 0, badf[0].extents = NULL, badf[0].value = 0,
+	badf[0].kind_flags = 0, badf[0].path = "/tmp/x"; /* not a memfd or deleted file */
+	badf[1].share_of = 3;                           /* a shared description */
+	for (size_t i = 0; i < sizeof(badf) / sizeof(badf[0]); i++) {
+		b.len = 0;
+		encode_file(&b, &badf[i]);
+		assert_int_equal(decode_file(b.data, (uint32_t)b.len, &g), -EBADMSG);
+	}
+	buf_free(&b);
+}
+
+/* A System V segment: id, key, size, mode (SHM_DEST too) and owner travel;
+ * its mappings name it and attach it whole. */
+static void test_shm_round_trip(void **state)
+{
+	(void)state;
+	struct fr_shm m = {.id = 32769, .key = 0x46520001, .size = 3 * 4096 + 100, .mode = 0640 | 01000, .uid = 1000,
+			   .gid = 100};
+	struct buf b = {0};
+	encode_shm(&b, &m);
+	struct fr_shm n;
+	assert_int_equal(decode_shm(b.data, (uint32_t)b.len, &n), 0);
+	assert_int_equal(n.id, 32769);
+	assert_int_equal(n.key, 0x46520001);
+	assert_int_equal(n.size, 3 * 4096 + 100);
+	assert_int_equal(n.mode, 0640 | 01000);
+	assert_int_equal(n.uid, 1000);
+	assert_int_equal(n.gid, 100);
+	struct fr_shm bad[] = {m, m, m};
+	bad[0].id = -1;        /* no id */
+	bad[1].size = 0;       /* empty */
+	bad[2].mode |= 02000;  /* SHM_LOCKED: not carried */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		encode_shm(&b, &bad[i]);
+		assert_int_equal(decode_shm(b.data, (uint32_t)b.len, &n), -EBADMSG);
+	}
+	b.len = 0;
+	encode_shm(&b, &m);
+	assert_int_equal(decode_shm(b.data, (uint32_t)b.len - 1, &n), -EBADMSG); /* short */
+	struct fr_vma v = {.start = 0x400000, .end = 0x404000, .prot = PROT_READ, .flags = MAP_SHARED,
+			   .kind = VMA_SYSV_SHM, .object = 32770};
+	b.len = 0;
+	encode_vma(&b, &v);
+	struct fr_vma w;
+	assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), 0);
+	assert_int_equal(fr_vma_object(&w), 32769);
+	free(w.path);
+	struct fr_vma badv[] = {v, v, v};
+	badv[0].object = 0;            /* names no segment */
+	badv[1].pgoff = 4096;          /* attached in part */
+	badv[2].flags = MAP_PRIVATE;   /* not shared */
+	for (size_t i = 0; i < sizeof(badv) / sizeof(badv[0]); i++) {
+		b.len = 0;
+		encode_vma(&b, &badv[i]);
+		assert_int_equal(decode_vma(b.data, (uint32_t)b.len, &w), -EBADMSG);
+	}
+	buf_free(&b);
+}
+
 static void test_file_round_trip_and_sharing_rule(void **state)
 {
 	(void)state;
@@ -453,6 +549,8 @@ int main(void)
 		cmocka_unit_test(test_process_round_trip),
 		cmocka_unit_test(test_thread_round_trip),
 		cmocka_unit_test(test_vma_validation),
+		cmocka_unit_test(test_mapped_object_fields),
+		cmocka_unit_test(test_shm_round_trip),
 		cmocka_unit_test(test_file_round_trip_and_sharing_rule),
 		cmocka_unit_test(test_fd_objects_round_trip),
 		cmocka_unit_test(test_fd_objects_refused),

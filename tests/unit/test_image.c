@@ -28,6 +28,11 @@ struct spec {
 	uint32_t nthreads, nfiles, nvmas;
 	uint32_t pending_per_thread; /* queued signals in each thread record */
 	int32_t share_of_last; /* share_of of the last file */
+	uint32_t memfd_at;     /* 1 + the index of the file that is a memfd (0: none) */
+	bool mapping_only;     /* that memfd is held by mappings only */
+	uint32_t vma_object;   /* fr_vma.object of the shared file mappings */
+	uint32_t shm_pages;    /* > 0: a System V segment (id 7) of this many pages, the last mapping attaching it */
+	uint32_t shm_attach;   /* pages that mapping has (0: shm_pages) */
 };
 
 static void put(struct fr_stream *s, uint16_t type, struct buf *b)
@@ -68,8 +73,14 @@ static int make_image(const struct spec *sp)
 		struct fr_file f = {.fd = (int32_t)i, .kind = FILE_CHR, .share_of = -1, .path = "/dev/null"};
 		if (i + 1 == sp->nfiles)
 			f.share_of = sp->share_of_last;
+		if (i + 1 == sp->memfd_at)
+			f.kind = FILE_MEMFD, f.path = "/memfd:m (deleted)", f.mapping_only = sp->mapping_only;
 		encode_file(&b, &f);
 		put(&s, REC_FILE, &b);
+	}
+	if (sp->shm_pages) {
+		encode_shm(&b, &(struct fr_shm){.id = 7, .size = (uint64_t)sp->shm_pages * PAGE - 100, .mode = 0600});
+		put(&s, REC_SHM, &b);
 	}
 	for (uint32_t i = 0; i < sp->nvmas; i++) {
 		uint64_t start = 0x10000000ull + i * 0x100000ull;
@@ -77,6 +88,11 @@ static int make_image(const struct spec *sp)
 				   .flags = MAP_PRIVATE, .kind = VMA_ANON};
 		if (i % 2) {
 			v.kind = VMA_FILE_SHARED, v.flags = MAP_SHARED, v.path = "/tmp/shared";
+			v.object = sp->vma_object;
+		}
+		if (sp->shm_pages && i + 1 == sp->nvmas) {
+			v = (struct fr_vma){.start = start, .end = start + (uint64_t)(sp->shm_attach ?: sp->shm_pages) * PAGE,
+					    .prot = PROT_READ, .flags = MAP_SHARED, .kind = VMA_SYSV_SHM, .object = 8};
 		}
 		encode_vma(&b, &v);
 		put(&s, REC_VMA, &b);
@@ -182,6 +198,50 @@ static void test_share_of_unknown_fd_is_refused(void **state)
 	fr_image_free(&img);
 }
 
+/* A mapping of a memfd names the memfd's record; one held by mappings
+ * only comes after every fd's record. */
+static void test_mapped_objects_name_their_records(void **state)
+{
+	(void)state;
+	struct fr_image img;
+	char err[512];
+	struct spec sp = {.nthreads_said = 1, .nthreads = 1, .nfiles = 3, .nvmas = 4, .share_of_last = -1,
+			  .memfd_at = 3, .mapping_only = true, .vma_object = 3};
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), 0);
+	assert_true(img.files[2].mapping_only);
+	assert_int_equal(fr_vma_object(&img.vmas[1]), 2);
+	fr_image_free(&img);
+	sp.vma_object = 1; /* fd 0: /dev/null, no memfd */
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "object"));
+	fr_image_free(&img);
+	sp.vma_object = 9; /* no such fd */
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -EBADMSG);
+	fr_image_free(&img);
+	sp.vma_object = 2, sp.memfd_at = 2; /* an fd's record after a mapping-only one */
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "mappings hold"));
+	fr_image_free(&img);
+}
+
+/* A System V mapping names a SHM record and attaches all of it. */
+static void test_sysv_mappings_name_their_segments(void **state)
+{
+	(void)state;
+	struct fr_image img;
+	char err[512];
+	struct spec sp = {.nthreads_said = 1, .nthreads = 1, .nfiles = 1, .nvmas = 3, .share_of_last = -1,
+			  .shm_pages = 3};
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), 0);
+	assert_int_equal(img.nshms, 1);
+	assert_int_equal(img.vmas[2].kind, VMA_SYSV_SHM);
+	fr_image_free(&img);
+	sp.shm_attach = 2; /* part of it */
+	assert_int_equal(read_image(&sp, &roomy, &img, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "System V"));
+	fr_image_free(&img);
+}
+
 static int check_pages(const struct fr_image *img, uint64_t addr, uint32_t npages, char *err, size_t errlen)
 {
 	size_t len = sizeof(struct fr_pages_hdr) + (size_t)npages * PAGE;
@@ -219,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_good_image_is_read),
 		cmocka_unit_test(test_too_many_records_are_refused),
 		cmocka_unit_test(test_share_of_unknown_fd_is_refused),
+		cmocka_unit_test(test_mapped_objects_name_their_records),
+		cmocka_unit_test(test_sysv_mappings_name_their_segments),
 		cmocka_unit_test(test_pages_must_land_inside_one_mapping),
 	};
 	return cmocka_run_group_tests_name("image", tests, NULL, NULL);

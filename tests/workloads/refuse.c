@@ -5,13 +5,17 @@
  *             holds (it writes "x", then sleeps until the parent dies)
  *   socket    an established TCP connection to itself over 127.0.0.1 (both
  *             ends; the listener is closed)
+ *   scmrights a unix socket pair with an fd in flight (SCM_RIGHTS) to the
+ *             second socket; "fds" names that one
  *   uffd      a userfaultfd (an anonymous-inode object ferry cannot restore)
  *             watched by an epoll set; "fds" lists the userfaultfd, CTL/epoll
  *             holds the epoll fd's number
- *   memfd     a 1 MiB memfd mapped MAP_SHARED, its fd closed
+ *   memfd     a memfd holding 64 MiB of data, 1 MiB of it mapped MAP_SHARED,
+ *             its fd closed (its object is more than ferry carries)
  *   bigmemfd  a memfd holding 64 MiB of data (more than ferry carries)
  *   deleted   a directory (CTL/deleted) removed while open
- *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd)
+ *   sysvshm   a 1 MiB System V shared memory segment, attached (IPC_RMID'd),
+ *             also by a forked child as in sharedmem
  *   sharedmem a 1 MiB MAP_SHARED|MAP_ANONYMOUS region, also mapped by a forked
  *             child that sleeps until the parent dies (PR_SET_PDEATHSIG)
  * Before CTL/ready it writes CTL/info: "fds A B" (the fd numbers it holds)
@@ -40,6 +44,68 @@
 #define BUF_WORDS (4u * 1024 * 1024 / 8)
 #define SH_LEN (1024 * 1024)
 
+/* Sends one byte and fd over unix socket sk (SCM_RIGHTS). */
+static void send_fd(int sk, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = {.iov_base = "f", .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sk, &m, 0) != 1)
+		wl_fail("sendmsg SCM_RIGHTS: %s", strerror(errno));
+}
+
+/* Receives the byte and fd send_fd sent. */
+static int recv_fd(int sk)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	int fd = -1;
+	struct cmsghdr *c = recvmsg(sk, &m, MSG_DONTWAIT) == 1 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (byte != 'f' || fd < 0)
+		wl_fail("the fd in flight was lost: %s", strerror(errno));
+	return fd;
+}
+
+/* A forked child that keeps the shared region sh mapped (it inherits the
+ * mapping: a System V segment stays attached) and dies with the parent. */
+static pid_t share_with_child(volatile uint64_t *sh)
+{
+	pid_t parent = getpid(), child = fork();
+	if (child < 0)
+		wl_fail("fork: %s", strerror(errno));
+	if (child == 0) {
+		/* keep the region mapped; die with the parent; never print */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(0);
+		sh[0] = 0xC41DC41Dull; /* proves the mapping is shared */
+		for (;;)
+			pause();
+	}
+	uint64_t t0 = wl_now_ms();
+	while (sh[0] != 0xC41DC41Dull) {
+		if (wl_now_ms() - t0 > 10000)
+			wl_fail("child did not write into the shared region");
+		wl_sleep_us(1000);
+	}
+	sh[0] = wl_mix(0x5A5A0000ull);
+	return child;
+}
+
 static void write_info(const char *text)
 {
 	char tmp[4300], fin[4300];
@@ -60,7 +126,7 @@ int main(int argc, char **argv)
 {
 	wl_init("refuse", argc, argv);
 	if (argc < 3)
-		wl_fail("usage: refuse CTL pipe|socket|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
+		wl_fail("usage: refuse CTL pipe|socket|scmrights|uffd|memfd|deleted|sharedmem|sysvshm|bigmemfd");
 	const char *mode = argv[2];
 	int fds[2] = {-1, -1}, epfd = -1;
 	uint64_t *sh = NULL;
@@ -80,6 +146,10 @@ int main(int argc, char **argv)
 		}
 		close(fds[1]);
 		fds[1] = -1;
+	} else if (strcmp(mode, "scmrights") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+			wl_fail("socketpair: %s", strerror(errno));
+		send_fd(fds[0], 0); /* stdin (/dev/null), in flight to fds[1] */
 	} else if (strcmp(mode, "socket") == 0) {
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		socklen_t len = sizeof(sa);
@@ -111,6 +181,7 @@ int main(int argc, char **argv)
 		shmctl(id, IPC_RMID, NULL); /* gone with its last detach: nothing leaks */
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			sh[i] = wl_mix(0x5A5A0000ull + i);
+		child = share_with_child(sh);
 	} else if (strcmp(mode, "uffd") == 0) {
 		fds[0] = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -125,7 +196,12 @@ int main(int argc, char **argv)
 		close(fd);
 	} else if (strcmp(mode, "memfd") == 0) {
 		int m = memfd_create("refuse", MFD_CLOEXEC);
-		if (m < 0 || ftruncate(m, SH_LEN) < 0 ||
+		char chunk[65536];
+		memset(chunk, 0x5a, sizeof chunk);
+		for (int i = 0; m >= 0 && i < (64 << 20) / (int)sizeof chunk; i++)
+			if (write(m, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+				wl_fail("write memfd: %s", strerror(errno));
+		if (m < 0 ||
 		    (sh = mmap(NULL, SH_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0)) == MAP_FAILED)
 			wl_fail("memfd mapping: %s", strerror(errno));
 		close(m);
@@ -137,26 +213,7 @@ int main(int argc, char **argv)
 			wl_fail("mmap shared: %s", strerror(errno));
 		for (size_t i = 0; i < SH_LEN / 8; i++)
 			sh[i] = wl_mix(0x5A5A0000ull + i);
-		pid_t parent = getpid();
-		child = fork();
-		if (child < 0)
-			wl_fail("fork: %s", strerror(errno));
-		if (child == 0) {
-			/* keep the region mapped; die with the parent; never print */
-			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-			if (getppid() != parent)
-				_exit(0);
-			sh[0] = 0xC41DC41Dull; /* proves the mapping is shared */
-			for (;;)
-				pause();
-		}
-		uint64_t t0 = wl_now_ms();
-		while (sh[0] != 0xC41DC41Dull) {
-			if (wl_now_ms() - t0 > 10000)
-				wl_fail("child did not write into the shared region");
-			wl_sleep_us(1000);
-		}
-		sh[0] = wl_mix(0x5A5A0000ull);
+		child = share_with_child(sh);
 	} else {
 		wl_fail("unknown mode '%s'", mode);
 	}
@@ -214,6 +271,11 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "socket") == 0 &&
 		    (write(fds[0], "y", 1) != 1 || read(fds[1], &c, 1) != 1 || c != 'y'))
 			wl_fail("socket reverse direction broken: %s", strerror(errno));
+	} else if (strcmp(mode, "scmrights") == 0) {
+		struct stat a, b;
+		int got = recv_fd(fds[1]);
+		if (fstat(got, &a) < 0 || fstat(0, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+			wl_fail("the fd in flight is not stdin's file: %s", strerror(errno));
 	} else if (strcmp(mode, "uffd") == 0) {
 		struct epoll_event ev = {0};
 		int n = epoll_wait(epfd, &ev, 1, 0); /* a userfaultfd before UFFDIO_API polls as an error */
