@@ -1,10 +1,13 @@
 # shellcheck shell=bash
 # Real Debian programs moved while they work (t_real_xz, t_real_asyncio,
-# t_real_redis). Each program runs once, in test host A, and is moved three
-# times along REAL_STEPS:
+# t_real_redis). Each program runs once, in test host A, and is moved five
+# times along REAL_STEPS (FERRY_REAL_STEPS="STEP..." to choose others):
 #   restore        ferry dump in A, then ferry restore --detach in A
 #   precopy        ferry send A -> B (pre-copy)
 #   stop-and-copy  ferry send B -> A (stop-and-copy)
+#   postcopy       ferry send A -> B (post-copy)
+#   hybrid         ferry send B -> A (hybrid)
+# (a send goes from where the program runs to the other host)
 # and its test checks the program's own state after every move.
 #   real_setup                   hosts A and B, a key, a receiver in each
 #   real_start_in_a NAME CMD..   CMD (setsid) in A, stdout and stderr in
@@ -13,7 +16,7 @@
 #   real_wait_exit TMO           until the program has exited where it runs
 # Source after lib.sh, hosts.sh and migrate_lib.sh.
 
-REAL_STEPS=(restore precopy stop-and-copy)
+REAL_STEPS=(${FERRY_REAL_STEPS:-restore precopy stop-and-copy postcopy hybrid})
 declare -A REAL_ADDR=([A]=10.77.0.1 [B]=10.77.0.2)
 
 real_setup() {
@@ -69,8 +72,9 @@ real_move() {
 		rm -rf "$img"
 		REAL_HOST=A
 		;;
-	precopy) _real_sent A B precopy ;;
-	stop-and-copy) _real_sent B A stop-and-copy ;;
+	precopy | stop-and-copy | postcopy | hybrid)
+		if [ "$REAL_HOST" = A ]; then _real_sent A B "$1"; else _real_sent B A "$1"; fi
+		;;
 	*) fail "real_move: unknown step $1" ;;
 	esac
 }

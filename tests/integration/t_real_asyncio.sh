@@ -2,8 +2,9 @@
 # A real interpreter's event loop: Debian's python3 running an asyncio
 # program (epoll, the loop's self-pipe socketpair that signals wake, a
 # socketpair of its own fed by a 10 ms timer task that counts, a TCP server
-# on 127.0.0.1, a dict of 100,000 entries), moved three times (real_lib.sh:
-# dumped and restored in host A, pre-copy to B, stop-and-copy back to A).
+# on 127.0.0.1, a dict of 100,000 entries), moved five times (real_lib.sh:
+# dumped and restored in host A, then sent to B and back with pre-copy,
+# stop-and-copy, post-copy and hybrid).
 # Before each move SIGUSR1 makes it print its counter and state checksum;
 # after it a new client, connected only then, gets the counter (it went on
 # from where it was, no reset) and the same checksum, changes the state and
