@@ -31,7 +31,8 @@ logfile $SH/redis.log
 enable-debug-command local
 EOF
 real_start_in_a redis redis-server "$SH/redis.conf"
-cli() { host_exec "$REAL_HOST" redis-cli -p "$port" "$@"; }
+# bounded: a redis that stopped answering fails the test, not its timeout
+cli() { host_exec "$REAL_HOST" timeout -k 2 30 redis-cli -p "$port" "$@"; }
 _up() { [ "$(cli ping 2>/dev/null)" = PONG ]; }
 wait_until 20 _up || fail "redis does not answer: $(tail -n5 "$SH/redis.log")"
 
