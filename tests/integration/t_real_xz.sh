@@ -1,6 +1,6 @@
 #!/bin/bash
 # A real threaded program: `xz -T2` (a main thread and two compressing
-# threads, a pipe to itself) compressing ~130 MB of seeded word salad, moved
+# threads, a pipe to itself) compressing ~103 MB of seeded word salad, moved
 # five times while it works (real_lib.sh: dumped and restored in host A,
 # then sent to B and back with pre-copy, stop-and-copy, post-copy and
 # hybrid). Its output must be byte-identical
@@ -17,9 +17,9 @@ real_setup
 IN=$SH/in.txt
 OUT=$SH/xz.out
 XZ=(xz -T2 -1 -c "$IN")
-# 2.5 M lines of 8 words from a seeded vocabulary of 5000: compressible, not trivially
+# 2 M lines of 8 words from a seeded vocabulary of 5000: compressible, not trivially
 perl -e 'srand(42); my @w = map { join "", map { chr(97 + int rand 26) } 1 .. 2 + int rand 8 } 1 .. 5000;
-	print join(" ", map { $w[rand @w] } 1 .. 8), "\n" for 1 .. 2500000' >"$IN" || fail "generating the input"
+	print join(" ", map { $w[rand @w] } 1 .. 8), "\n" for 1 .. 2000000' >"$IN" || fail "generating the input"
 t0=$(date +%s%N)
 "${XZ[@]}" >"$T/ref.xz" </dev/null || fail "reference xz"
 refsize=$(stat -c %s "$T/ref.xz")
