@@ -10,16 +10,24 @@
 # (a send goes from where the program runs to the other host)
 # and its test checks the program's own state after every move.
 #   real_setup                   hosts A and B, a key, a receiver in each
+#                                (after the test's own require_cmd)
 #   real_start_in_a NAME CMD..   CMD (setsid) in A, stdout and stderr in
 #                                $SH/NAME.out and .err; sets REAL_NSPID, REAL_HOST
 #   real_move STEP               one move of REAL_NSPID; sets REAL_HOST
 #   real_wait_exit TMO           until the program has exited where it runs
-# Source after lib.sh, hosts.sh and migrate_lib.sh.
+# Sourcing it sources lib.sh, hosts.sh and migrate_lib.sh.
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/hosts.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/migrate_lib.sh"
 
 REAL_STEPS=(${FERRY_REAL_STEPS:-restore precopy stop-and-copy postcopy hybrid})
 declare -A REAL_ADDR=([A]=10.77.0.1 [B]=10.77.0.2)
 
 real_setup() {
+	require_hosts
+	require_ferry
+	require_cmd openssl
 	migrate_setup
 	receiver_start_in B "${REAL_ADDR[B]}" --key-file "$KEY"
 	receiver_start_in A "${REAL_ADDR[A]}" --key-file "$KEY"

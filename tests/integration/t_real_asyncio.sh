@@ -10,13 +10,7 @@
 # from where it was, no reset) and the same checksum, changes the state and
 # reads it back; the counter still runs. Every tick the timer sends through
 # the socketpair must arrive once and in order.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/hosts.sh"
-. "$(dirname "$0")/migrate_lib.sh"
 . "$(dirname "$0")/real_lib.sh"
-require_hosts
-require_ferry
-require_cmd openssl
 PY=/usr/bin/python3 # Debian's, not another one on PATH
 [ -x "$PY" ] || skip "needs Debian's python3 ($PY)"
 real_setup

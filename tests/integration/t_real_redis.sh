@@ -9,13 +9,8 @@
 # written, and DEBUG DIGEST), writes 1,000 more, and INFO shows the same
 # run_id and an uptime that went on. While a client is connected, dump and
 # send are refused naming the connection's fd, and redis runs on untouched.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/hosts.sh"
-. "$(dirname "$0")/migrate_lib.sh"
 . "$(dirname "$0")/real_lib.sh"
-require_hosts
-require_ferry
-require_cmd redis-server redis-cli openssl sha256sum
+require_cmd redis-server redis-cli sha256sum
 real_setup
 
 port=$((20000 + RANDOM % 20000))

@@ -5,13 +5,8 @@
 # then sent to B and back with pre-copy, stop-and-copy, post-copy and
 # hybrid). Its output must be byte-identical
 # with an uninterrupted run (sha256) and pass `xz -t`.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/hosts.sh"
-. "$(dirname "$0")/migrate_lib.sh"
 . "$(dirname "$0")/real_lib.sh"
-require_hosts
-require_ferry
-require_cmd xz perl sha256sum openssl
+require_cmd xz perl sha256sum
 real_setup
 
 IN=$SH/in.txt
