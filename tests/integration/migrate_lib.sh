@@ -2,8 +2,10 @@
 # Helpers for live-migration tests between two test hosts (hosts.sh):
 #   migrate_setup            hosts A and B linked, a key file, $SH shared dir
 #   receiver_start [OPTS..]  `ferry receive` in B on 10.77.0.2:$PORT (sets RECV_PID)
+#   receiver_start_in HOST ADDR [OPTS..]: the same in HOST on ADDR:$PORT
 #   wl_start_in_a NAME ARGS  a workload in host A (sets WL_NSPID, WL_GPID, WL_CTL)
 #   ferry_send NSPID [OPTS]  `ferry send` inside A (sets SEND_RC, SEND_ERR, SEND_STATS)
+#   ferry_send_from HOST NSPID ADDR [OPTS]: `ferry send` inside HOST to ADDR:$PORT
 #   in_a_running NSPID / in_b_running NSPID: the process runs (untraced) there
 #   host_pkill HOST SIG PATTERN: pkill limited to HOST's pid namespace
 #   finish_in HOST NAME NSPID CTL [TMO]: stop a workload there, check its OK line
@@ -22,11 +24,14 @@ migrate_setup() {
 	(umask 077 && openssl rand -hex 32 >"$KEY") || fail "cannot make a key"
 }
 
-receiver_start() {
+receiver_start() { receiver_start_in B 10.77.0.2 "$@"; }
+receiver_start_in() {
+	local host=$1 addr=$2
+	shift 2
 	LIB_SEQ=$((LIB_SEQ + 1))
 	RECV_OUT=$T/recv.$LIB_SEQ.out
 	RECV_ERR=$T/recv.$LIB_SEQ.err
-	host_exec B "$FERRY" receive --listen "10.77.0.2:$PORT" "$@" </dev/null >"$RECV_OUT" 2>"$RECV_ERR" &
+	host_exec "$host" "$FERRY" receive --listen "$addr:$PORT" "$@" </dev/null >"$RECV_OUT" 2>"$RECV_ERR" &
 	RECV_PID=$!
 	track_pid "$RECV_PID"
 	_listening() { grep -q "listening on" "$RECV_ERR"; }
@@ -52,10 +57,15 @@ wl_start_in_a() {
 ferry_send() {
 	local nspid=$1
 	shift
+	ferry_send_from A "$nspid" 10.77.0.2 "$@"
+}
+ferry_send_from() {
+	local host=$1 nspid=$2 addr=$3
+	shift 3
 	LIB_SEQ=$((LIB_SEQ + 1))
 	SEND_ERR=$T/send.$LIB_SEQ.err
 	SEND_STATS=$T/send.$LIB_SEQ.json
-	host_exec A timeout -k 5 120 "$FERRY" send --pid "$nspid" --to "10.77.0.2:$PORT" --stats-json "$SEND_STATS" "$@" \
+	host_exec "$host" timeout -k 5 120 "$FERRY" send --pid "$nspid" --to "$addr:$PORT" --stats-json "$SEND_STATS" "$@" \
 		</dev/null >"$T/send.$LIB_SEQ.out" 2>"$SEND_ERR"
 	SEND_RC=$?
 	log "ferry send --pid $nspid $* -> rc $SEND_RC: $(head -c 300 "$SEND_ERR")"
