@@ -83,10 +83,14 @@ PARTS=--no-urgent-channel post_one dirtier 64 5000 random
 [ "$(urgent_ms "$SEND_STATS")" = 0.000 ] || fail "--no-urgent-channel: $(cat "$SEND_STATS")"
 # (over 200 Mbit/s: the push takes seconds, the dirtier surely faults)
 host_tc A 200mbit 64kb 100ms || fail "tc"
-PARTS=--no-read-ahead post_one dirtier 64 5000 random
+# (sequential writes: with read-ahead on, its window would grow to 256 pages)
+PARTS=--no-read-ahead post_one dirtier 64 5000 seq
 host_exec A tc qdisc del dev "${HOST_IF[A]}" root
 req=$(json_num "$SEND_STATS" requests) asked=$(json_num "$SEND_STATS" pages_requested)
 [ "$req" -gt 0 ] && [ "$asked" -le "$req" ] || fail "--no-read-ahead: $asked pages for $req requests: $(cat "$SEND_STATS")"
+# B placed no page that a request brought as a neighbour of the faulting one
+tail -n 1 "$SH/recv.jsonl" >"$T/recv.last"
+[ "$(json_num "$T/recv.last" pages_readahead)" = 0 ] || fail "--no-read-ahead: B placed read-ahead pages: $(cat "$T/recv.last")"
 PARTS=--no-push post_one mem256 64
 # (what it never touches, e.g. the unused part of its stack, is pushed
 # once it asked for nothing for a second)
