@@ -157,21 +157,20 @@ void link_io_error(struct link *l, int e, const char *doing, char *err, size_t e
 		snprintf(err, errlen, "%s: %s", doing, strerror(-e));
 }
 
-int link_expect(struct link *l, uint16_t type, uint64_t *v, const char *what, char *err, size_t errlen)
+int link_expect_payload(struct link *l, uint16_t type, const char *what, const uint8_t **p, uint32_t *len,
+			char *err, size_t errlen)
 {
 	uint16_t got;
-	const uint8_t *p;
-	uint32_t len;
 	char doing[96];
 	snprintf(doing, sizeof(doing), "waiting for %s", fr_record_name(type));
-	int r = stream_read_record(&l->in, &got, &p, &len);
+	int r = stream_read_record(&l->in, &got, p, len);
 	if (r < 0) {
 		link_io_error(l, r, doing, err, errlen);
 		return r;
 	}
 	if (got == REC_REFUSE) {
 		char *reason = NULL;
-		if (decode_refuse(p, len, &reason) < 0)
+		if (decode_refuse(*p, *len, &reason) < 0)
 			snprintf(err, errlen, "%s refused %s (its reason was unreadable)", l->peer, what);
 		else
 			snprintf(err, errlen, "%s refused %s: %s", l->peer, what, reason);
@@ -182,13 +181,29 @@ int link_expect(struct link *l, uint16_t type, uint64_t *v, const char *what, ch
 		snprintf(err, errlen, "%s: %s sent a %s record", doing, l->peer, fr_record_name(got));
 		return -EPROTO;
 	}
+	return 0;
+}
+
+void link_malformed(struct link *l, uint16_t type, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "waiting for %s: a malformed %s record from %s", fr_record_name(type),
+		 fr_record_name(type), l->peer);
+}
+
+int link_expect(struct link *l, uint16_t type, uint64_t *v, const char *what, char *err, size_t errlen)
+{
+	const uint8_t *p;
+	uint32_t len;
+	int r = link_expect_payload(l, type, what, &p, &len, err, errlen);
+	if (r < 0)
+		return r;
 	if (v && decode_u64_record(p, len, v) < 0) {
-		snprintf(err, errlen, "%s: a malformed %s record from %s", doing, fr_record_name(got), l->peer);
+		link_malformed(l, type, err, errlen);
 		return -EBADMSG;
 	}
 	if (!v && len) {
-		snprintf(err, errlen, "%s: a %s record from %s with an unexpected payload", doing, fr_record_name(got),
-			 l->peer);
+		snprintf(err, errlen, "waiting for %s: a %s record from %s with an unexpected payload", fr_record_name(type),
+			 fr_record_name(type), l->peer);
 		return -EBADMSG;
 	}
 	return 0;

@@ -49,6 +49,11 @@ int link_put(struct link *l, uint16_t type, struct buf *b);
 /* Reads the next record, which must be `type`; a u64 payload goes to *v if
  * v is not NULL. `what` names what was sent, for "... refused <what>: why". */
 int link_expect(struct link *l, uint16_t type, uint64_t *v, const char *what, char *err, size_t errlen);
+/* The same for a record whose payload the caller decodes (*p valid until
+ * the next read); link_malformed says it did not decode. */
+int link_expect_payload(struct link *l, uint16_t type, const char *what, const uint8_t **p, uint32_t *len,
+			char *err, size_t errlen);
+void link_malformed(struct link *l, uint16_t type, char *err, size_t errlen);
 /* Tells the peer why this side gives up (best effort). */
 void link_refuse(struct link *l, const char *reason);
 /* Fills err with "<doing>: <what went wrong with the link>". */

@@ -359,18 +359,13 @@ static int push(struct serve *sv)
 /* SESSION: B's token for the urgent connection (all zeros: B has none). */
 static bool read_session(struct serve *sv, char *err, size_t errlen, int *r)
 {
-	uint16_t type;
 	const uint8_t *p;
 	uint32_t len;
-	*r = stream_read_record(&sv->l->in, &type, &p, &len);
-	if (*r < 0) {
-		link_io_error(sv->l, *r, "waiting for the session token", err, errlen);
+	if ((*r = link_expect_payload(sv->l, REC_SESSION, "the post-copy", &p, &len, err, errlen)) < 0)
 		return false;
-	}
-	if (type != REC_SESSION || decode_session(p, len, sv->token) < 0) {
-		snprintf(err, errlen, "%s sent a %s record instead of the session token", sv->l->peer,
-			 fr_record_name(type));
-		*r = -EPROTO;
+	if (decode_session(p, len, sv->token) < 0) {
+		link_malformed(sv->l, REC_SESSION, err, errlen);
+		*r = -EBADMSG;
 		return false;
 	}
 	static const uint8_t none[FR_SESSION_TOKEN_LEN];
@@ -441,20 +436,17 @@ static int serve_session(struct serve *sv, bool first, bool want_urgent)
  * others are not (whatever was in flight on the broken one is lost). */
 static int take_resume(struct serve *sv, struct link *l, char *err, size_t errlen)
 {
-	uint16_t type;
 	const uint8_t *p;
 	uint32_t len;
-	int r = stream_read_record(&l->in, &type, &p, &len);
-	if (r < 0) {
-		link_io_error(l, r, "waiting for RESUME", err, errlen);
+	int r = link_expect_payload(l, REC_RESUME, "the connection made again", &p, &len, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	uint64_t total = sv->ix.total;
 	uint8_t *bits = malloc((size_t)(total + 7) / 8 + 1);
 	if (!bits)
 		return -ENOMEM;
-	if (type != REC_RESUME || decode_resume(p, len, total, bits) < 0) {
-		snprintf(err, errlen, "%s answered with a %s record, not a valid RESUME", l->peer, fr_record_name(type));
+	if (decode_resume(p, len, total, bits) < 0) {
+		link_malformed(l, REC_RESUME, err, errlen);
 		free(bits);
 		return -EPROTO;
 	}
@@ -488,8 +480,8 @@ static int reconnect(struct serve *sv, struct link **fresh, double deadline, cha
 		}
 		free(l);
 		pr_info("post-copy: connecting again failed: %s", why);
-		if (r == -EPROTO || r == -ENOMEM)
-			break;
+		if (r == -EPROTO || r == -EBADMSG || r == -ENOMEM || r == -ECONNREFUSED)
+			break; /* B answered, but not with a RESUME: trying again will not help */
 		usleep(RETRY_PAUSE_MS * 1000);
 	}
 	snprintf(err, errlen, "%s", why[0] ? why : "interrupted");

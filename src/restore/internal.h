@@ -126,13 +126,13 @@ int restore_read_lazy(struct fr_stream *s, const struct fr_image *img, uint16_t 
  * remote syscall (process_madvise on itself). */
 int mm_drop(struct stub *stub, const struct range_list *l, char *err, size_t errlen);
 /* Post-copy: one byte written in the first lazy page of each mapping, so
- * that the mapping has its anon_vma before the process runs (mm_drop takes
- * the page back). Without it, a lazy mapping the process splits (mprotect a
+ * that the mapping has its anon_vma before the process runs; those pages
+ * are added to primed, for mm_drop to take back. Without it, a lazy mapping the process splits (mprotect a
  * piece and back) before a page landed in it gets one anon_vma per piece
  * from the UFFDIO_COPYs that fill them, and the pieces never merge again:
  * a later mremap of the whole mapping fails with EFAULT. */
-int mm_prime_lazy(struct stub *stub, const struct fr_image *img, const struct range_list *lazy, char *err,
-		  size_t errlen);
+int mm_prime_lazy(struct stub *stub, const struct fr_image *img, const struct range_list *lazy,
+		  struct range_list *primed, char *err, size_t errlen);
 int restore_pages(struct fr_stream *s, struct stub *stub, int uffd, const struct fr_image *img, uint16_t type,
 		  const uint8_t *p, uint32_t len, struct restore_lazy *lazy, struct restore_stats *st, char *err,
 		  size_t errlen);

@@ -414,20 +414,23 @@ int mm_drop(struct stub *s, const struct range_list *l, char *err, size_t errlen
 	return ret;
 }
 
-int mm_prime_lazy(struct stub *s, const struct fr_image *img, const struct range_list *lazy, char *err,
-		  size_t errlen)
+int mm_prime_lazy(struct stub *s, const struct fr_image *img, const struct range_list *lazy,
+		  struct range_list *primed, char *err, size_t errlen)
 {
+	long page = sysconf(_SC_PAGESIZE);
 	static const uint8_t zero;
 	uint32_t v = 0;
-	const struct fr_vma *primed = NULL;
+	const struct fr_vma *last = NULL; /* the mapping primed last */
 	for (size_t i = 0; i < lazy->n; i++) {
 		uint64_t a = lazy->v[i].start;
 		while (v < img->nvmas && img->vmas[v].end <= a)
 			v++;
-		if (v == img->nvmas || img->vmas[v].start > a || &img->vmas[v] == primed)
+		if (v == img->nvmas || img->vmas[v].start > a || &img->vmas[v] == last)
 			continue;
-		primed = &img->vmas[v];
+		last = &img->vmas[v];
 		int r = remote_write(s->pid, a, &zero, sizeof(zero));
+		if (r == 0)
+			r = range_list_add(primed, a, a + (uint64_t)page);
 		if (r < 0) {
 			snprintf(err, errlen, "cannot prepare lazy memory at %#llx: %s", (unsigned long long)a,
 				 strerror(-r));

@@ -85,11 +85,15 @@ static int fill_pages(struct restore_prepared *rp, struct fr_stream *s, const st
 		 * lazy mapping gets its anon_vma (mm_prime_lazy), and where
 		 * pre-copy rounds left an older copy here, it goes: both before the
 		 * memory is registered (MADV_DONTNEED would be an event then) */
+		struct range_list primed = {0};
 		int r = restore_read_lazy(s, &rp->img, &type, &p, &len, &rp->lazy.pages, err, errlen);
 		if (r == 0 && rp->lazy.pages.n)
-			r = mm_prime_lazy(&rp->stub, &rp->img, &rp->lazy.pages, err, errlen);
-		if (r == 0 && rp->lazy.pages.n)
-			r = mm_drop(&rp->stub, &rp->lazy.pages, err, errlen);
+			r = mm_prime_lazy(&rp->stub, &rp->img, &rp->lazy.pages, &primed, err, errlen);
+		/* after rounds, every lazy page may hold an older copy; else only the primed ones hold data */
+		const struct range_list *drop = rp->layout.nvmas ? &rp->lazy.pages : &primed;
+		if (r == 0 && drop->n)
+			r = mm_drop(&rp->stub, drop, err, errlen);
+		range_list_free(&primed);
 		if (r < 0)
 			return r;
 	}
