@@ -23,6 +23,7 @@
 #define PSK_IDENTITY "ferry"
 #define KEY_FILE_MAX 4096
 #define IOV_MAX_WRITE 64 /* pieces one channel_writev takes: a record is a header, a payload header and data */
+#define TLS_CORK_MAX 16384 /* a TLS record's most plaintext: smaller pieces are gathered into one */
 
 static int hexval(int c)
 {
@@ -261,30 +262,49 @@ static int write_plain(int fd, const struct iovec *iov, int n)
 	return 0;
 }
 
-int channel_writev(struct channel *c, const struct iovec *iov, int n)
+/* Sends p[0..len): corked, into gnutls's buffer; else record by record. */
+static int tls_send_all(struct channel *c, const char *p, size_t len)
 {
-	if (!c->tls)
-		return write_plain(c->fd, iov, n);
-	/* Corked: the pieces leave in full-size TLS records, not one per piece. */
-	gnutls_record_cork(c->tls);
-	for (int i = 0; i < n; i++) {
-		const char *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-		while (left) {
-			ssize_t g = gnutls_record_send(c->tls, p, left);
-			if (g == GNUTLS_E_INTERRUPTED)
-				continue;
-			if (g < 0)
-				return tls_errno(g);
-			p += g;
-			left -= (size_t)g;
-		}
+	while (len) {
+		ssize_t g = gnutls_record_send(c->tls, p, len);
+		if (g == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (g < 0)
+			return tls_errno(g);
+		p += g;
+		len -= (size_t)g;
 	}
+	return 0;
+}
+
+static int tls_uncork(struct channel *c)
+{
 	ssize_t g;
 	do
 		g = gnutls_record_uncork(c->tls, GNUTLS_RECORD_WAIT);
 	while (g == GNUTLS_E_INTERRUPTED);
 	return g < 0 ? tls_errno(g) : 0; /* AGAIN: the send timeout passed, the peer reads nothing */
+}
+
+int channel_writev(struct channel *c, const struct iovec *iov, int n)
+{
+	if (!c->tls)
+		return write_plain(c->fd, iov, n);
+	/* Small pieces (a record header) are corked into one TLS record; a
+	 * large one (pages) is sent from where it is, record by record: corked,
+	 * gnutls would first copy all of it into its own buffer. */
+	int r = 0;
+	gnutls_record_cork(c->tls);
+	for (int i = 0; r == 0 && i < n; i++) {
+		if (iov[i].iov_len < TLS_CORK_MAX) {
+			r = tls_send_all(c, iov[i].iov_base, iov[i].iov_len);
+			continue;
+		}
+		if ((r = tls_uncork(c)) == 0) /* what was corked goes ahead of this piece */
+			r = tls_send_all(c, iov[i].iov_base, iov[i].iov_len);
+		gnutls_record_cork(c->tls);
+	}
+	return r < 0 ? r : tls_uncork(c);
 }
 
 bool channel_peer_spoke(struct channel *c)
