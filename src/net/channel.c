@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #define KEY_FILE_MAX 4096
 #define IOV_MAX_WRITE 64 /* pieces one channel_writev takes: a record is a header, a payload header and data */
 #define TLS_CORK_MAX 16384 /* a TLS record's most plaintext: smaller pieces are gathered into one */
+#define TLS_READ_AHEAD (256 * 1024) /* bytes read from the socket at most at a time (tls_pull) */
 
 static int hexval(int c)
 {
@@ -104,6 +106,41 @@ static void tls_free(struct channel *c)
 			gnutls_psk_free_client_credentials(c->cred);
 	}
 	c->tls = c->cred = NULL;
+	free(c->ahead);
+	c->ahead = NULL;
+	c->ahead_at = c->ahead_len = 0;
+}
+
+/* gnutls reads each TLS record with two exact-size reads (its header,
+ * then the rest), each after a poll: four system calls per 16 KiB. The
+ * channel reads ahead instead, as much as the socket holds up to
+ * TLS_READ_AHEAD, and hands gnutls its bytes from there. */
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct channel *c = ptr;
+	if (c->ahead_at == c->ahead_len) {
+		ssize_t got = recv(c->fd, c->ahead, TLS_READ_AHEAD, 0);
+		if (got <= 0)
+			return got; /* errno says why */
+		c->ahead_at = 0;
+		c->ahead_len = (size_t)got;
+	}
+	size_t n = MIN(len, c->ahead_len - c->ahead_at);
+	memcpy(buf, c->ahead + c->ahead_at, n);
+	c->ahead_at += n;
+	return (ssize_t)n;
+}
+
+static bool ahead_pending(const struct channel *c) { return c->ahead_at < c->ahead_len; }
+
+/* 1 when there is something to read, 0 when ms passed first, -1 on error. */
+static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	struct channel *c = ptr;
+	if (ahead_pending(c))
+		return 1;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	return poll(&p, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
 }
 
 static int tls_setup(struct channel *c, char *err, size_t errlen)
@@ -136,7 +173,13 @@ static int tls_setup(struct channel *c, char *err, size_t errlen)
 	}
 	if (g < 0)
 		goto fail;
-	gnutls_transport_set_int(s, c->fd);
+	if (!(c->ahead = malloc(TLS_READ_AHEAD))) {
+		g = GNUTLS_E_MEMORY_ERROR;
+		goto fail;
+	}
+	gnutls_transport_set_ptr2(s, c, (gnutls_transport_ptr_t)(intptr_t)c->fd);
+	gnutls_transport_set_pull_function(s, tls_pull);
+	gnutls_transport_set_pull_timeout_function(s, tls_pull_timeout);
 	gnutls_handshake_set_timeout(s, (unsigned int)c->timeout_ms);
 	gnutls_record_set_timeout(s, (unsigned int)c->timeout_ms);
 	do
@@ -262,12 +305,15 @@ static int write_plain(int fd, const struct iovec *iov, int n)
 	return 0;
 }
 
-/* Sends p[0..len): corked, into gnutls's buffer; else record by record. */
+/* Sends p[0..len): corked, into gnutls's buffer; else record by record,
+ * each retried until it is out as gnutls_record_uncork's WAIT does (a
+ * signal or a short write leaves a record half sent: AGAIN or INTERRUPTED;
+ * a peer that reads nothing ends in TCP_USER_TIMEOUT's error). */
 static int tls_send_all(struct channel *c, const char *p, size_t len)
 {
 	while (len) {
 		ssize_t g = gnutls_record_send(c->tls, p, len);
-		if (g == GNUTLS_E_INTERRUPTED)
+		if (g == GNUTLS_E_INTERRUPTED || g == GNUTLS_E_AGAIN)
 			continue;
 		if (g < 0)
 			return tls_errno(g);
@@ -309,7 +355,7 @@ int channel_writev(struct channel *c, const struct iovec *iov, int n)
 
 bool channel_peer_spoke(struct channel *c)
 {
-	if (c->tls && gnutls_record_check_pending(c->tls))
+	if (c->tls && (gnutls_record_check_pending(c->tls) || ahead_pending(c)))
 		return true;
 	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 	return poll(&p, 1, 0) > 0;

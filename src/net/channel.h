@@ -34,6 +34,8 @@ struct channel {
 	bool server;
 	int timeout_ms;
 	const struct channel_key *key;
+	uint8_t *ahead; /* TLS: bytes read from the socket, not yet taken by gnutls */
+	size_t ahead_at, ahead_len;
 };
 
 /* Takes fd (a connected socket) and runs the handshake as client or server;
