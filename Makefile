@@ -114,7 +114,11 @@ $(B)/bench/dirtycost: bench/dirtycost.c $(B)/libferry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a $(LIBS)
 
-bench-migrate: all $(B)/bench/dirtycost
+$(B)/bench/pausefloor: bench/pausefloor.c $(B)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc $< -o $@ $(B)/libferry.a $(LIBS)
+
+bench-migrate: all $(B)/bench/dirtycost $(B)/bench/pausefloor
 	bash bench/migrate.sh
 
 # Man pages: man/genman.pl turns `ferry [COMMAND] --help` into roff, adding

@@ -14,6 +14,8 @@
 # too) runs post-copy without that part (--no-urgent-channel, --no-read-ahead,
 # --no-push), and a second table compares the post-copy rows;
 # BENCH_FROM=bench/results/migrate-STAMP.jsonl redraws a saved run's table.
+# After the table: what dirty tracking costs the program (bench/dirtycost.c)
+# and the CPU each stage of a stop-and-copy takes alone (bench/pausefloor.c).
 # Plots: the pause of each row (PNG, with gnuplot), and post-copy's
 # throughput and faults over time, a line per post-copy or hybrid run
 # (bench/postcopy_plot.py: SVG).
@@ -175,6 +177,9 @@ postcopy_rows() {
 	for round in 100 1000; do
 		"$ROOT/build/bench/dirtycost" 256 3 "$round" | sed 's/^/  /'
 	done
+	echo
+	echo "The least a stop-and-copy of 256 MiB costs here, its stages timed alone (bench/pausefloor.c):"
+	"$ROOT/build/bench/pausefloor" 256 | sed 's/^/  /'
 } | tee "$table"
 
 # A plot of the medians, when gnuplot is there (Debian: gnuplot-nox).
