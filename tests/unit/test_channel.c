@@ -1,7 +1,8 @@
 /* test_channel.c — the migration channel: key files (hex, length, mode),
  * a TLS 1.3 PSK session carrying data both ways (small pieces and 8 MiB),
  * a wrong key refused on both ends with a reason, TLS against plain TCP
- * refused, and a read that times out instead of hanging. */
+ * refused, a read that times out instead of hanging, and over TLS, a
+ * record read ahead of gnutls that still counts as the peer speaking. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -189,6 +190,38 @@ static void test_read_deadline(void **state)
 	channel_close(&c, false);
 }
 
+/* TLS: the channel reads ahead of gnutls (tls_pull), so a record the peer
+ * sent can sit in ferry's buffer, in neither the socket nor gnutls: the
+ * peer has still spoken; and a silent peer still times a read out. */
+static void test_tls_read_ahead(void **state)
+{
+	(void)state;
+	struct channel_key k = {.len = 16};
+	memset(k.bytes, 0x3c, 16);
+	struct side srv, cli;
+	pair(&srv, &cli, &k, &k);
+	srv.timeout_ms = cli.timeout_ms = 500;
+	pthread_t t;
+	pthread_create(&t, NULL, run_side, &srv);
+	run_side(&cli);
+	pthread_join(t, NULL);
+	assert_int_equal(cli.open_rc, 0);
+	assert_int_equal(srv.open_rc, 0);
+	char one[12] = "first record", two[12] = "second recrd", got[12];
+	struct iovec v1 = {one, sizeof(one)}, v2 = {two, sizeof(two)};
+	assert_int_equal(channel_writev(&cli.c, &v1, 1), 0);
+	assert_int_equal(channel_writev(&cli.c, &v2, 1), 0);
+	assert_int_equal(channel_read(&srv.c, got, sizeof(got)), sizeof(got));
+	assert_memory_equal(got, one, sizeof(got));
+	assert_true(channel_peer_spoke(&srv.c)); /* the second record is read ahead, not in the socket */
+	assert_int_equal(channel_read(&srv.c, got, sizeof(got)), sizeof(got));
+	assert_memory_equal(got, two, sizeof(got));
+	assert_false(channel_peer_spoke(&srv.c));
+	assert_int_equal(channel_read(&srv.c, got, sizeof(got)), -ETIMEDOUT); /* the peer says nothing */
+	channel_close(&cli.c, true);
+	channel_close(&srv.c, true);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as ferry: a closed peer is an error return */
@@ -197,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_read_deadline),
+		cmocka_unit_test(test_tls_read_ahead),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[300];
