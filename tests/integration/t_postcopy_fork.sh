@@ -38,6 +38,14 @@ fork_one() { # MODE [SEND OPTS..]
 	wait_until 10 grep -q "\"pid\":$pid," "$SH/recv.jsonl" || fail "$mode: no receiver stats for pid $pid"
 	sleep 0.5
 	in_b_running "$pid" || fail "$mode: pid $pid died in B after the move"
+	# nothing stays registered: a child that stays holds the userfaultfd
+	# it inherited, and a mapping left registered to it would make the
+	# process's next MADV_DONTNEED wait for a reader gone
+	local kid um
+	for kid in $pid $(host_exec B cat "/proc/$pid/task/$pid/children"); do
+		um=$(host_exec B grep -c ' um' "/proc/$kid/smaps" 2>/dev/null)
+		[ "${um:-0}" = 0 ] || fail "$mode: pid $kid in B still has $um mapping(s) registered after post-copy"
+	done
 	finish_in B forker "$pid" "$ctl"
 	log "$mode: $(tail -n 1 "$ctl/log")"
 	# the children forked while pages were missing, and got pages from B

@@ -1,8 +1,11 @@
 /* forker: a process that forks while its memory may still be on its way
  * (post-copy): each child checks every page it inherited, writes some of
  * them and checks again; some fork a grandchild that checks too, some
- * call exec at once. The parent rewrites random pages all along, so that
- * children inherit pages of every kind: placed, rewritten, still missing.
+ * call exec at once, some stay until the end (holding what they inherited,
+ * while the parent drops pages and changes its layout). The parent
+ * rewrites random pages all along, and drops one now and then
+ * (MADV_DONTNEED) before writing it again, so that children inherit pages
+ * of every kind: placed, rewritten, dropped, still missing.
  *
  * usage: forker CTL [MiB=32] [EVERY_MS=100]
  * It forks only once CTL/go exists (a process with children cannot be
@@ -54,7 +57,7 @@ static long check(const uint64_t *mem, const uint32_t *gen, size_t npages, const
 
 /* A child: checks what it inherited, writes a tenth of its pages (its own
  * copies from then on), checks again. */
-static int child(uint64_t *mem, uint32_t *gen, size_t npages, bool grandchild)
+static int child(uint64_t *mem, uint32_t *gen, size_t npages, bool grandchild, bool stay)
 {
 	if (check(mem, gen, npages, grandchild ? "grandchild" : "child") >= 0)
 		return 2;
@@ -67,6 +70,8 @@ static int child(uint64_t *mem, uint32_t *gen, size_t npages, bool grandchild)
 	}
 	if (check(mem, gen, npages, "child after its writes") >= 0)
 		return 2;
+	while (stay && !wl_stop_requested())
+		wl_sleep_us(20000);
 	int st = 0;
 	if (g > 0 && (waitpid(g, &st, 0) != g || !WIFEXITED(st) || WEXITSTATUS(st)))
 		return 2;
@@ -105,12 +110,15 @@ int main(int argc, char **argv)
 	snprintf(go, sizeof(go), "%s/go", wl_ctl);
 	wl_ready();
 	unsigned forks = 0, alive = 0;
+	bool staying = false; /* one child stays until the end */
 	struct tally t = {0};
 	uint64_t writes = 0;
 	struct timespec last = {0};
 	while (!wl_stop_requested()) {
 		for (int i = 0; i < 20; i++, writes++) { /* ~4,000 pages/s */
 			size_t p = rnd() % npages;
+			if (i == 0 && madvise(mem + p * WORDS, PAGE, MADV_DONTNEED) < 0)
+				wl_fail("madvise: %s", strerror(errno));
 			fill(mem + p * WORDS, p, ++gen[p]);
 		}
 		int st;
@@ -123,6 +131,8 @@ int main(int argc, char **argv)
 		if (alive < CHILDREN_MAX && since >= every_ms && access(go, F_OK) == 0) {
 			last = now;
 			unsigned kind = forks++ % 4;
+			bool stay = kind == 2 && !staying;
+			staying |= stay;
 			pid_t c = fork();
 			if (c == 0) {
 				rng ^= (uint64_t)getpid() << 20;
@@ -130,7 +140,7 @@ int main(int argc, char **argv)
 					execl("/bin/sh", "sh", "-c", "exit 4", (char *)NULL);
 					_exit(5);
 				}
-				_exit(child(mem, gen, npages, kind == 1));
+				_exit(child(mem, gen, npages, kind == 1, stay));
 			}
 			if (c < 0)
 				wl_fail("fork: %s", strerror(errno));
