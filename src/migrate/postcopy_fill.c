@@ -488,9 +488,12 @@ static void *run_urgent(void *arg)
 /* Every page is placed or forgotten in every space. */
 static bool all_in(struct fill *f)
 {
+	for (uint64_t k = 0; k < f->ix.total; k++) /* the process's first, without the lock */
+		if (__atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE) != PLACED)
+			return false;
 	pthread_mutex_lock(&f->lock);
 	bool in = true;
-	for (uint32_t i = 0; in && i < f->nspaces; i++)
+	for (uint32_t i = 1; in && i < f->nspaces; i++)
 		for (uint64_t k = 0; in && f->spaces[i] && k < f->ix.total; k++)
 			in = f->spaces[i]->state[k] == PLACED;
 	pthread_mutex_unlock(&f->lock);
