@@ -88,6 +88,12 @@ struct fill {
 	uint32_t retry_for_ms;
 };
 
+/* Post-copy or this session is over: the threads stop. */
+static bool ended(const struct fill *f)
+{
+	return f->stop || f->session_over;
+}
+
 /* Where A's address a is in the process now (its mremaps applied). */
 static uint64_t here(const struct space *s, uint64_t a)
 {
@@ -309,7 +315,7 @@ static void *read_faults(void *arg)
 	struct fill *f = arg;
 	struct pollfd *p = NULL;
 	uint32_t *which = NULL, cap = 0;
-	while (!f->stop && !f->session_over) {
+	while (!ended(f)) {
 		pthread_mutex_lock(&f->lock);
 		if (cap < f->nspaces) {
 			cap = f->nspaces * 2;
@@ -342,7 +348,7 @@ static void *read_faults(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (poll(p, n, FAULT_POLL_MS) <= 0)
 			continue;
-		for (nfds_t j = 0; j < n && !f->stop && !f->session_over; j++) {
+		for (nfds_t j = 0; j < n && !ended(f); j++) {
 			if (!(p[j].revents & POLLIN))
 				continue;
 			pthread_mutex_lock(&f->lock);
@@ -451,7 +457,7 @@ static void *run_urgent(void *arg)
 	double t0 = now_ms();
 	int fd = -ETIMEDOUT;
 	enum join_kind kind = JOIN_URGENT;
-	while (!f->stop && !f->session_over && fd == -ETIMEDOUT && now_ms() - t0 < f->l->ch.timeout_ms)
+	while (!ended(f) && fd == -ETIMEDOUT && now_ms() - t0 < f->l->ch.timeout_ms)
 		fd = join_wait(f->join, JOIN_SLICE_MS, &kind);
 	if (fd >= 0 && kind == JOIN_RESUME) {
 		/* A made the main connection again: the one here broke on its side */
@@ -463,13 +469,13 @@ static void *run_urgent(void *arg)
 	}
 	char why[256];
 	if (fd < 0 || link_accept(&f->urgent, fd, f->l->ch.key, f->l->ch.timeout_ms, why, sizeof(why)) < 0) {
-		if (!f->stop && !f->session_over)
+		if (!ended(f))
 			pr_warn("post-copy goes on with one connection: %s",
 				fd < 0 ? (fd == -ETIMEDOUT ? "the urgent connection did not come" : strerror(-fd)) : why);
 		return NULL;
 	}
 	pthread_mutex_lock(&f->lock);
-	bool late = f->stop || f->session_over; /* every page came on the main connection meanwhile */
+	bool late = ended(f); /* every page came on the main connection meanwhile */
 	f->urgent_up = !late;
 	f->st->urgent_ms = late ? 0 : now_ms() - t0;
 	pthread_mutex_unlock(&f->lock);
@@ -480,10 +486,10 @@ static void *run_urgent(void *arg)
 		const uint8_t *p;
 		uint32_t len;
 		int r = stream_read_record(&f->urgent.in, &type, &p, &len);
-		if (r == -ETIMEDOUT && !f->stop && !f->session_over)
+		if (r == -ETIMEDOUT && !ended(f))
 			continue; /* no fault, no answer */
-		if (r < 0 || f->stop || f->session_over) {
-			if (!f->stop && !f->session_over)
+		if (r < 0 || ended(f)) {
+			if (!ended(f))
 				fail_with(f, r, "the urgent connection failed");
 			break;
 		}
