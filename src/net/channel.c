@@ -306,9 +306,9 @@ static int write_plain(int fd, const struct iovec *iov, int n)
 }
 
 /* Sends p[0..len): corked, into gnutls's buffer; else record by record,
- * each retried until it is out as gnutls_record_uncork's WAIT does (a
- * signal or a short write leaves a record half sent: AGAIN or INTERRUPTED;
- * a peer that reads nothing ends in TCP_USER_TIMEOUT's error). */
+ * each retried until it is out, as gnutls_record_uncork's WAIT does (a
+ * signal or a short write leaves a record half sent: INTERRUPTED or
+ * AGAIN). */
 static int tls_send_all(struct channel *c, const char *p, size_t len)
 {
 	while (len) {
