@@ -13,9 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
 . "$(dirname "$0")/migrate_lib.sh"
-require_hosts
 require_ferry
-require_cmd openssl
 migrate_setup
 receiver_start --key-file "$KEY"
 
