@@ -99,7 +99,7 @@ test: all unit fuzz
 # memory included) is replaced by remote syscalls.
 SAN_B := build-san
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-SAN_TESTS := ^t_(avx|ui_api|migrate_fds|pipeline|pipes|sockets|postcopy|postcopy_progress|postcopy_retry|splitmap|badpid|check|corrupt|duplicate_pages|eventfd|evloop|fifo_swap|filewriter|ghosts|hosts|identity|interrupt|leave_running|locks|manyfds|mem256|memattrs|migrate|migrate_fail|missing_file|pages_fallback|pid_held|ptimers|refuse|shelljob|sigkill|signals|sigtrap|threads8|tree|vdso|vfork)$$
+SAN_TESTS := ^t_(avx|ui_api|migrate_fds|pipeline|pipes|sockets|postcopy|postcopy_fork|postcopy_progress|postcopy_retry|splitmap|badpid|check|corrupt|duplicate_pages|eventfd|evloop|fifo_swap|filewriter|ghosts|hosts|identity|interrupt|leave_running|locks|manyfds|mem256|memattrs|migrate|migrate_fail|missing_file|pages_fallback|pid_held|ptimers|refuse|shelljob|sigkill|signals|sigtrap|threads8|tree|vdso|vfork)$$
 sanitize: all
 	$(MAKE) B=$(SAN_B) CFLAGS="$(SAN_CFLAGS)" $(SAN_B)/ferry unit
 	FERRY=$(SAN_B)/ferry bash tests/integration/run.sh '$(SAN_TESTS)'

@@ -345,6 +345,82 @@ int proc_find_kin(pid_t pid, bool want_mm, struct proc_kin *kin)
 	return 0;
 }
 
+int proc_descendants(pid_t pid, pid_t **out, size_t *n)
+{
+	*out = NULL, *n = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return neg_errno();
+	pid_t *all = NULL, *parent = NULL;
+	size_t nall = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		pid_t other = atoi(de->d_name);
+		struct proc_stat st;
+		if (other <= 0 || other == pid || proc_read_stat(other, 0, &st) < 0)
+			continue;
+		if (nall == cap) {
+			cap = cap ? cap * 2 : 64;
+			pid_t *a = realloc(all, cap * sizeof(*a)), *p = a ? realloc(parent, cap * sizeof(*p)) : NULL;
+			all = a ? a : all, parent = p ? p : parent;
+			if (!a || !p) {
+				r = -ENOMEM;
+				break;
+			}
+		}
+		all[nall] = other, parent[nall++] = st.ppid;
+	}
+	closedir(d);
+	/* pid's own children first, then each found one's, until none is new */
+	pid_t *kin = r == 0 ? malloc((nall ? nall : 1) * sizeof(*kin)) : NULL;
+	size_t nkin = 0;
+	if (r == 0 && !kin)
+		r = -ENOMEM;
+	for (bool grew = r == 0; grew;) {
+		grew = false;
+		for (size_t i = 0; i < nall; i++) {
+			bool mine = parent[i] == pid;
+			for (size_t j = 0; !mine && j < nkin; j++)
+				mine = parent[i] == kin[j];
+			if (mine && parent[i] != -1) {
+				kin[nkin++] = all[i];
+				parent[i] = -1; /* taken */
+				grew = true;
+			}
+		}
+	}
+	free(all);
+	free(parent);
+	if (r < 0) {
+		free(kin);
+		return r;
+	}
+	*out = kin, *n = nkin;
+	return 0;
+}
+
+bool proc_has_vmflag(pid_t pid, const char *flag)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char *line = NULL;
+	size_t cap = 0;
+	bool has = false;
+	while (!has && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "VmFlags:", 8))
+			continue;
+		for (char *t = strtok(line + 8, " \n"); t && !has; t = strtok(NULL, " \n"))
+			has = strcmp(t, flag) == 0;
+	}
+	free(line);
+	fclose(f);
+	return has;
+}
+
 bool proc_is_zombie_or_gone(pid_t pid)
 {
 	struct proc_stat st;

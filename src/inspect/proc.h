@@ -73,6 +73,11 @@ struct proc_kin {
 	struct proc_kin_list children, group, session, shares_mm;
 };
 int proc_find_kin(pid_t pid, bool want_mm, struct proc_kin *kin);
+/* The descendants of pid (children, theirs, ...), in one pass over /proc;
+ * *out is malloc'd. */
+int proc_descendants(pid_t pid, pid_t **out, size_t *n);
+/* Does a mapping of pid carry the two-letter VmFlags flag (smaps)? */
+bool proc_has_vmflag(pid_t pid, const char *flag);
 /* Is pid a zombie (or gone)? Used to wait for a dumped pid to be reaped. */
 bool proc_is_zombie_or_gone(pid_t pid);
 

@@ -45,6 +45,8 @@ struct postcopy_stats {
 	uint64_t bytes;           /* page bytes sent / received */
 	double urgent_ms;         /* time until the urgent connection was up (0: none) */
 	uint32_t reconnects;      /* connections made again after one broke (--retry-for) */
+	uint32_t forks;           /* B: fork()s of the process (and its children) followed */
+	uint64_t pages_forked;    /* B: pages placed into children forked during post-copy */
 	struct postcopy_series series; /* the counters over time (postcopy_progress.h) */
 };
 

@@ -6,12 +6,20 @@
  * ends the session (its threads stop; the process's faults wait in the
  * kernel); with --retry-for, A's new connection arrives at the join point,
  * RESUME tells A which pages are in place, what was asked for and lost is
- * asked for again, and a new session goes on. */
+ * asked for again, and a new session goes on.
+ * A fork() of the process during post-copy gives its child an address
+ * space of its own, registered on a userfaultfd of its own
+ * (UFFD_EVENT_FORK): a space here, whose missing pages are those the
+ * parent's space lacked at the fork. Each page A sends goes into every
+ * space that lacks it (spaces are kept in fork order, a child after its
+ * parent); a child's fault asks A as its parent's does; a space whose
+ * memory is gone (exit, exec) is dropped. */
 #include "postcopy.h"
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +31,7 @@
 #include "../common/interrupt.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../inspect/proc.h"
 #include "../state/codec.h"
 #include "../state/control.h"
 #include "lazy_index.h"
@@ -42,6 +51,16 @@ struct remap {
 	uint64_t from, to, len;
 };
 
+/* One address space filled: the process's own (spaces[0]), or one a
+ * fork() made during post-copy. */
+struct space {
+	int uffd;
+	uint8_t *state; /* per lazy page (the process's: the index's own) */
+	struct remap remaps[REMAPS_MAX];
+	uint32_t nremaps;
+	double next_probe; /* a child's: when to look whether its memory still exists */
+};
+
 struct fill {
 	struct link *l;
 	struct link urgent;
@@ -49,11 +68,10 @@ struct fill {
 	struct join_point *join; /* where urgent arrives, or NULL */
 	uint32_t flags;          /* FR_PC_* */
 	uint64_t placed;         /* under lock */
-	int uffd;
 	struct lazy_index ix;
-	pthread_mutex_t lock; /* remaps, latencies, counters, the link's writer */
-	struct remap remaps[REMAPS_MAX];
-	uint32_t nremaps;
+	pthread_mutex_t lock; /* spaces, remaps, latencies, counters, the link's writer */
+	struct space **spaces; /* [0]: the process; then children in fork order, NULL once gone */
+	uint32_t nspaces;
 	double *asked_ms; /* per page: when a fault asked for it (0: not by a fault) */
 	double *lat;      /* latencies of faults served, ms */
 	uint64_t nlat;
@@ -70,21 +88,21 @@ struct fill {
 };
 
 /* Where A's address a is in the process now (its mremaps applied). */
-static uint64_t here(const struct fill *f, uint64_t a)
+static uint64_t here(const struct space *s, uint64_t a)
 {
-	for (uint32_t i = 0; i < f->nremaps; i++)
-		if (a >= f->remaps[i].from && a < f->remaps[i].from + f->remaps[i].len)
-			a = a - f->remaps[i].from + f->remaps[i].to;
+	for (uint32_t i = 0; i < s->nremaps; i++)
+		if (a >= s->remaps[i].from && a < s->remaps[i].from + s->remaps[i].len)
+			a = a - s->remaps[i].from + s->remaps[i].to;
 	return a;
 }
 
 /* A's address for the process's address a, or NO_ADDR where a mapping
  * moved away from (whatever is there now was mapped since: no data at A). */
 #define NO_ADDR UINT64_MAX
-static uint64_t there(const struct fill *f, uint64_t a)
+static uint64_t there(const struct space *s, uint64_t a)
 {
-	for (uint32_t i = f->nremaps; i-- > 0;) {
-		const struct remap *m = &f->remaps[i];
+	for (uint32_t i = s->nremaps; i-- > 0;) {
+		const struct remap *m = &s->remaps[i];
 		if (a >= m->to && a < m->to + m->len)
 			a = a - m->to + m->from;
 		else if (a >= m->from && a < m->from + m->len)
@@ -114,16 +132,16 @@ static void fail_with(struct fill *f, int e, const char *what)
 	pthread_mutex_unlock(&f->lock);
 }
 
-/* A fault on lazy memory at the process's address addr. */
-static void on_fault(struct fill *f, uint64_t addr)
+/* A fault on lazy memory in space sp at its address addr. */
+static void on_fault(struct fill *f, struct space *sp, uint64_t addr)
 {
 	long page = f->ix.page;
 	addr &= ~(uint64_t)(page - 1);
 	pthread_mutex_lock(&f->lock);
-	uint64_t a = there(f, addr);
+	uint64_t a = there(sp, addr);
 	int64_t k = a == NO_ADDR ? -1 : lazy_index_of(&f->ix, a);
 	f->st->faults++;
-	uint8_t state = k < 0 ? PLACED : __atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE);
+	uint8_t state = k < 0 ? PLACED : __atomic_load_n(&sp->state[k], __ATOMIC_ACQUIRE);
 	if (state == ASKED) { /* it comes; its UFFDIO_COPY wakes the thread */
 		pthread_mutex_unlock(&f->lock);
 		return;
@@ -132,17 +150,19 @@ static void on_fault(struct fill *f, uint64_t addr)
 	 * away and mapped anew): zeros, here and now */
 	if (state == PLACED) {
 		f->st->zero_faults++;
+		int uffd = sp->uffd;
 		pthread_mutex_unlock(&f->lock);
 		struct uffdio_zeropage z = {.range = {.start = addr, .len = (uint64_t)page}};
-		int e = ioctl(f->uffd, UFFDIO_ZEROPAGE, &z) < 0 ? errno : 0;
+		int e = ioctl(uffd, UFFDIO_ZEROPAGE, &z) < 0 ? errno : 0;
 		/* EEXIST: it landed between the fault and now; EAGAIN, ENOENT: a
 		 * layout change is in flight or made (by another thread), whose
 		 * event this thread must read first: the woken thread faults again
-		 * after it, or finds the mapping gone */
+		 * after it, or finds the mapping gone; ESRCH: a child's memory
+		 * is gone */
 		if (e == EEXIST || e == EAGAIN || e == ENOENT) {
 			struct uffdio_range w = {.start = addr, .len = (uint64_t)page};
-			ioctl(f->uffd, UFFDIO_WAKE, &w);
-		} else if (e) {
+			ioctl(uffd, UFFDIO_WAKE, &w);
+		} else if (e && e != ESRCH) {
 			fail_with(f, -e, "cannot place a zero page");
 		}
 		return;
@@ -156,14 +176,16 @@ static void on_fault(struct fill *f, uint64_t addr)
 	double t = now_ms();
 	while (n < f->window && (uint64_t)k + n < f->ix.total &&
 	       lazy_index_addr(&f->ix, (uint64_t)k + n) == a + n * (uint64_t)page &&
-	       __atomic_load_n(&f->ix.state[k + (int64_t)n], __ATOMIC_ACQUIRE) == MISSING) {
-		__atomic_store_n(&f->ix.state[k + (int64_t)n], ASKED, __ATOMIC_RELEASE);
+	       __atomic_load_n(&sp->state[k + (int64_t)n], __ATOMIC_ACQUIRE) == MISSING) {
+		__atomic_store_n(&sp->state[k + (int64_t)n], ASKED, __ATOMIC_RELEASE);
 		n++;
 	}
 	f->asked_ms[k] = t;
 	f->last_fault = a + n * (uint64_t)page;
 	f->st->requests++;
 	struct buf b = {0};
+	/* a child's request may name pages A sent already: A skips those,
+	 * and they go into every space that lacks them when they land */
 	encode_discard(&b, &(struct fr_discard){.addr = a, .npages = (uint32_t)n});
 	struct link *to = f->urgent_up ? &f->urgent : f->l;
 	pthread_mutex_unlock(&f->lock);
@@ -173,57 +195,213 @@ static void on_fault(struct fill *f, uint64_t addr)
 		fail_with(f, r, "cannot ask for a page"); /* asked again on a connection made again */
 }
 
-/* The process unmapped or dropped [start, end): pages of it still to come
- * are not wanted any more. */
-static void forget(struct fill *f, uint64_t start, uint64_t end) /* f->lock held */
+/* Space sp unmapped or dropped [start, end): pages of it still to come
+ * are not wanted there any more. */
+static void forget(struct fill *f, struct space *sp, uint64_t start, uint64_t end) /* f->lock held */
 {
 	for (uint64_t p = start; p < end; p += (uint64_t)f->ix.page) {
-		uint64_t a = there(f, p);
+		uint64_t a = there(sp, p);
 		int64_t k = a == NO_ADDR ? -1 : lazy_index_of(&f->ix, a);
-		if (k >= 0 && __atomic_exchange_n(&f->ix.state[k], PLACED, __ATOMIC_ACQ_REL) != PLACED)
+		if (k >= 0 && __atomic_exchange_n(&sp->state[k], PLACED, __ATOMIC_ACQ_REL) != PLACED && sp == f->spaces[0])
 			f->st->pages_skipped++;
 	}
 }
 
-/* The kernel lets the process's layout change go on once its event is
- * read: the read and the bookkeeping are one step under f->lock, so that
- * place() never copies by a table the change has made stale. */
+static void space_free(struct space *sp, bool own_state)
+{
+	if (!sp)
+		return;
+	if (sp->uffd >= 0)
+		close(sp->uffd);
+	if (own_state)
+		free(sp->state);
+	free(sp);
+}
+
+/* sp forked: its child's memory lacks what sp lacks now (a page copied
+ * into sp before the fork was copied into the child; the kernel refuses
+ * copies into sp while the fork is in flight, until its event is read
+ * here). A page asked for by sp is still to come for the child. */
+static int space_fork(struct fill *f, const struct space *sp, int uffd) /* f->lock held */
+{
+	struct space *c = calloc(1, sizeof(*c));
+	struct space **grown = realloc(f->spaces, (f->nspaces + 1) * sizeof(*grown));
+	if (grown)
+		f->spaces = grown;
+	if (!c || !grown || !(c->state = malloc(f->ix.total ? f->ix.total : 1))) {
+		free(c);
+		close(uffd);
+		return -ENOMEM;
+	}
+	c->uffd = uffd;
+	for (uint64_t k = 0; k < f->ix.total; k++)
+		c->state[k] = sp->state[k] == PLACED ? PLACED : MISSING;
+	memcpy(c->remaps, sp->remaps, sp->nremaps * sizeof(sp->remaps[0]));
+	c->nremaps = sp->nremaps;
+	c->next_probe = now_ms() + FAULT_POLL_MS;
+	f->spaces[f->nspaces] = c;
+	__atomic_store_n(&f->nspaces, f->nspaces + 1, __ATOMIC_RELEASE);
+	f->st->forks++;
+	return 0;
+}
+
+/* Is a child's memory gone (it exited or called exec)? A write-protect
+ * request changes nothing here (no mapping is registered for it) and
+ * fails with ESRCH once the memory is gone. */
+static bool space_gone(const struct space *sp)
+{
+	struct uffdio_writeprotect w = {.range = {.start = 1ull << 32, .len = 4096}, .mode = 0};
+	return ioctl(sp->uffd, UFFDIO_WRITEPROTECT, &w) < 0 && errno == ESRCH;
+}
+
+/* One event of space i, read under f->lock: the kernel lets the change go
+ * on once its event is read, so the read and the bookkeeping are one step
+ * and place() never copies by a table the change has made stale. Returns
+ * the fault's address, 0 for another event, or a negative errno. */
+static int64_t read_event(struct fill *f, uint32_t i) /* f->lock held */
+{
+	struct space *sp = f->spaces[i];
+	struct uffd_msg m;
+	ssize_t n = read(sp->uffd, &m, sizeof(m));
+	if (n != sizeof(m))
+		return n < 0 && errno == EAGAIN ? 0 : n < 0 ? -errno : -EIO;
+	switch (m.event) {
+	case UFFD_EVENT_PAGEFAULT:
+		return (int64_t)m.arg.pagefault.address;
+	case UFFD_EVENT_REMAP:
+		if (sp->nremaps < REMAPS_MAX)
+			sp->remaps[sp->nremaps++] =
+				(struct remap){.from = m.arg.remap.from, .to = m.arg.remap.to, .len = m.arg.remap.len};
+		else if (!f->error)
+			f->error = -E2BIG,
+			snprintf(f->err, sizeof(f->err), "the process moved memory too often during post-copy");
+		return 0;
+	case UFFD_EVENT_REMOVE:
+	case UFFD_EVENT_UNMAP:
+		forget(f, sp, m.arg.remove.start, m.arg.remove.end);
+		return 0;
+	case UFFD_EVENT_FORK:
+		if (space_fork(f, sp, (int)m.arg.fork.ufd) < 0 && !f->error)
+			f->error = -ENOMEM, snprintf(f->err, sizeof(f->err), "no memory to follow a fork of the process");
+		return 0;
+	}
+	return 0;
+}
+
+/* The faults and layout changes of every space. */
 static void *read_faults(void *arg)
 {
 	struct fill *f = arg;
+	struct pollfd *p = NULL;
+	uint32_t *which = NULL, cap = 0;
 	while (!f->stop && !f->session_over) {
-		struct pollfd p = {.fd = f->uffd, .events = POLLIN};
-		if (poll(&p, 1, FAULT_POLL_MS) <= 0)
-			continue;
-		struct uffd_msg m;
 		pthread_mutex_lock(&f->lock);
-		ssize_t n = read(f->uffd, &m, sizeof(m));
-		if (n == sizeof(m) && m.event == UFFD_EVENT_REMAP) {
-			if (f->nremaps < REMAPS_MAX)
-				f->remaps[f->nremaps++] = (struct remap){.from = m.arg.remap.from, .to = m.arg.remap.to,
-									 .len = m.arg.remap.len};
-			else if (!f->error)
-				f->error = -E2BIG,
-				snprintf(f->err, sizeof(f->err), "the process moved memory too often during post-copy");
-		} else if (n == sizeof(m) && (m.event == UFFD_EVENT_REMOVE || m.event == UFFD_EVENT_UNMAP)) {
-			forget(f, m.arg.remove.start, m.arg.remove.end);
+		if (cap < f->nspaces) {
+			cap = f->nspaces * 2;
+			struct pollfd *np = realloc(p, cap * sizeof(*p));
+			uint32_t *nw = np ? realloc(which, cap * sizeof(*which)) : NULL;
+			p = np ? np : p, which = nw ? nw : which;
+			if (!np || !nw) {
+				pthread_mutex_unlock(&f->lock);
+				fail_with(f, -ENOMEM, "cannot follow the process's faults");
+				break;
+			}
+		}
+		nfds_t n = 0;
+		double t = now_ms();
+		for (uint32_t i = 0; i < f->nspaces; i++) {
+			struct space *sp = f->spaces[i];
+			if (!sp)
+				continue;
+			if (i && t >= sp->next_probe) {
+				sp->next_probe = t + FAULT_POLL_MS;
+				if (space_gone(sp)) {
+					space_free(sp, true);
+					f->spaces[i] = NULL;
+					continue;
+				}
+			}
+			p[n] = (struct pollfd){.fd = sp->uffd, .events = POLLIN};
+			which[n++] = i;
 		}
 		pthread_mutex_unlock(&f->lock);
-		if (n != sizeof(m)) {
-			if (n < 0 && errno == EAGAIN)
+		if (poll(p, n, FAULT_POLL_MS) <= 0)
+			continue;
+		for (nfds_t j = 0; j < n && !f->stop && !f->session_over; j++) {
+			if (!(p[j].revents & POLLIN))
 				continue;
-			fail_with(f, n < 0 ? -errno : -EIO, "cannot read the userfaultfd");
-			break;
+			pthread_mutex_lock(&f->lock);
+			struct space *sp = f->spaces[which[j]];
+			int64_t e = read_event(f, which[j]);
+			pthread_mutex_unlock(&f->lock);
+			if (e < 0) {
+				fail_with(f, (int)e, "cannot read the userfaultfd");
+				break;
+			}
+			if (e > 0)
+				on_fault(f, sp, (uint64_t)e);
 		}
-		if (m.event == UFFD_EVENT_PAGEFAULT)
-			on_fault(f, m.arg.pagefault.address);
 	}
+	free(p);
+	free(which);
 	return NULL;
 }
 
-/* One PAGES record from A: each page still missing or asked for goes in.
- * The check and the copy are one step under the lock, against the fault
- * thread's forget(): a page the process dropped meanwhile must stay zero. */
+/* A's page k (at A's address a) into space i unless it is in place there
+ * (or the space is gone): 0, or a positive errno once retried enough. The
+ * check and the copy are one step under the lock, against the fault
+ * thread's forget(): a page the process dropped meanwhile must stay zero.
+ * EAGAIN: the space's layout is changing (or it is forking); ENOENT: it
+ * has changed (moved or unmapped the mapping: the kernel looks for the
+ * mapping before it looks at a change in flight) and the fault thread has
+ * not read the event yet. Both: again, at the address the remap table
+ * gives once it has (an unmap's event marks the page placed). Taking
+ * ENOENT for "unmapped" lost the page of a mapping moved meanwhile: its
+ * new place stayed missing, and read zeros once the memory was
+ * unregistered. ESRCH: a child's memory is gone (the fault thread drops
+ * its space). */
+static int put_page(struct fill *f, uint32_t i, int64_t k, uint64_t a, const uint8_t *src)
+{
+	int e = EAGAIN;
+	for (int tries = 0; (e == EAGAIN || e == ENOENT) && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
+		if (tries)
+			usleep(100);
+		pthread_mutex_lock(&f->lock);
+		struct space *sp = f->spaces[i];
+		uint8_t was = sp ? sp->state[k] : PLACED;
+		if (was == PLACED) {
+			pthread_mutex_unlock(&f->lock);
+			return 0;
+		}
+		struct uffdio_copy c = {.dst = here(sp, a), .src = (uint64_t)(uintptr_t)src, .len = (uint64_t)f->ix.page};
+		e = ioctl(sp->uffd, UFFDIO_COPY, &c) < 0 ? errno : 0;
+		if (e == ESRCH) {
+			sp->next_probe = 0;
+			e = 0;
+		} else if (e == 0 || e == EEXIST) { /* EEXIST: already there */
+			__atomic_store_n(&sp->state[k], PLACED, __ATOMIC_RELEASE);
+			e = 0;
+			if (i) {
+				f->st->pages_forked++;
+			} else if (f->placed++, was == ASKED) {
+				f->st->pages_requested++;
+				if (f->asked_ms[k] > 0) {
+					f->lat[f->nlat++] = now_ms() - f->asked_ms[k];
+					f->st->pages_urgent++;
+				}
+			} else {
+				f->st->pages_pushed++;
+			}
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	return e; /* ENOENT for 5 s: a layout change without an event */
+}
+
+/* One PAGES record from A: each page goes into every space that lacks it,
+ * the process first, then its children in fork order (a child forked
+ * meanwhile comes after its parent: it has the page from the fork, or
+ * gets it here). */
 static int place(struct fill *f, const uint8_t *p, uint32_t len)
 {
 	long page = f->ix.page;
@@ -231,50 +409,16 @@ static int place(struct fill *f, const uint8_t *p, uint32_t len)
 	if (decode_pages_hdr(p, len, (uint32_t)page, &h) < 0)
 		return -EBADMSG;
 	const uint8_t *data = p + sizeof(h);
-	for (uint32_t i = 0; i < h.npages; i++) {
-		uint64_t a = h.addr + (uint64_t)i * (uint64_t)page;
+	for (uint32_t j = 0; j < h.npages; j++) {
+		uint64_t a = h.addr + (uint64_t)j * (uint64_t)page;
 		int64_t k = lazy_index_of(&f->ix, a);
 		if (k < 0)
 			return -EBADMSG;
-		/* EAGAIN: the process is changing its layout; ENOENT: it has
-		 * changed it (moved or unmapped the mapping: the kernel looks for
-		 * the mapping before it looks at a change in flight) and the fault
-		 * thread has not read the event yet. Both: again, at the address
-		 * the remap table gives once it has (an unmap's event marks the
-		 * page placed). Taking ENOENT for "unmapped" lost the page of a
-		 * mapping moved meanwhile: its new place stayed missing, and read
-		 * zeros once the memory was unregistered. */
-		int e = EAGAIN;
-		uint8_t was = PLACED;
-		for (int tries = 0; (e == EAGAIN || e == ENOENT) && tries < COPY_RETRIES_MAX && !f->stop; tries++) {
-			if (tries)
-				usleep(100);
-			pthread_mutex_lock(&f->lock);
-			was = f->ix.state[k];
-			if (was == PLACED) {
-				pthread_mutex_unlock(&f->lock);
-				break;
-			}
-			struct uffdio_copy c = {.dst = here(f, a), .src = (uint64_t)(uintptr_t)(data + (size_t)i * (size_t)page),
-						.len = (uint64_t)page};
-			e = ioctl(f->uffd, UFFDIO_COPY, &c) < 0 ? errno : 0;
-			if (e == 0 || e == EEXIST) { /* EEXIST: already there */
-				__atomic_store_n(&f->ix.state[k], PLACED, __ATOMIC_RELEASE);
-				f->placed++;
-				if (was == ASKED) {
-					f->st->pages_requested++;
-					if (f->asked_ms[k] > 0) {
-						f->lat[f->nlat++] = now_ms() - f->asked_ms[k];
-						f->st->pages_urgent++;
-					}
-				} else {
-					f->st->pages_pushed++;
-				}
-			}
-			pthread_mutex_unlock(&f->lock);
+		for (uint32_t i = 0; i < __atomic_load_n(&f->nspaces, __ATOMIC_ACQUIRE); i++) {
+			int e = put_page(f, i, k, a, data + (size_t)j * (size_t)page);
+			if (e)
+				return -e;
 		}
-		if (was != PLACED && e && e != EEXIST)
-			return -e; /* ENOENT for 5 s: a layout change without an event */
 	}
 	pthread_mutex_lock(&f->lock);
 	f->st->bytes += (uint64_t)h.npages * (uint64_t)page;
@@ -341,13 +485,19 @@ static void *run_urgent(void *arg)
 	return NULL;
 }
 
-/* Every page is placed or forgotten. */
-static bool all_in(const struct fill *f)
+/* Every page is placed or forgotten in every space. */
+static bool all_in(struct fill *f)
 {
-	for (uint64_t k = 0; k < f->ix.total; k++)
+	for (uint64_t k = 0; k < f->ix.total; k++) /* the process's first, without the lock */
 		if (__atomic_load_n(&f->ix.state[k], __ATOMIC_ACQUIRE) != PLACED)
 			return false;
-	return true;
+	pthread_mutex_lock(&f->lock);
+	bool in = true;
+	for (uint32_t i = 1; in && i < f->nspaces; i++)
+		for (uint64_t k = 0; in && f->spaces[i] && k < f->ix.total; k++)
+			in = f->spaces[i]->state[k] == PLACED;
+	pthread_mutex_unlock(&f->lock);
+	return in;
 }
 
 /* After A's DONE: the pages still on the urgent connection land (or the
@@ -452,18 +602,26 @@ static int resume(struct fill *f, double deadline, struct link **fresh, char *er
 		free(bits);
 		return r;
 	}
+	/* a page is in place once no space lacks it */
 	struct range_list again = {0};
 	pthread_mutex_lock(&f->lock);
 	for (uint64_t k = 0; k < f->ix.total; k++) {
-		uint8_t state = f->ix.state[k];
-		if (state == PLACED)
-			bits[k / 8] |= (uint8_t)(1u << (k % 8));
-		if (state == ASKED) { /* lost with the old connection */
-			f->ix.state[k] = MISSING;
-			if (f->asked_ms[k] > 0) { /* a thread waits for it */
-				uint64_t a = lazy_index_addr(&f->ix, k);
-				range_list_add(&again, a, a + (uint64_t)f->ix.page);
+		bool in = true, waits = false;
+		for (uint32_t i = 0; i < f->nspaces; i++) {
+			struct space *sp = f->spaces[i];
+			if (!sp || sp->state[k] == PLACED)
+				continue;
+			in = false;
+			if (sp->state[k] == ASKED) { /* lost with the old connection */
+				sp->state[k] = MISSING;
+				waits |= i > 0 || f->asked_ms[k] > 0; /* a thread waits for it */
 			}
+		}
+		if (in)
+			bits[k / 8] |= (uint8_t)(1u << (k % 8));
+		if (waits) {
+			uint64_t a = lazy_index_addr(&f->ix, k);
+			range_list_add(&again, a, a + (uint64_t)f->ix.page);
 		}
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -473,11 +631,11 @@ static int resume(struct fill *f, double deadline, struct link **fresh, char *er
 	if ((r = link_put(l, REC_RESUME, &b)) < 0)
 		link_io_error(l, r, "sending RESUME", err, errlen);
 	for (size_t i = 0; r == 0 && i < again.n; i++) {
-		int64_t k = lazy_index_of(&f->ix, again.v[i].start);
-		if (k < 0 || f->ix.state[k] != MISSING)
-			continue;
-		f->ix.state[k] = ASKED;
-		encode_discard(&b, &(struct fr_discard){.addr = again.v[i].start, .npages = 1});
+		uint64_t npages = (again.v[i].end - again.v[i].start) / (uint64_t)f->ix.page;
+		for (uint64_t k = (uint64_t)lazy_index_of(&f->ix, again.v[i].start), n = 0; n < npages; n++)
+			if (f->ix.state[k + n] == MISSING)
+				f->ix.state[k + n] = ASKED;
+		encode_discard(&b, &(struct fr_discard){.addr = again.v[i].start, .npages = (uint32_t)npages});
 		if ((r = link_put(l, REC_PAGE_REQ, &b)) < 0)
 			link_io_error(l, r, "asking again for a page", err, errlen);
 	}
@@ -492,18 +650,48 @@ static int resume(struct fill *f, double deadline, struct link **fresh, char *er
 	return 0;
 }
 
+/* Post-copy failed: a child forked meanwhile loses its registration when
+ * ferry's copy of its userfaultfd closes, and would then read zeros where
+ * its missing pages belong; it is killed instead (the process itself
+ * keeps its own copy: its faults wait). Those are the descendants whose
+ * memory still has a mapping registered (VmFlags "um"). */
+static void kill_forked(const struct fill *f, pid_t pid)
+{
+	bool any = false;
+	for (uint32_t i = 1; i < f->nspaces; i++)
+		any |= f->spaces[i] != NULL;
+	if (!any)
+		return;
+	pid_t *kin = NULL;
+	size_t n = 0;
+	if (proc_descendants(pid, &kin, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (proc_has_vmflag(kin[i], "um")) {
+			pr_warn("post-copy failed: killing pid %d, forked during post-copy, before it reads zeros where "
+				"its pages belong",
+				kin[i]);
+			kill(kin[i], SIGKILL);
+		}
+	free(kin);
+}
+
 int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const struct postcopy_fill_opts *o,
 		  struct postcopy_stats *st, char *err, size_t errlen)
 {
 	double t0 = now_ms();
-	struct fill f = {.l = l, .uffd = lz->uffd, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER, .window = RA_START,
+	struct fill f = {.l = l, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER, .window = RA_START,
 			 .join = o->join, .flags = o->flags, .resume_fd = -1, .retry_for_ms = o->retry_for_ms};
+	struct space self = {.uffd = lz->uffd};
 	int r = lazy_index_init(&f.ix, &lz->pages);
 	if (r == 0) {
 		f.asked_ms = calloc(f.ix.total ? f.ix.total : 1, sizeof(double));
 		f.lat = calloc(f.ix.total ? f.ix.total : 1, sizeof(double));
-		if (!f.asked_ms || !f.lat)
+		f.spaces = malloc(sizeof(*f.spaces));
+		if (!f.asked_ms || !f.lat || !f.spaces)
 			r = -ENOMEM;
+		else
+			self.state = f.ix.state, f.spaces[0] = &self, f.nspaces = 1;
 	}
 	st->pages_total = f.ix.total;
 	postcopy_tick(st, true, false);
@@ -578,6 +766,11 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 		link_close(&f.urgent, false);
 	if (f.resume_fd >= 0)
 		close(f.resume_fd);
+	if (r < 0)
+		kill_forked(&f, pid);
+	for (uint32_t i = 1; i < f.nspaces; i++)
+		space_free(f.spaces[i], true);
+	free(f.spaces);
 	if (r == 0)
 		restore_lazy_free(lz);
 	st->t_complete_ms = now_ms() - t0;

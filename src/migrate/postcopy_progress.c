@@ -103,13 +103,15 @@ void postcopy_stats_json(FILE *fp, const struct postcopy_stats *st)
 		"\"postcopy\":{\"pages_total\":%llu,\"pages_requested\":%llu,\"pages_pushed\":%llu,\"pages_skipped\":%llu,"
 		"\"pages_urgent\":%llu,\"pages_readahead\":%llu,\"pages_bulk\":%llu,"
 		"\"faults\":%llu,\"zero_faults\":%llu,\"requests\":%llu,\"fault_latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
-		"\"max\":%.3f},\"complete_ms\":%.3f,\"bytes\":%llu,\"urgent_ms\":%.3f,\"reconnects\":%u,",
+		"\"max\":%.3f},\"complete_ms\":%.3f,\"bytes\":%llu,\"urgent_ms\":%.3f,\"reconnects\":%u,"
+		"\"forks\":%u,\"pages_forked\":%llu,",
 		(unsigned long long)st->pages_total, (unsigned long long)st->pages_requested,
 		(unsigned long long)st->pages_pushed, (unsigned long long)st->pages_skipped,
 		(unsigned long long)st->pages_urgent, (unsigned long long)(st->pages_requested - st->pages_urgent),
 		(unsigned long long)st->pages_pushed, (unsigned long long)st->faults, (unsigned long long)st->zero_faults,
 		(unsigned long long)st->requests, st->lat_p50_ms, st->lat_p99_ms, st->lat_max_ms, st->t_complete_ms,
-		(unsigned long long)st->bytes, st->urgent_ms, st->reconnects);
+		(unsigned long long)st->bytes, st->urgent_ms, st->reconnects, st->forks,
+		(unsigned long long)st->pages_forked);
 	postcopy_series_json(fp, &st->series);
 	fputc('}', fp);
 }

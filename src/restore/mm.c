@@ -537,10 +537,13 @@ int mm_open_uffd(struct stub *s, int keep_from, int *uffd)
 	if (ret < 0)
 		return ret;
 	/* post-copy follows what the running process does to lazy memory:
-	 * mremap moves it, munmap and MADV_DONTNEED drop what is still to come */
+	 * mremap moves it, munmap and MADV_DONTNEED drop what is still to come,
+	 * fork gives a child that lacks the same pages (without the fork
+	 * event the child's copy would be unregistered and read zeros; the
+	 * kernel grants it to CAP_SYS_PTRACE, which restoring needs anyway) */
 	struct uffdio_api api = {.api = UFFD_API,
 				 .features = keep_from >= 0 ? UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
-								      UFFD_FEATURE_EVENT_UNMAP
+								      UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_FORK
 							    : 0};
 	if (ioctl(mine, UFFDIO_API, &api) < 0) {
 		ret = neg_errno();

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../inspect/freeze.h"
+#include "../inspect/proc.h"
 #include "../inspect/rsys.h"
 #include "../state/codec.h"
 
@@ -246,6 +249,24 @@ void restore_take_lazy(struct restore_prepared *rp, struct restore_lazy *out)
 	rp->lazy = (struct restore_lazy){.uffd = -1, .proc_fd = -1};
 }
 
+/* Every mapping of the frozen pid off uffd. A child forked during
+ * post-copy holds a copy of the process's userfaultfd, which outlives
+ * ferry's and the process's own: mappings left registered to it would make
+ * the process's later faults and layout changes wait for a reader that is
+ * gone. Mappings never registered, or that cannot be (EINVAL), are left. */
+static void unregister_all(pid_t pid, int uffd)
+{
+	struct proc_map *maps;
+	size_t n;
+	if (proc_read_maps(pid, &maps, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct uffdio_range r = {.start = maps[i].start, .len = maps[i].end - maps[i].start};
+		ioctl(uffd, UFFDIO_UNREGISTER, &r);
+	}
+	free(maps);
+}
+
 int restore_lazy_release(pid_t pid, struct restore_lazy *l, char *err, size_t errlen)
 {
 	int r = 0;
@@ -254,6 +275,7 @@ int restore_lazy_release(pid_t pid, struct restore_lazy *l, char *err, size_t er
 		if ((r = freeze_process(pid, &fp, err, errlen)) == 0) {
 			uint64_t ip;
 			struct rsys rs;
+			unregister_all(pid, l->uffd);
 			if ((r = rsys_find_syscall(pid, &ip)) == 0 && (r = rsys_begin_exact(&rs, pid, ip)) == 0) {
 				long e = rsys(&rs, SYS_close, (uint64_t)l->proc_fd, 0, 0, 0, 0, 0);
 				rsys_end(&rs);

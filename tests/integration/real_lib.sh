@@ -10,7 +10,8 @@
 # (a send goes from where the program runs to the other host)
 # and its test checks the program's own state after every move.
 #   real_setup                   hosts A and B, a key, a receiver in each
-#                                (after the test's own require_cmd)
+#                                (after the test's own require_cmd); B's
+#                                appends its stats to $SH/recv.B.jsonl
 #   real_start_in_a NAME CMD..   CMD (setsid) in A, stdout and stderr in
 #                                $SH/NAME.out and .err; sets REAL_NSPID, REAL_HOST
 #   real_move STEP               one move of REAL_NSPID; sets REAL_HOST
@@ -29,7 +30,7 @@ real_setup() {
 	require_ferry
 	require_cmd openssl
 	migrate_setup
-	receiver_start_in B "${REAL_ADDR[B]}" --key-file "$KEY"
+	receiver_start_in B "${REAL_ADDR[B]}" --key-file "$KEY" --stats-json "$SH/recv.B.jsonl"
 	receiver_start_in A "${REAL_ADDR[A]}" --key-file "$KEY"
 }
 

@@ -4,7 +4,10 @@
 # times (real_lib.sh: dumped and restored in host A, then sent to B and
 # back with pre-copy, stop-and-copy, post-copy and hybrid) with no client
 # connected, listening on
-# 127.0.0.1 and [::1]. After each move a new
+# 127.0.0.1 and [::1]. The post-copy move goes over a 40 Mbit/s link and
+# a client asks for BGSAVE as soon as redis runs in B: redis forks while
+# most of its memory is still at A, and the child's RDB, loaded by a second
+# redis-server, has the same DEBUG DIGEST. After each move a new
 # client reads every key back (sorted keys and values against what was
 # written, and DEBUG DIGEST), writes 1,000 more, and INFO shows the same
 # run_id and an uptime that went on. While a client is connected, dump and
@@ -58,6 +61,35 @@ contents_check() {
 }
 info() { cli info server | tr -d '\r' | sed -n "s/^$1://p"; }
 
+# BGSAVE once redis runs in B, during the post-copy move
+bgsave_when_in_b() {
+	wait_until 30 ns_running B "$REAL_NSPID" || return 1
+	host_exec B timeout -k 2 30 redis-cli -p "$port" bgsave >"$T/bgsave.out" 2>&1
+	grep -q "Background saving started" "$T/bgsave.out"
+}
+# rdb_check DIGEST: the RDB the fork wrote during post-copy, loaded by a
+# second redis-server in B, holds exactly what redis held (DEBUG DIGEST);
+# B followed the fork and placed pages into the child
+rdb_check() {
+	_saved() { [ "$(cli info persistence | tr -d '\r' | sed -n 's/^rdb_bgsave_in_progress://p')" = 0 ]; }
+	wait_until 60 _saved || fail "BGSAVE did not finish"
+	cli info persistence | tr -d '\r' | grep -q '^rdb_last_bgsave_status:ok' || fail "BGSAVE failed: $(tail -n3 "$SH/redis.log")"
+	local port2=$((port + 1)) st forks forked
+	host_exec B redis-server --port "$port2" --bind 127.0.0.1 --dir "$SH/redis" --dbfilename dump.rdb --save "" \
+		--appendonly no --enable-debug-command local --logfile "$SH/redis2.log" </dev/null >/dev/null 2>&1 &
+	track_pid $!
+	_up2() { [ "$(host_exec B redis-cli -p "$port2" ping 2>/dev/null)" = PONG ]; }
+	wait_until 20 _up2 || fail "the second redis does not answer: $(tail -n3 "$SH/redis2.log")"
+	[ "$(host_exec B redis-cli -p "$port2" debug digest)" = "$1" ] ||
+		fail "postcopy: the RDB saved during post-copy has digest $(host_exec B redis-cli -p "$port2" debug digest), not $1"
+	host_exec B redis-cli -p "$port2" shutdown nosave >/dev/null 2>&1
+	st=$T/recv.postcopy.json
+	tail -n 1 "$SH/recv.B.jsonl" >"$st"
+	forks=$(json_num "$st" forks) forked=$(json_num "$st" pages_forked)
+	[ "${forks:-0}" -ge 1 ] && [ "${forked:-0}" -gt 0 ] || fail "postcopy: BGSAVE's fork not followed during post-copy (see $st)"
+	log "postcopy: BGSAVE during post-copy: $forks fork(s) followed, $forked pages placed into the child, its RDB has the same digest"
+}
+
 put 100000 1 key
 contents_check "written"
 digest=$(cli debug digest)
@@ -92,7 +124,17 @@ step_no=0
 for step in "${REAL_STEPS[@]}"; do
 	step_no=$((step_no + 1))
 	sleep 1 # the uptime must go on across the move
+	if [ "$step" = postcopy ]; then
+		host_tc A 40mbit 64kb 100ms || fail "tc"
+		bgsave_when_in_b &
+		saver=$!
+	fi
 	real_move "$step"
+	if [ "$step" = postcopy ]; then
+		wait "$saver" || fail "postcopy: BGSAVE was not started: $(cat "$T/bgsave.out")"
+		host_exec A tc qdisc del dev "${HOST_IF[A]}" root
+		rdb_check "$digest"
+	fi
 	[ "$(cli -h ::1 ping)" = PONG ] || fail "$step: the listener on [::1] does not answer"
 	[ "$(cli debug digest)" = "$digest" ] || fail "$step: DEBUG DIGEST $(cli debug digest), $digest before the move"
 	contents_check "$step"
