@@ -28,7 +28,7 @@ send_changing() {
 	sp=$!
 	_stalled() { grep -q "stalled at attrs-read" "$SEND_ERR"; }
 	wait_until 30 _stalled || fail "$what: send never stalled at attrs-read: $(cat "$SEND_ERR")"
-	echo "$what" >"$ctl/change"
+	echo "$what" >"$ctl/change.tmp" && mv "$ctl/change.tmp" "$ctl/change" # whole when seen
 	wait_until 10 test -e "$ctl/changed" || fail "$what: the workload did not make the change"
 	host_pkill A -USR1 "^$FERRY send --pid $nspid --to" || fail "$what: no ferry send to let go"
 	wait "$sp"

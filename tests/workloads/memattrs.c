@@ -80,9 +80,10 @@ static void change_if_asked(void)
 	FILE *f = done ? NULL : fopen(path, "re");
 	if (!f)
 		return;
-	if (!fgets(what, sizeof what, f))
-		what[0] = '\0';
+	bool got = fgets(what, sizeof what, f) != NULL;
 	fclose(f);
+	if (!got)
+		return; /* not written yet: next time */
 	done = true;
 	if (strncmp(what, "attrs", 5) == 0) {
 		if (madvise(maps[9], MAP_LEN, MADV_DONTFORK) < 0)
