@@ -67,6 +67,7 @@ struct fill {
 	bool urgent_up;          /* under lock: requests go on urgent */
 	struct join_point *join; /* where urgent arrives, or NULL */
 	uint32_t flags;          /* FR_PC_* */
+	pid_t pid;               /* the process */
 	uint64_t placed;         /* under lock */
 	struct lazy_index ix;
 	pthread_mutex_t lock; /* spaces, remaps, latencies, counters, the link's writer */
@@ -86,6 +87,12 @@ struct fill {
 	int resume_fd;              /* A's connection made again, come while the old one seemed alive */
 	uint32_t retry_for_ms;
 };
+
+/* Post-copy or this session is over: the threads stop. */
+static bool ended(const struct fill *f)
+{
+	return f->stop || f->session_over;
+}
 
 /* Where A's address a is in the process now (its mremaps applied). */
 static uint64_t here(const struct space *s, uint64_t a)
@@ -221,7 +228,9 @@ static void space_free(struct space *sp, bool own_state)
 /* sp forked: its child's memory lacks what sp lacks now (a page copied
  * into sp before the fork was copied into the child; the kernel refuses
  * copies into sp while the fork is in flight, until its event is read
- * here). A page asked for by sp is still to come for the child. */
+ * here). A page asked for by sp is still to come for the child. Under
+ * f->lock, so no page lands meanwhile: the process's smaps is read here
+ * (a fork during post-copy is rare; placing waits for that walk). */
 static int space_fork(struct fill *f, const struct space *sp, int uffd) /* f->lock held */
 {
 	struct space *c = calloc(1, sizeof(*c));
@@ -236,6 +245,18 @@ static int space_fork(struct fill *f, const struct space *sp, int uffd) /* f->lo
 	c->uffd = uffd;
 	for (uint64_t k = 0; k < f->ix.total; k++)
 		c->state[k] = sp->state[k] == PLACED ? PLACED : MISSING;
+	/* MADV_WIPEONFORK memory starts as zeros in the child: nothing of A's
+	 * goes there (a child's own child inherits that from the state) */
+	struct range_list wipe = {0};
+	if (sp == f->spaces[0] && proc_vmflag_ranges(f->pid, "wf", &wipe) == 0)
+		for (size_t i = 0; i < wipe.n; i++)
+			for (uint64_t p = wipe.v[i].start; p < wipe.v[i].end; p += (uint64_t)f->ix.page) {
+				uint64_t a = there(sp, p);
+				int64_t k = a == NO_ADDR ? -1 : lazy_index_of(&f->ix, a);
+				if (k >= 0)
+					c->state[k] = PLACED;
+			}
+	range_list_free(&wipe);
 	memcpy(c->remaps, sp->remaps, sp->nremaps * sizeof(sp->remaps[0]));
 	c->nremaps = sp->nremaps;
 	c->next_probe = now_ms() + FAULT_POLL_MS;
@@ -294,7 +315,7 @@ static void *read_faults(void *arg)
 	struct fill *f = arg;
 	struct pollfd *p = NULL;
 	uint32_t *which = NULL, cap = 0;
-	while (!f->stop && !f->session_over) {
+	while (!ended(f)) {
 		pthread_mutex_lock(&f->lock);
 		if (cap < f->nspaces) {
 			cap = f->nspaces * 2;
@@ -327,7 +348,7 @@ static void *read_faults(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (poll(p, n, FAULT_POLL_MS) <= 0)
 			continue;
-		for (nfds_t j = 0; j < n && !f->stop && !f->session_over; j++) {
+		for (nfds_t j = 0; j < n && !ended(f); j++) {
 			if (!(p[j].revents & POLLIN))
 				continue;
 			pthread_mutex_lock(&f->lock);
@@ -436,7 +457,7 @@ static void *run_urgent(void *arg)
 	double t0 = now_ms();
 	int fd = -ETIMEDOUT;
 	enum join_kind kind = JOIN_URGENT;
-	while (!f->stop && !f->session_over && fd == -ETIMEDOUT && now_ms() - t0 < f->l->ch.timeout_ms)
+	while (!ended(f) && fd == -ETIMEDOUT && now_ms() - t0 < f->l->ch.timeout_ms)
 		fd = join_wait(f->join, JOIN_SLICE_MS, &kind);
 	if (fd >= 0 && kind == JOIN_RESUME) {
 		/* A made the main connection again: the one here broke on its side */
@@ -448,13 +469,13 @@ static void *run_urgent(void *arg)
 	}
 	char why[256];
 	if (fd < 0 || link_accept(&f->urgent, fd, f->l->ch.key, f->l->ch.timeout_ms, why, sizeof(why)) < 0) {
-		if (!f->stop && !f->session_over)
+		if (!ended(f))
 			pr_warn("post-copy goes on with one connection: %s",
 				fd < 0 ? (fd == -ETIMEDOUT ? "the urgent connection did not come" : strerror(-fd)) : why);
 		return NULL;
 	}
 	pthread_mutex_lock(&f->lock);
-	bool late = f->stop || f->session_over; /* every page came on the main connection meanwhile */
+	bool late = ended(f); /* every page came on the main connection meanwhile */
 	f->urgent_up = !late;
 	f->st->urgent_ms = late ? 0 : now_ms() - t0;
 	pthread_mutex_unlock(&f->lock);
@@ -465,10 +486,10 @@ static void *run_urgent(void *arg)
 		const uint8_t *p;
 		uint32_t len;
 		int r = stream_read_record(&f->urgent.in, &type, &p, &len);
-		if (r == -ETIMEDOUT && !f->stop && !f->session_over)
+		if (r == -ETIMEDOUT && !ended(f))
 			continue; /* no fault, no answer */
-		if (r < 0 || f->stop || f->session_over) {
-			if (!f->stop && !f->session_over)
+		if (r < 0 || ended(f)) {
+			if (!ended(f))
 				fail_with(f, r, "the urgent connection failed");
 			break;
 		}
@@ -666,13 +687,17 @@ static void kill_forked(const struct fill *f, pid_t pid)
 	size_t n = 0;
 	if (proc_descendants(pid, &kin, &n) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (proc_has_vmflag(kin[i], "um")) {
+	for (size_t i = 0; i < n; i++) {
+		struct range_list um = {0};
+		bool waits = proc_vmflag_ranges(kin[i], "um", &um) == 0 && um.n;
+		range_list_free(&um);
+		if (waits) {
 			pr_warn("post-copy failed: killing pid %d, forked during post-copy, before it reads zeros where "
 				"its pages belong",
 				kin[i]);
 			kill(kin[i], SIGKILL);
 		}
+	}
 	free(kin);
 }
 
@@ -680,7 +705,7 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 		  struct postcopy_stats *st, char *err, size_t errlen)
 {
 	double t0 = now_ms();
-	struct fill f = {.l = l, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER, .window = RA_START,
+	struct fill f = {.l = l, .pid = pid, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER, .window = RA_START,
 			 .join = o->join, .flags = o->flags, .resume_fd = -1, .retry_for_ms = o->retry_for_ms};
 	struct space self = {.uffd = lz->uffd};
 	int r = lazy_index_init(&f.ix, &lz->pages);

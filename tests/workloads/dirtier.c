@@ -17,12 +17,9 @@
  * same missing pages as the writer); no word of any page is ever zero, and
  * a reader that sees one fails the run (a zero page where data belongs). */
 #include "common.h"
+#include "genpages.h"
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
-
-#define PAGE 4096u
-#define WORDS (PAGE / 8u)
 #define TICK_US 200
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -37,14 +34,6 @@ static double now_rt_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static inline uint64_t word(size_t p, uint32_t g, unsigned i) { return wl_mix(((uint64_t)p << 24) ^ g) + i; }
-
-static void fill(uint64_t *w, size_t p, uint32_t g)
-{
-	for (unsigned i = 0; i < WORDS; i++)
-		w[i] = word(p, g, i);
 }
 
 #define READERS_MAX 16
@@ -80,12 +69,9 @@ int main(int argc, char **argv)
 	if (!npages || rate < 0 || (strcmp(pattern, "seq") && strcmp(pattern, "random") && strcmp(pattern, "hot")) ||
 	    nreaders < 0 || nreaders > READERS_MAX)
 		wl_fail("usage: dirtier CTL [MiB] [PAGES_PER_S] [seq|random|hot] [READERS 0..%d]", READERS_MAX);
-	uint64_t *mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint32_t *gen = calloc(npages, sizeof(*gen));
-	if (mem == MAP_FAILED || !gen)
-		wl_fail("cannot allocate %zu pages", npages);
-	for (size_t p = 0; p < npages; p++)
-		fill(mem + p * WORDS, p, 0);
+	uint64_t *mem;
+	uint32_t *gen;
+	gen_alloc(npages, &mem, &gen);
 	size_t hot = npages / 10 ? npages / 10 : 1, cursor = 0;
 	uint64_t writes = 0;
 	/* progress: the last tick or write; the longest time without one is the
@@ -114,7 +100,7 @@ int main(int argc, char **argv)
 				p = rnd() % hot;
 			else
 				p = rnd() % npages;
-			fill(mem + p * WORDS, p, ++gen[p]);
+			gen_fill(mem + p * WORDS, p, ++gen[p]);
 			double w = now_rt_ms();
 			if (w - progress > max_gap)
 				max_gap = w - progress;
@@ -132,11 +118,9 @@ int main(int argc, char **argv)
 			wl_fail("reader %d read zeros in page %ld", i, readers[i].zero_page);
 		reads += readers[i].reads;
 	}
-	for (size_t p = 0; p < npages; p++)
-		for (unsigned i = 0; i < WORDS; i++)
-			if (mem[p * WORDS + i] != word(p, gen[p], i))
-				wl_fail("page %zu word %u: %#llx, want %#llx (generation %u)", p, i,
-					(unsigned long long)mem[p * WORDS + i], (unsigned long long)word(p, gen[p], i), gen[p]);
+	long bad = gen_check(mem, gen, npages, "dirtier");
+	if (bad >= 0)
+		wl_fail("page %ld holds wrong data (generation %u)", bad, gen[bad]);
 	wl_ok("max_gap_ms=%.3f writes=%llu pages=%zu rate=%.0f/s pattern=%s readers=%d reads=%llu", max_gap,
 	      (unsigned long long)writes, npages, writes / ((last - start) / 1e3), pattern, nreaders,
 	      (unsigned long long)reads);

@@ -5,7 +5,9 @@
  * while the parent drops pages and changes its layout). The parent
  * rewrites random pages all along, and drops one now and then
  * (MADV_DONTNEED) before writing it again, so that children inherit pages
- * of every kind: placed, rewritten, dropped, still missing.
+ * of every kind: placed, rewritten, dropped, still missing. A region
+ * marked MADV_WIPEONFORK holds data in the parent and must read zeros in
+ * every child (glibc keeps arc4random's state so).
  *
  * usage: forker CTL [MiB=32] [EVERY_MS=100]
  * It forks only once CTL/go exists (a process with children cannot be
@@ -18,13 +20,14 @@
  *   OK forker forks=N checked=C grandchildren=G execs=E writes=W
  * or FAIL if a child found a wrong word, or none checked anything. */
 #include "common.h"
-#include <sys/mman.h>
+#include "genpages.h"
 #include <stdbool.h>
 #include <sys/wait.h>
 
-#define PAGE 4096u
-#define WORDS (PAGE / 8u)
 #define CHILDREN_MAX 3
+#define WIPE_PAGES 64
+
+static uint64_t *wipe; /* MADV_WIPEONFORK: data here, zeros in a child */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
@@ -33,42 +36,30 @@ static uint64_t rnd(void)
 	return rng;
 }
 
-static inline uint64_t word(size_t p, uint32_t g, unsigned i) { return wl_mix(((uint64_t)p << 24) ^ g) + i; }
-
-static void fill(uint64_t *w, size_t p, uint32_t g)
+/* A child's wiped region: zeros only. */
+static bool wiped(const char *who)
 {
-	for (unsigned i = 0; i < WORDS; i++)
-		w[i] = word(p, g, i);
+	for (size_t i = 0; i < WIPE_PAGES * WORDS; i++)
+		if (wipe[i]) {
+			wl_log("%s: word %zu of the MADV_WIPEONFORK region is %#llx, not zero", who, i,
+			       (unsigned long long)wipe[i]);
+			return false;
+		}
+	return true;
 }
 
-/* The first wrong page, or -1. */
-static long check(const uint64_t *mem, const uint32_t *gen, size_t npages, const char *who)
-{
-	for (size_t p = 0; p < npages; p++)
-		for (unsigned i = 0; i < WORDS; i++)
-			if (mem[p * WORDS + i] != word(p, gen[p], i)) {
-				wl_log("%s: page %zu word %u: %#llx, want %#llx (generation %u)", who, p, i,
-				       (unsigned long long)mem[p * WORDS + i], (unsigned long long)word(p, gen[p], i),
-				       gen[p]);
-				return (long)p;
-			}
-	return -1;
-}
-
-/* A child: checks what it inherited, writes a tenth of its pages (its own
- * copies from then on), checks again. */
 static int child(uint64_t *mem, uint32_t *gen, size_t npages, bool grandchild, bool stay)
 {
-	if (check(mem, gen, npages, grandchild ? "grandchild" : "child") >= 0)
+	if (!wiped("child") || gen_check(mem, gen, npages, grandchild ? "grandchild" : "child") >= 0)
 		return 2;
 	pid_t g = -1;
 	if (grandchild && (g = fork()) == 0)
-		_exit(check(mem, gen, npages, "grandchild") >= 0 ? 2 : 0);
+		_exit(!wiped("grandchild") || gen_check(mem, gen, npages, "grandchild") >= 0 ? 2 : 0);
 	for (size_t n = 0; n < npages / 10; n++) {
 		size_t p = rnd() % npages;
-		fill(mem + p * WORDS, p, gen[p] += 1000);
+		gen_fill(mem + p * WORDS, p, gen[p] += 1000);
 	}
-	if (check(mem, gen, npages, "child after its writes") >= 0)
+	if (gen_check(mem, gen, npages, "child after its writes") >= 0)
 		return 2;
 	while (stay && !wl_stop_requested())
 		wl_sleep_us(20000);
@@ -100,12 +91,16 @@ int main(int argc, char **argv)
 	int every_ms = argc > 3 ? atoi(argv[3]) : 100;
 	if (!npages || every_ms <= 0)
 		wl_fail("usage: forker CTL [MiB] [EVERY_MS]");
-	uint64_t *mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint32_t *gen = calloc(npages, sizeof(*gen));
-	if (mem == MAP_FAILED || !gen)
-		wl_fail("cannot allocate %zu pages", npages);
-	for (size_t p = 0; p < npages; p++)
-		fill(mem + p * WORDS, p, 0);
+	/* mapped first, so above the rest: a post-copy push in address order
+	 * brings it last, and the children fork while it is still missing */
+	wipe = mmap(NULL, WIPE_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (wipe == MAP_FAILED || madvise(wipe, WIPE_PAGES * PAGE, MADV_WIPEONFORK) < 0)
+		wl_fail("MADV_WIPEONFORK: %s", strerror(errno));
+	uint64_t *mem;
+	uint32_t *gen;
+	gen_alloc(npages, &mem, &gen);
+	for (size_t p = 0; p < WIPE_PAGES; p++)
+		gen_fill(wipe + p * WORDS, npages + p, 0);
 	char go[4200];
 	snprintf(go, sizeof(go), "%s/go", wl_ctl);
 	wl_ready();
@@ -119,7 +114,7 @@ int main(int argc, char **argv)
 			size_t p = rnd() % npages;
 			if (i == 0 && madvise(mem + p * WORDS, PAGE, MADV_DONTNEED) < 0)
 				wl_fail("madvise: %s", strerror(errno));
-			fill(mem + p * WORDS, p, ++gen[p]);
+			gen_fill(mem + p * WORDS, p, ++gen[p]);
 		}
 		int st;
 		pid_t done;
@@ -152,8 +147,12 @@ int main(int argc, char **argv)
 		pid_t done = wait(&st);
 		count(&t, done, st);
 	}
-	if (check(mem, gen, npages, "parent") >= 0)
+	if (gen_check(mem, gen, npages, "parent") >= 0)
 		wl_fail("the parent's memory is wrong");
+	for (size_t p = 0; p < WIPE_PAGES; p++)
+		for (unsigned i = 0; i < WORDS; i++)
+			if (wipe[p * WORDS + i] != gen_word(npages + p, 0, i))
+				wl_fail("the parent's MADV_WIPEONFORK region is wrong at page %zu word %u", p, i);
 	if (t.bad)
 		wl_fail("%u of %u children found wrong memory or failed", t.bad, forks);
 	if (!t.checked)
