@@ -341,7 +341,11 @@ int capture_process(struct frozen_proc *fp, const struct capture_opts *opts, str
 		return r;
 	}
 
-	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0 || (r = capture_vma_attrs(pid, img, err, errlen)) < 0)
+	if ((r = capture_vmas(pid, false, img, err, errlen)) < 0)
+		return r;
+	r = opts->attrs_early ? capture_vma_attrs_early(pid, opts->attrs_early, img, opts->attrs_check, err, errlen)
+			      : capture_vma_attrs(pid, img, err, errlen);
+	if (r < 0)
 		return r;
 	struct capture_opts frozen = *opts;
 	frozen.read_queues = true; /* frozen: what is queued in pipes and sockets stays put */

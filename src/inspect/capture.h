@@ -13,6 +13,8 @@
 #include "../state/model.h"
 #include "freeze.h"
 
+struct vma_attr_list;
+struct vma_attrs_check;
 struct capture_opts {
 	bool shell_job;       /* terminals are allowed (reattached on restore) */
 	uint64_t ghost_limit; /* largest deleted file whose contents go into the image */
@@ -20,6 +22,8 @@ struct capture_opts {
 	bool read_queues; /* read the data queued in pipes and sockets (the process is frozen) */
 	const int *external; /* fds declared external (--external fd:N): recorded as FILE_EXTERNAL */
 	size_t nexternal;
+	struct vma_attr_list *attrs_early;    /* not NULL: read before the freeze, for capture_vma_attrs_early */
+	struct vma_attrs_check **attrs_check; /* ...which puts its check here */
 };
 #define CAPTURE_GHOST_LIMIT_DEFAULT (1u << 20) /* 1 MiB, as criu's --ghost-limit */
 
@@ -61,6 +65,30 @@ struct rsys;
 int capture_posix_timers(struct rsys *rs, pid_t pid, struct fr_image *img, char *err, size_t errlen);
 /* The mlock / madvise attributes of img's mappings (vma_attrs.c). */
 int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen);
+/* Every mapping's attributes as one read of smaps found them, with the
+ * layout they belong to: /proc/PID/maps as it was then. */
+struct vma_attr {
+	uint64_t start, end;
+	uint32_t attrs; /* FR_VMA_LOCKED... */
+};
+struct vma_attr_list {
+	struct vma_attr *v; /* sorted by start */
+	size_t n;
+	char *layout; /* smaps' header lines: the maps lines */
+	size_t layout_len;
+};
+int vma_attrs_read(pid_t pid, struct vma_attr_list *out);
+void vma_attrs_free(struct vma_attr_list *l);
+/* Frozen: img's attributes from early (read while the process ran, taken
+ * over and freed here) if the layout is still early's, and a check started
+ * that reads smaps again meanwhile (*check); else read now (*check NULL). */
+struct vma_attrs_check;
+int capture_vma_attrs_early(pid_t pid, struct vma_attr_list *early, struct fr_image *img,
+			    struct vma_attrs_check **check, char *err, size_t errlen);
+/* Waits for the check and frees it: 0 if the attributes used still hold,
+ * -ESTALE if the process changed them before it was frozen (err says so),
+ * another -errno if smaps could not be read. */
+int vma_attrs_check_end(struct vma_attrs_check *check, char *err, size_t errlen);
 /* The locks held through the fds of img (file_locks.c), into img->locks. */
 int capture_file_locks(pid_t pid, struct fr_image *img, char *err, size_t errlen);
 /* Rewinds a syscall interrupted with -ERESTART* so it runs again on restore. */

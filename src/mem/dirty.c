@@ -128,28 +128,11 @@ int dirty_open(struct dirty_tracker *t, pid_t pid, enum dirty_backend b, struct 
 	return 0;
 }
 
-/* PAGEMAP_SCAN over [start, end) with the flags and categories of `how`,
- * resumed at walk_end until done; the regions found are appended to out
- * (if not NULL). */
+/* PAGEMAP_SCAN over [start, end) with the tracker's vec (pagemap.h). */
 static int scan_loop(struct dirty_tracker *t, struct pm_scan_arg how, uint64_t start, uint64_t end,
 		     struct range_list *out)
 {
-	struct page_region *vec = t->scan_vec;
-	while (start < end) {
-		struct pm_scan_arg a = how;
-		a.size = sizeof(a), a.start = start, a.end = end;
-		a.vec = (uint64_t)(uintptr_t)vec, a.vec_len = t->scan_len;
-		long n = ioctl(t->pagemap_fd, PAGEMAP_SCAN, &a);
-		if (n < 0)
-			return neg_errno();
-		for (long i = 0; out && i < n; i++)
-			if (range_list_add(out, vec[i].start, vec[i].end) < 0)
-				return -ENOMEM;
-		if (a.walk_end <= start)
-			return -EIO; /* no progress: never loop forever on a kernel surprise */
-		start = a.walk_end;
-	}
-	return 0;
+	return pagemap_scan(t->pagemap_fd, t->scan_vec, t->scan_len, &how, start, end, out);
 }
 
 /* Written pages of [start, end) are appended to out (if not NULL) and

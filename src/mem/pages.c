@@ -390,8 +390,6 @@ static int plan_pages(struct plan *pl, pid_t pid, int pagemap_fd, const struct f
 	return 0;
 }
 
-static bool pm_mine_anon(uint64_t e) { return pm_mine(e, true); }
-
 /* Sorts the pages of l (lazy memory): those with data of their own go to
  * lazy; the others, if `again` (the destination holds an older copy), to
  * drop. */
@@ -401,7 +399,7 @@ static int lazy_pages(int pagemap_fd, long page, const struct range_list *l, boo
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < l->n; i++) {
 		struct range_list mine = {0}, rest = {0};
-		r = pagemap_ranges(pagemap_fd, page, l->v[i].start, l->v[i].end, pm_mine_anon, &mine);
+		r = pagemap_data_ranges(pagemap_fd, page, l->v[i].start, l->v[i].end, &mine);
 		if (r == 0)
 			r = range_list_union(lazy, &mine);
 		if (r == 0 && again && (r = range_list_add(&rest, l->v[i].start, l->v[i].end)) == 0 &&
@@ -470,7 +468,7 @@ int dump_pages_lazy(pid_t pid, const struct fr_image *img, const struct range_li
 	struct range_list w = {0}, a = {0}; /* what is sent, in lazy memory */
 	if (r == 0 && (r = range_list_intersect(whole, &all, &w)) == 0 && again)
 		r = range_list_intersect(again, &all, &a);
-	/* w and a are within lazy memory already: one pagemap read per range */
+	/* w and a are within lazy memory already: one PAGEMAP_SCAN per range */
 	if (r == 0 && (r = lazy_pages(pagemap_fd, page, &w, false, lazy, &drop)) == 0)
 		r = lazy_pages(pagemap_fd, page, &a, true, lazy, &drop);
 	range_list_free(&w);

@@ -21,7 +21,16 @@ struct dump_session {
 	struct frozen_proc fp;
 	bool leave_running;
 	struct sysv_moved shm; /* System V segments that go with the process (sysv_shm.c) */
+	struct vma_attrs_check *attrs_check; /* attributes read before the freeze, being proved (dump_confirm) */
 };
+
+/* Ends a check nobody waits for any more (the dump failed or is over). */
+static void attrs_check_drop(struct dump_session *ds)
+{
+	if (ds->attrs_check)
+		vma_attrs_check_end(ds->attrs_check, NULL, 0);
+	ds->attrs_check = NULL;
+}
 
 static int put(struct fr_stream *s, uint16_t type, struct buf *b)
 {
@@ -111,6 +120,14 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	struct capture_opts co = {.shell_job = o->shell_job, .ghost_limit = o->ghost_limit, .external = o->external,
 				  .nexternal = o->nexternal};
 	int r = precheck_process(o->pid, &co, NULL, err, errlen);
+	/* smaps walks every page table: read it while the process still runs,
+	 * checked once frozen (vma_attrs.c); if it cannot be read now, capture
+	 * reads it frozen */
+	struct vma_attr_list early = {0};
+	if (r == 0 && o->attrs_before_freeze && vma_attrs_read(o->pid, &early) == 0) {
+		co.attrs_early = &early, co.attrs_check = &ds->attrs_check;
+		stall_point("attrs-read");
+	}
 	st->t_precheck_ms = now_ms() - t;
 	pr_info("precheck of pid %d: %.2f ms", o->pid, st->t_precheck_ms);
 	if (r < 0) {
@@ -121,6 +138,7 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	t = t0;
 	r = freeze_process(o->pid, &ds->fp, err, errlen);
 	if (r < 0) {
+		vma_attrs_free(&early);
 		free(ds);
 		return r;
 	}
@@ -130,6 +148,7 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	t = now_ms();
 	struct fr_image img = {0};
 	r = capture_process(&ds->fp, &co, &img, err, errlen);
+	vma_attrs_free(&early); /* if capture did not take it over */
 	st->t_capture_ms = now_ms() - t;
 	if (r == 0)
 		r = sysv_shm_moving(o->pid, &img, &ds->shm);
@@ -167,10 +186,18 @@ int dump_to_stream(const struct dump_opts *o, struct fr_stream *s, struct dump_s
 	return r;
 }
 
+int dump_confirm(struct dump_session *ds, char *err, size_t errlen)
+{
+	struct vma_attrs_check *c = ds->attrs_check;
+	ds->attrs_check = NULL;
+	return c ? vma_attrs_check_end(c, err, errlen) : 0;
+}
+
 void dump_hold(struct dump_session *ds) { kill(ds->fp.pid, SIGSTOP); }
 
 void dump_detach_held(struct dump_session *ds)
 {
+	attrs_check_drop(ds);
 	thaw_process(&ds->fp); /* the pending SIGSTOP stops it as soon as it runs */
 	pr_info("pid %d left stopped", ds->fp.pid);
 	frozen_free(&ds->fp);
@@ -182,6 +209,7 @@ void dump_finish(struct dump_session *ds, bool success)
 {
 	if (!ds)
 		return;
+	attrs_check_drop(ds); /* it reads the frozen process */
 	if (success && !ds->leave_running) {
 		kill_frozen(&ds->fp);
 		sysv_shm_moved(&ds->shm);

@@ -22,6 +22,7 @@ struct dump_opts {
 	const int *external; /* --external fd:N (capture_opts) */
 	size_t nexternal;
 	bool header_written; /* the caller sent the preamble and HELLO (a migration) */
+	bool attrs_before_freeze; /* read smaps while the process runs; dump_confirm proves it held */
 	struct precopy_session *precopy; /* pre-copy rounds ran: send only what changed since */
 	struct range_list *lazy; /* post-copy: lazy mappings' pages stay here, listed in it (pages.h) */
 	page_progress_fn progress;
@@ -50,6 +51,11 @@ int dump_write_layout(struct fr_stream *s, const struct fr_image *img);
 int dump_write_counts(struct fr_stream *s, uint16_t type, const struct page_stats *p);
 /* The preamble and HELLO record that start every stream. */
 int dump_write_header(struct fr_stream *s);
+/* Before the commit point, with attrs_before_freeze: waits until the
+ * mappings' attributes read before the freeze are proved to still hold in
+ * the frozen process. -ESTALE (err says why) if they changed: the stream
+ * sent is wrong, the migration must not go on. */
+int dump_confirm(struct dump_session *session, char *err, size_t errlen);
 /* The commit point of a migration: queue a SIGSTOP, so that the process
  * stays stopped whenever it is let go, even by a dying ferry. */
 void dump_hold(struct dump_session *session);

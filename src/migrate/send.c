@@ -193,16 +193,17 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	}
 
 	struct dump_opts dopts = {.pid = o->pid, .shell_job = o->shell_job, .ghost_limit = o->ghost_limit,
-				  .external = o->external, .nexternal = o->nexternal, .header_written = true, .precopy = ps,
+				  .external = o->external, .nexternal = o->nexternal, .header_written = true,
+				  .attrs_before_freeze = true, .precopy = ps,
 				  .lazy = lazy_after(o, &st->precopy) ? &lazy : NULL,
 				  .progress = o->progress, .progress_arg = o->progress_arg};
 	struct dump_session *ds;
 	double t_freeze = now_ms();
 	r = dump_to_stream(&dopts, &l.out, &st->dump, &ds, err, errlen);
-	precopy_close(ps); /* frozen on success, thawed on failure: tracking goes either way */
 	st->wire_bytes = l.out.offset;
 	st->compress_saved = l.out.compress_saved;
 	if (r < 0) {
+		precopy_close(ps); /* thawed: the tracking goes */
 		*where = st->dump.t_freeze_ms > 0 ? "resumed" : "untouched"; /* dump_to_stream has thawed it */
 		stream_failure(&l, r, err, errlen);
 		goto out;
@@ -211,6 +212,12 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 	double t_sent = now_ms();
 	uint64_t build_us = 0;
 	r = link_expect(&l, REC_READY, &build_us, "the process state", err, errlen);
+	double t_ready = now_ms();
+	if (r == 0)
+		r = dump_confirm(ds, err, errlen);
+	/* frozen: the tracking goes only now, as closing its uffd merges
+	 * mappings back, which that check would take for a change */
+	precopy_close(ps);
 	if (r == 0 && interrupted()) {
 		snprintf(err, errlen, "interrupted by a signal before the switchover");
 		r = -EINTR;
@@ -220,8 +227,8 @@ int send_process(const struct send_opts *o, struct send_stats *st, const char **
 		goto out;
 	}
 	st->t_build_ms = (double)build_us / 1e3;
-	pr_info("%s is ready (built in %.1f ms after the last record, %.1f ms here)", l.peer, st->t_build_ms,
-		now_ms() - t_sent);
+	pr_info("%s is ready (built in %.1f ms after the last record, %.1f ms here); attributes proved %.1f ms later",
+		l.peer, st->t_build_ms, t_ready - t_sent, now_ms() - t_ready);
 
 	/* The commit point. A pending SIGSTOP keeps the process stopped even if
 	 * ferry dies now: it must never run in two places. */

@@ -60,7 +60,7 @@ static int lazy_register(struct join_io *io, const struct fr_vma *v, uint32_t n,
 static int copy_pages(struct join_io *io, uint64_t from, uint64_t to, uint64_t len)
 {
 	struct range_list data = {0};
-	int r = pagemap_ranges(io->pagemap_fd, io->page, from, from + len, pm_has_data, &data);
+	int r = pagemap_data_ranges(io->pagemap_fd, io->page, from, from + len, &data);
 	uint64_t chunk = (uint64_t)COPY_PAGES * (uint64_t)io->page;
 	for (size_t i = 0; r == 0 && i < data.n; i++)
 		for (uint64_t at = data.v[i].start; r == 0 && at < data.v[i].end; at += chunk) {
@@ -131,7 +131,7 @@ static bool has_data(struct join_io *io, uint64_t lo, uint64_t hi)
 {
 	struct range_list data = {0};
 	/* cannot tell: rebuilding is safe */
-	bool any = pagemap_ranges(io->pagemap_fd, io->page, lo, hi, pm_has_data, &data) < 0 || data.n > 0;
+	bool any = pagemap_data_ranges(io->pagemap_fd, io->page, lo, hi, &data) < 0 || data.n > 0;
 	range_list_free(&data);
 	return any;
 }

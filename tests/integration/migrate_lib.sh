@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Helpers for live-migration tests between two test hosts (hosts.sh):
 #   migrate_setup            hosts A and B linked, a key file, $SH shared dir
+#                            (skips where the hosts or openssl cannot be had)
 #   receiver_start [OPTS..]  `ferry receive` in B on 10.77.0.2:$PORT (sets RECV_PID)
 #   receiver_start_in HOST ADDR [OPTS..]: the same in HOST on ADDR:$PORT
 #   wl_start_in_a NAME ARGS  a workload in host A (sets WL_NSPID, WL_GPID, WL_CTL)
@@ -13,6 +14,8 @@
 
 PORT=7070
 migrate_setup() {
+	require_hosts
+	require_cmd openssl
 	SH=$T/shared
 	mkdir -p "$SH" # made before the hosts: the same directory in both
 	host_create A

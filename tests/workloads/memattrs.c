@@ -9,7 +9,11 @@
  * (smaps); after stop, both must be the same, every byte as written, and
  * the parent-death signal SIGUSR2, or 0 with argv[2] = "no-pdeathsig" (a
  * migration: ferry is the parent there and does not stay).
- * Output: OK memattrs vmlck=N kB flags=F
+ * While it waits, CTL/change asks for a change (done once, then
+ * CTL/changed): "attrs" makes mapping 9 MADV_DONTFORK whole (its maps line
+ * stays the same), "layout" makes its second half MADV_WIPEONFORK (it
+ * splits); the flags it then records are the ones checked.
+ * Output: OK memattrs vmlck=N kB flags=F flags9=F9 [half=FH]
  * usage: memattrs CTL [no-pdeathsig] */
 #include "common.h"
 #include <stdbool.h>
@@ -22,10 +26,12 @@
 #define MLOCK_ONFAULT 0x01
 #endif
 
-static uint8_t *maps[N_MAPS];
-static char flags_before[N_MAPS][256];
+static uint8_t *maps[N_MAPS + 1]; /* + the second half of mapping 9 once it splits */
+static char flags_before[N_MAPS + 1][256];
+static int n_checked = N_MAPS; /* flags checked: N_MAPS, + 1 after a "layout" change */
 
-/* VmFlags of the mapping at addr, from our own smaps */
+/* VmFlags of the mapping at addr, from our own smaps, but the userfaultfd
+ * ones (um, uw, ui): pre-copy's tracking sets them for a while */
 static void vmflags(uint8_t *addr, char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
@@ -37,7 +43,10 @@ static void vmflags(uint8_t *addr, char *out, size_t len)
 		if (sscanf(line, "%lx-", &start) == 1 && strchr(line, '-') && strchr(line, '-') < strchr(line, ' '))
 			in = start == (unsigned long)(uintptr_t)addr;
 		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(out, len, "%.200s", line + 9);
+			size_t n = 0;
+			for (char *tok = strtok(line + 9, " \n"); tok && n + 4 < len; tok = strtok(NULL, " \n"))
+				if (strcmp(tok, "um") != 0 && strcmp(tok, "uw") != 0 && strcmp(tok, "ui") != 0)
+					n += (size_t)snprintf(out + n, len - n, "%s%s", n ? " " : "", tok);
 			break;
 		}
 	}
@@ -61,6 +70,37 @@ static long vmlck_kb(void)
 }
 
 static uint8_t pattern(int m, size_t i) { return (uint8_t)wl_mix((uint64_t)m << 32 | i); }
+
+/* CTL/change, if it is there: changes mapping 9 and records its flags anew. */
+static void change_if_asked(void)
+{
+	static bool done;
+	char path[4200], what[16] = "";
+	snprintf(path, sizeof path, "%s/change", wl_ctl);
+	FILE *f = done ? NULL : fopen(path, "re");
+	if (!f)
+		return;
+	bool got = fgets(what, sizeof what, f) != NULL;
+	fclose(f);
+	if (!got)
+		return; /* not written yet: next time */
+	done = true;
+	if (strncmp(what, "attrs", 5) == 0) {
+		if (madvise(maps[9], MAP_LEN, MADV_DONTFORK) < 0)
+			wl_fail("madvise DONTFORK 9: %s", strerror(errno));
+	} else if (strncmp(what, "layout", 6) == 0) {
+		maps[N_MAPS] = maps[9] + MAP_LEN / 2;
+		if (madvise(maps[N_MAPS], MAP_LEN / 2, MADV_WIPEONFORK) < 0)
+			wl_fail("madvise WIPEONFORK half of 9: %s", strerror(errno));
+		n_checked = N_MAPS + 1;
+	} else {
+		wl_fail("CTL/change says '%s'", what);
+	}
+	for (int m = 9; m < n_checked; m++)
+		vmflags(maps[m], flags_before[m], sizeof flags_before[m]);
+	snprintf(path, sizeof path, "%s/changed", wl_ctl);
+	fclose(fopen(path, "we"));
+}
 
 int main(int argc, char **argv)
 {
@@ -94,13 +134,17 @@ int main(int argc, char **argv)
 		vmflags(maps[m], flags_before[m], sizeof flags_before[m]);
 	long lck = vmlck_kb();
 	wl_ready();
-	while (!wl_stop_requested())
+	while (!wl_stop_requested()) {
+		change_if_asked();
 		wl_sleep_us(5000);
+	}
 	for (int m = 0; m < N_MAPS; m++) {
 		size_t fill = m == 1 ? 4 * 4096 : MAP_LEN;
 		for (size_t i = 0; i < MAP_LEN; i++)
 			if (maps[m][i] != (i < fill ? pattern(m, i) : 0))
 				wl_fail("mapping %d byte %zu changed", m, i);
+	}
+	for (int m = 0; m < n_checked; m++) {
 		char now[256];
 		vmflags(maps[m], now, sizeof now);
 		if (strcmp(now, flags_before[m]) != 0)
@@ -113,5 +157,8 @@ int main(int argc, char **argv)
 	prctl(PR_GET_PDEATHSIG, &sig);
 	if (sig != (expect_pdeathsig ? SIGUSR2 : 0))
 		wl_fail("parent-death signal %d, expected %d", sig, expect_pdeathsig ? SIGUSR2 : 0);
-	wl_ok("vmlck=%ld kB flags=%s", lck, flags_before[1]);
+	if (n_checked > N_MAPS)
+		wl_ok("vmlck=%ld kB flags=%s flags9=%s half=%s", lck, flags_before[1], flags_before[9], flags_before[N_MAPS]);
+	else
+		wl_ok("vmlck=%ld kB flags=%s flags9=%s", lck, flags_before[1], flags_before[9]);
 }
