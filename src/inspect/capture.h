@@ -69,7 +69,8 @@ int capture_vma_attrs(pid_t pid, struct fr_image *img, char *err, size_t errlen)
  * layout they belong to: /proc/PID/maps as it was then. */
 struct vma_attr {
 	uint64_t start, end;
-	uint32_t attrs; /* FR_VMA_LOCKED... */
+	uint32_t attrs;    /* FR_VMA_LOCKED... */
+	bool uffd_missing; /* "um": registered on a userfaultfd for missing pages (not an attribute) */
 };
 struct vma_attr_list {
 	struct vma_attr *v; /* sorted by start */

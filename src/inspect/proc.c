@@ -400,35 +400,6 @@ int proc_descendants(pid_t pid, pid_t **out, size_t *n)
 	return 0;
 }
 
-int proc_vmflag_ranges(pid_t pid, const char *flag, struct range_list *out)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return neg_errno();
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned long long start = 0, end = 0;
-	int r = 0;
-	while (r == 0 && getline(&line, &cap, f) > 0) {
-		unsigned long long s, e;
-		if (strncmp(line, "VmFlags:", 8)) {
-			if (sscanf(line, "%llx-%llx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' '))
-				start = s, end = e;
-			continue;
-		}
-		for (char *t = strtok(line + 8, " \n"); t; t = strtok(NULL, " \n"))
-			if (strcmp(t, flag) == 0 && end > start) {
-				r = range_list_add(out, start, end);
-				break;
-			}
-	}
-	free(line);
-	fclose(f);
-	return r;
-}
-
 bool proc_is_zombie_or_gone(pid_t pid)
 {
 	struct proc_stat st;

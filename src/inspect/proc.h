@@ -11,8 +11,6 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#include "../state/layout.h"
-
 struct proc_map {
 	uint64_t start, end, pgoff;
 	uint32_t prot; /* PROT_* */
@@ -78,9 +76,6 @@ int proc_find_kin(pid_t pid, bool want_mm, struct proc_kin *kin);
 /* The descendants of pid (children, theirs, ...), in one pass over /proc;
  * *out is malloc'd. */
 int proc_descendants(pid_t pid, pid_t **out, size_t *n);
-/* The mappings of pid whose VmFlags (smaps) carry the two-letter flag,
- * appended to *out (sorted). Reading smaps walks the page tables. */
-int proc_vmflag_ranges(pid_t pid, const char *flag, struct range_list *out);
 /* Is pid a zombie (or gone)? Used to wait for a dumped pid to be reaped. */
 bool proc_is_zombie_or_gone(pid_t pid);
 

@@ -31,19 +31,20 @@ static const struct {
 	{"rr", FR_VMA_RANDOM},
 };
 
-static uint32_t parse_vmflags(const char *line)
+static void parse_vmflags(const char *line, struct vma_attr *a)
 {
-	uint32_t attrs = 0;
 	for (const char *p = line + strlen("VmFlags:"); *p;) {
 		while (*p == ' ')
 			p++;
-		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++)
-			if (strncmp(p, vmflags[i].name, 2) == 0 && (p[2] == ' ' || p[2] == '\n' || !p[2]))
-				attrs |= vmflags[i].attr;
+		bool two = p[0] && p[1] && (p[2] == ' ' || p[2] == '\n' || !p[2]);
+		for (size_t i = 0; two && i < ARRAY_SIZE(vmflags); i++)
+			if (strncmp(p, vmflags[i].name, 2) == 0)
+				a->attrs |= vmflags[i].attr;
+		if (two && strncmp(p, "um", 2) == 0)
+			a->uffd_missing = true;
 		while (*p && *p != ' ')
 			p++;
 	}
-	return attrs;
 }
 
 void vma_attrs_free(struct vma_attr_list *l)
@@ -82,7 +83,7 @@ int vma_attrs_read(pid_t pid, struct vma_attr_list *out)
 		unsigned long long start, end;
 		if (strncmp(line, "VmFlags:", 8) == 0) {
 			if (out->n)
-				out->v[out->n - 1].attrs = parse_vmflags(line);
+				parse_vmflags(line, &out->v[out->n - 1]);
 		} else if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
 			/* a mapping's first line: its /proc/PID/maps line */
 			r = attr_push(out, &vcap, start, end);

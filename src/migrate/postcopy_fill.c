@@ -31,6 +31,7 @@
 #include "../common/interrupt.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../inspect/capture.h"
 #include "../inspect/proc.h"
 #include "../state/codec.h"
 #include "../state/control.h"
@@ -214,14 +215,13 @@ static void forget(struct fill *f, struct space *sp, uint64_t start, uint64_t en
 	}
 }
 
-static void space_free(struct space *sp, bool own_state)
+/* A child's space (the process's own is the caller's). */
+static void space_free(struct space *sp)
 {
 	if (!sp)
 		return;
-	if (sp->uffd >= 0)
-		close(sp->uffd);
-	if (own_state)
-		free(sp->state);
+	close(sp->uffd);
+	free(sp->state);
 	free(sp);
 }
 
@@ -245,20 +245,18 @@ static int space_fork(struct fill *f, const struct space *sp, int uffd) /* f->lo
 	c->uffd = uffd;
 	for (uint64_t k = 0; k < f->ix.total; k++)
 		c->state[k] = sp->state[k] == PLACED ? PLACED : MISSING;
-	/* MADV_WIPEONFORK memory starts as zeros in the child: nothing of A's
-	 * goes there (a child's own child inherits that from the state) */
-	struct range_list wipe = {0};
-	if (sp == f->spaces[0] && proc_vmflag_ranges(f->pid, "wf", &wipe) == 0)
-		for (size_t i = 0; i < wipe.n; i++)
-			for (uint64_t p = wipe.v[i].start; p < wipe.v[i].end; p += (uint64_t)f->ix.page) {
-				uint64_t a = there(sp, p);
-				int64_t k = a == NO_ADDR ? -1 : lazy_index_of(&f->ix, a);
-				if (k >= 0)
-					c->state[k] = PLACED;
-			}
-	range_list_free(&wipe);
 	memcpy(c->remaps, sp->remaps, sp->nremaps * sizeof(sp->remaps[0]));
 	c->nremaps = sp->nremaps;
+	/* MADV_WIPEONFORK memory starts as zeros in the child: nothing of A's
+	 * goes there, as if the child had dropped it (a child's own child
+	 * inherits that from the state) */
+	struct vma_attr_list l;
+	if (sp == f->spaces[0] && vma_attrs_read(f->pid, &l) == 0) {
+		for (size_t i = 0; i < l.n; i++)
+			if (l.v[i].attrs & FR_VMA_WIPEONFORK)
+				forget(f, c, l.v[i].start, l.v[i].end);
+		vma_attrs_free(&l);
+	}
 	c->next_probe = now_ms() + FAULT_POLL_MS;
 	f->spaces[f->nspaces] = c;
 	__atomic_store_n(&f->nspaces, f->nspaces + 1, __ATOMIC_RELEASE);
@@ -337,7 +335,7 @@ static void *read_faults(void *arg)
 			if (i && t >= sp->next_probe) {
 				sp->next_probe = t + FAULT_POLL_MS;
 				if (space_gone(sp)) {
-					space_free(sp, true);
+					space_free(sp);
 					f->spaces[i] = NULL;
 					continue;
 				}
@@ -688,9 +686,12 @@ static void kill_forked(const struct fill *f, pid_t pid)
 	if (proc_descendants(pid, &kin, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		struct range_list um = {0};
-		bool waits = proc_vmflag_ranges(kin[i], "um", &um) == 0 && um.n;
-		range_list_free(&um);
+		struct vma_attr_list l;
+		bool waits = false;
+		if (vma_attrs_read(kin[i], &l) == 0)
+			for (size_t j = 0; j < l.n; j++)
+				waits |= l.v[j].uffd_missing;
+		vma_attrs_free(&l);
 		if (waits) {
 			pr_warn("post-copy failed: killing pid %d, forked during post-copy, before it reads zeros where "
 				"its pages belong",
@@ -794,7 +795,7 @@ int postcopy_fill(struct link *l, pid_t pid, struct restore_lazy *lz, const stru
 	if (r < 0)
 		kill_forked(&f, pid);
 	for (uint32_t i = 1; i < f.nspaces; i++)
-		space_free(f.spaces[i], true);
+		space_free(f.spaces[i]);
 	free(f.spaces);
 	if (r == 0)
 		restore_lazy_free(lz);
