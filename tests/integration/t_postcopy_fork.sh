@@ -14,10 +14,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts.sh"
 . "$(dirname "$0")/migrate_lib.sh"
-require_hosts
 require_ferry
-require_cmd openssl tc
-migrate_setup
+require_cmd tc
+migrate_setup # requires the hosts and openssl
 receiver_start --key-file "$KEY" --stats-json "$SH/recv.jsonl"
 
 # go_when_in_b NSPID CTL: the workload starts forking once it runs in B
