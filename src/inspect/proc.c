@@ -372,23 +372,16 @@ int proc_descendants(pid_t pid, pid_t **out, size_t *n)
 		all[nall] = other, parent[nall++] = st.ppid;
 	}
 	closedir(d);
-	/* pid's own children first, then each found one's, until none is new */
+	/* breadth first: pid's children, then each one's children in turn */
 	pid_t *kin = r == 0 ? malloc((nall ? nall : 1) * sizeof(*kin)) : NULL;
 	size_t nkin = 0;
 	if (r == 0 && !kin)
 		r = -ENOMEM;
-	for (bool grew = r == 0; grew;) {
-		grew = false;
-		for (size_t i = 0; i < nall; i++) {
-			bool mine = parent[i] == pid;
-			for (size_t j = 0; !mine && j < nkin; j++)
-				mine = parent[i] == kin[j];
-			if (mine && parent[i] != -1) {
+	for (size_t q = 0; r == 0 && q <= nkin; q++) {
+		pid_t of = q ? kin[q - 1] : pid;
+		for (size_t i = 0; i < nall && nkin < nall; i++) /* bounded: ids read apart may loop */
+			if (parent[i] == of)
 				kin[nkin++] = all[i];
-				parent[i] = -1; /* taken */
-				grew = true;
-			}
-		}
 	}
 	free(all);
 	free(parent);
