@@ -74,15 +74,16 @@ rdb_check() {
 	_saved() { [ "$(cli info persistence | tr -d '\r' | sed -n 's/^rdb_bgsave_in_progress://p')" = 0 ]; }
 	wait_until 60 _saved || fail "BGSAVE did not finish"
 	cli info persistence | tr -d '\r' | grep -q '^rdb_last_bgsave_status:ok' || fail "BGSAVE failed: $(tail -n3 "$SH/redis.log")"
-	local port2=$((port + 1)) st forks forked
+	local port2=$((port + 1)) st forks forked got
+	cli2() { host_exec B timeout -k 2 30 redis-cli -p "$port2" "$@"; }
 	host_exec B redis-server --port "$port2" --bind 127.0.0.1 --dir "$SH/redis" --dbfilename dump.rdb --save "" \
 		--appendonly no --enable-debug-command local --logfile "$SH/redis2.log" </dev/null >/dev/null 2>&1 &
 	track_pid $!
-	_up2() { [ "$(host_exec B redis-cli -p "$port2" ping 2>/dev/null)" = PONG ]; }
+	_up2() { [ "$(cli2 ping 2>/dev/null)" = PONG ]; }
 	wait_until 20 _up2 || fail "the second redis does not answer: $(tail -n3 "$SH/redis2.log")"
-	[ "$(host_exec B redis-cli -p "$port2" debug digest)" = "$1" ] ||
-		fail "postcopy: the RDB saved during post-copy has digest $(host_exec B redis-cli -p "$port2" debug digest), not $1"
-	host_exec B redis-cli -p "$port2" shutdown nosave >/dev/null 2>&1
+	got=$(cli2 debug digest)
+	[ "$got" = "$1" ] || fail "postcopy: the RDB saved during post-copy has digest $got, not $1"
+	cli2 shutdown nosave >/dev/null 2>&1
 	st=$T/recv.postcopy.json
 	tail -n 1 "$SH/recv.B.jsonl" >"$st"
 	forks=$(json_num "$st" forks) forked=$(json_num "$st" pages_forked)
